@@ -1,0 +1,226 @@
+/**
+ * The case aggregate and the language of the engine.
+ *
+ * Glossary
+ * - case: a goal-driven piece of non-routine work, opened from a template.
+ * - goal: what must be achieved (a CEL condition) and by when (a deadline).
+ * - milestone: a named point a fragment marks as reached (`setMilestone` action).
+ * - fragment: a running XState machine (instance of a fragment definition) inside a case.
+ * - task: a human step; a fragment state tagged `task` opens one on entry, closes it on exit.
+ * - timer: a due time that comes back as a command (an XState `after` delay or a deadline point).
+ * - outbox: an outbound event row, written in the command transaction, delivered after commit.
+ * - journal: the append-only per-case record of every command and its effects, with actor and reason.
+ * - command: a request to change one case; the engine decides it purely.
+ * - effect: data the engine returns for the edge to persist (task rows, timers, outbox, content).
+ */
+import type { FragmentDefinition, FragmentRef, TaskSpec } from '../fragments/types.js';
+import type { CaseTemplate } from '../templates/types.js';
+
+export const CASE_STATUSES = ['open', 'on_hold', 'resolved', 'closed', 'cancelled'] as const;
+export type CaseStatus = (typeof CASE_STATUSES)[number];
+
+export const ROLES = ['agent', 'supervisor', 'integrator', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+export const PRIORITIES = ['low', 'normal', 'high', 'urgent'] as const;
+export type Priority = (typeof PRIORITIES)[number];
+
+export interface Actor {
+  /** User id, or `system`, `timer`, `inbound:<source>`. */
+  id: string;
+  role: Role | 'system';
+}
+
+/** A person or a queue; exactly one is set. */
+export interface Assignment {
+  userId?: string;
+  queue?: string;
+}
+
+export const GOAL_STATUSES = ['open', 'achieved', 'cancelled'] as const;
+export type GoalStatus = (typeof GOAL_STATUSES)[number];
+
+export interface Goal {
+  key: string;
+  title: string;
+  condition: string;
+  required: boolean;
+  status: GoalStatus;
+  /** ISO timestamp. */
+  deadlineAt?: string;
+  achievedAt?: string;
+  /** Added at runtime rather than from the template. */
+  adHoc?: boolean;
+}
+
+export const FRAGMENT_STATUSES = ['active', 'done', 'cancelled'] as const;
+export type FragmentStatus = (typeof FRAGMENT_STATUSES)[number];
+
+export interface FragmentInstance {
+  id: string;
+  /** `key@version` of the definition the snapshot belongs to. */
+  definition: FragmentRef;
+  title: string;
+  status: FragmentStatus;
+  assignment?: Assignment;
+  /** XState persisted snapshot (opaque JSON). */
+  snapshot: unknown;
+  startedAt: string;
+  endedAt?: string;
+}
+
+export const TASK_STATUSES = ['open', 'completed', 'cancelled'] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+export interface Task {
+  id: string;
+  fragmentId: string;
+  /** The state (dotted path) whose entry opened the task. */
+  stateKey: string;
+  title: string;
+  role?: string;
+  assignment: Assignment;
+  form?: Record<string, unknown>;
+  event: string;
+  status: TaskStatus;
+  openedAt: string;
+  dueAt?: string;
+  claimedBy?: string;
+  closedAt?: string;
+  completedBy?: string;
+  output?: Record<string, unknown>;
+}
+
+export interface CaseState {
+  id: string;
+  template: { key: string; version: number };
+  title: string;
+  status: CaseStatus;
+  ownerId?: string;
+  queue?: string;
+  priority: Priority;
+  customer?: { id?: string; name?: string; handle?: string; email?: string };
+  /** External references for correlation (order id, ticket id, social handle...). */
+  externalRefs: Record<string, string>;
+  caseFile: Record<string, unknown>;
+  /** Milestone key -> ISO time reached. */
+  milestones: Record<string, string>;
+  goals: Goal[];
+  fragments: FragmentInstance[];
+  /** Open tasks live in the aggregate; closed ones move to the task table only. */
+  tasks: Task[];
+  /** Number of commands applied; ETag `"v<version>"`. */
+  version: number;
+  openedAt: string;
+  updatedAt: string;
+  closedAt?: string;
+  closeReason?: string;
+}
+
+export const CONTENT_KINDS = ['note', 'attachment', 'social_post', 'crm_profile'] as const;
+export type ContentKind = (typeof CONTENT_KINDS)[number];
+
+export interface ContentItem {
+  id: string;
+  kind: ContentKind;
+  data: Record<string, unknown>;
+  addedBy: string;
+  addedAt: string;
+}
+
+/** Every change to a case is one of these. `reason` is required where noted. */
+export type Command =
+  | { type: 'case.open'; input: OpenCaseInput }
+  | { type: 'event.send'; event: { type: string; data?: Record<string, unknown> }; fragmentId?: string }
+  | { type: 'fragment.add'; source: FragmentSource; assignment?: Assignment; reason?: string }
+  | { type: 'fragment.migrate'; fragmentId: string; to: FragmentRef; stateMapping: Record<string, string>; reason: string; dryRun?: boolean }
+  | { type: 'fragment.jump'; fragmentId: string; state: string; reason: string }
+  | { type: 'fragment.cancel'; fragmentId: string; reason: string }
+  | { type: 'fragment.reassign'; fragmentId: string; assignment: Assignment; reason?: string }
+  | { type: 'goal.add'; goal: { key: string; title: string; condition: string; required: boolean; deadlineAt?: string }; reason?: string }
+  | { type: 'goal.update'; goalKey: string; deadlineAt?: string | null; title?: string; reason: string }
+  | { type: 'case.reassign'; assignment: Assignment; reason?: string }
+  | { type: 'task.claim'; taskId: string }
+  | { type: 'task.complete'; taskId: string; output: Record<string, unknown> }
+  | { type: 'task.reassign'; taskId: string; assignment: Assignment; reason?: string }
+  | { type: 'content.add'; kind: ContentKind; data: Record<string, unknown> }
+  | { type: 'case.close'; reason?: string; status?: 'closed' | 'cancelled' }
+  | { type: 'timer.fire'; timerId: string };
+
+export type CommandType = Command['type'];
+
+export interface OpenCaseInput {
+  title: string;
+  priority?: Priority;
+  ownerId?: string;
+  queue?: string;
+  customer?: CaseState['customer'];
+  externalRefs?: Record<string, string>;
+  caseFile?: Record<string, unknown>;
+}
+
+export type FragmentSource =
+  | { kind: 'library'; ref: FragmentRef }
+  | { kind: 'inline'; definition: Omit<FragmentDefinition, 'key' | 'version'> & { key?: string } }
+  | { kind: 'checklist'; title: string; steps: string[] };
+
+/** What the edge must persist besides the aggregate itself. */
+export type Effect =
+  | { type: 'task.upsert'; task: Task }
+  | { type: 'timer.schedule'; timer: TimerSpec }
+  | { type: 'timer.cancel'; timerId: string }
+  | { type: 'outbox.emit'; event: OutboundEvent }
+  | { type: 'content.add'; item: ContentItem }
+  /** An inline/checklist definition authored at runtime, stored for replay. */
+  | { type: 'definition.store'; definition: FragmentDefinition };
+
+export interface TimerSpec {
+  /** Deterministic id (no `:`), also the BullMQ job id. */
+  id: string;
+  dueAt: string;
+  kind: 'fragment_delay' | 'goal_deadline';
+  fragmentId?: string;
+  goalKey?: string;
+  /** For fragment delays: the XState delayed event to deliver. */
+  event?: { type: string; [key: string]: unknown };
+}
+
+export interface OutboundEvent {
+  id: string;
+  /** From the published catalog: case.opened, case.resolved, task.assigned, fragment.completed, ... */
+  type: string;
+  data: Record<string, unknown>;
+  occurredAt: string;
+}
+
+export interface JournalEntry {
+  /** What happened, e.g. `case.opened`, `fragment.added`, `task.completed`, `goal.achieved`. */
+  type: string;
+  actor: Actor;
+  reason?: string;
+  data: Record<string, unknown>;
+  at: string;
+}
+
+/** Read-only inputs of a decision: time and ids come in, nothing is read from the world. */
+export interface DecideContext {
+  now: Date;
+  actor: Actor;
+  /** Deterministic id source supplied by the caller (random at the edge, sequential in tests). */
+  newId: () => string;
+  template: CaseTemplate;
+  /** Resolve `key@version` to a definition (library or stored inline); undefined if unknown. */
+  definitions: (ref: FragmentRef) => FragmentDefinition | undefined;
+}
+
+export type Decision =
+  | { ok: true; case: CaseState; effects: Effect[]; journal: JournalEntry[]; result?: Record<string, unknown> }
+  | { ok: false; error: DomainError };
+
+export interface DomainError {
+  /** Stable code from errors.ts, e.g. `EVENT_NOT_ACCEPTED`, `STATE_NOT_FOUND`. */
+  code: string;
+  message: string;
+  /** Extra fields for the problem+json body (e.g. `accepted_events`). */
+  details?: Record<string, unknown>;
+}

@@ -1,0 +1,67 @@
+/**
+ * Every error Tessera answers with: a stable code, an HTTP status, and a title.
+ * The problem+json `type` is `https://tessera.dev/problems/<code in kebab-case>`.
+ * Messages (the `detail`) say what to change; 5xx details are never sent to clients.
+ */
+export const ERROR_CODES = {
+  // request shape
+  VALIDATION_FAILED: { status: 400, title: 'The request does not match the schema' },
+  MALFORMED_JSON: { status: 400, title: 'The request body is not valid JSON' },
+  PAYLOAD_TOO_LARGE: { status: 413, title: 'The request body is too large' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported content type' },
+  // auth
+  UNAUTHENTICATED: { status: 401, title: 'Missing or invalid API key' },
+  FORBIDDEN: { status: 403, title: 'Your role may not do this' },
+  // lookups
+  NOT_FOUND: { status: 404, title: 'Not found' },
+  ROUTE_NOT_FOUND: { status: 404, title: 'No such route' },
+  CASE_NOT_FOUND: { status: 404, title: 'Case not found' },
+  TASK_NOT_FOUND: { status: 404, title: 'Task not found' },
+  TEMPLATE_NOT_FOUND: { status: 404, title: 'Case template not found' },
+  FRAGMENT_NOT_FOUND: { status: 404, title: 'Fragment not found' },
+  DEFINITION_NOT_FOUND: { status: 422, title: 'Fragment definition not found' },
+  GOAL_NOT_FOUND: { status: 404, title: 'Goal not found' },
+  STATE_NOT_FOUND: { status: 422, title: 'State does not exist in the fragment definition' },
+  // domain rules
+  EVENT_NOT_ACCEPTED: { status: 409, title: 'No fragment accepts this event now' },
+  CASE_NOT_OPEN: { status: 409, title: 'The case is not open' },
+  FRAGMENT_NOT_ACTIVE: { status: 409, title: 'The fragment is not active' },
+  TASK_NOT_OPEN: { status: 409, title: 'The task is not open' },
+  GOAL_EXISTS: { status: 409, title: 'A goal with this key exists' },
+  FRAGMENT_NOT_DISCRETIONARY: { status: 422, title: 'The template does not offer this fragment' },
+  INVALID_DEFINITION: { status: 422, title: 'The fragment definition is invalid' },
+  INVALID_EXPRESSION: { status: 422, title: 'The expression is invalid' },
+  INVALID_TASK_OUTPUT: { status: 422, title: 'The task output does not match its form' },
+  INVALID_CASE_FILE: { status: 422, title: 'The case file does not match the template schema' },
+  REASON_REQUIRED: { status: 422, title: 'A reason is required' },
+  UNMET_REQUIRED_GOALS: { status: 422, title: 'Required goals are not achieved' },
+  // concurrency / idempotency
+  VERSION_MISMATCH: { status: 412, title: 'The case changed since you read it' },
+  IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'Idempotency-Key reused with a different request' },
+  IDEMPOTENCY_IN_FLIGHT: { status: 409, title: 'A request with this Idempotency-Key is in progress' },
+  RATE_LIMITED: { status: 429, title: 'Too many requests' },
+  // platform
+  NOT_READY: { status: 503, title: 'A dependency is not available' },
+  INTERNAL: { status: 500, title: 'Internal error' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** Thrown at the edges (HTTP, commands); the error handler turns it into problem+json. */
+export class TesseraError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.name = 'TesseraError';
+    this.code = code;
+    this.status = ERROR_CODES[code].status;
+    this.details = details;
+  }
+}
+
+export function problemType(code: ErrorCode): string {
+  return `https://tessera.dev/problems/${code.toLowerCase().replaceAll('_', '-')}`;
+}
