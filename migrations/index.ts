@@ -1,0 +1,10 @@
+/**
+ * Every migration, imported statically: Kysely's FileMigrationProvider imports files at run
+ * time and fails on `.ts` under Node 20 and vitest. Add new migrations here, in order.
+ */
+import type { Migration } from 'kysely';
+import * as m0001 from './0001_api_keys.js';
+
+export const migrations: Record<string, Migration> = {
+  '0001_api_keys': m0001,
+};

@@ -1,0 +1,84 @@
+/**
+ * buildApp(deps): the HTTP application, without listening. The server and the tests build it
+ * the same way; tests use `app.inject()`.
+ */
+import { randomUUID } from 'node:crypto';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import { apiKeyRoutes } from './http/api-key-routes.js';
+import { auth } from './http/auth.js';
+import { registerJsonBodyParser } from './http/json-body.js';
+import { problemDetails } from './http/problem-details.js';
+import { systemRoutes, type Check } from './http/system-routes.js';
+import { createApiKeyStore } from './persistence/api-key-store.js';
+import type { DatabaseHandle } from './platform/database.js';
+import type { JobQueue } from './platform/job-queue.js';
+
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  database: DatabaseHandle;
+  jobs: JobQueue;
+}
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+export async function buildApp(deps: AppDeps) {
+  const { config } = deps;
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    bodyLimit: config.bodyLimitBytes,
+    requestTimeout: config.requestTimeoutMs,
+    connectionTimeout: config.requestTimeoutMs,
+    // Incoming ids are kept when they look like ids, so a trace spans systems.
+    genReqId: (req) => {
+      const incoming = req.headers['x-request-id'];
+      return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    },
+    requestIdLogLabel: 'request_id',
+    ajv: {
+      // Unknown fields are an error, never silently dropped (mass-assignment safety).
+      customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true },
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  await app.register(problemDetails);
+  registerJsonBodyParser(app);
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Tessera API',
+        version: '1',
+        description: 'Adaptive case management: cases, goals, fragments, tasks. Errors are RFC 9457 problem+json.',
+      },
+      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer <API key>' } } },
+      security: [{ apiKey: [] }],
+    },
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  const checks: Check[] = [{ name: 'postgres', ping: () => deps.database.ping() }];
+  if (deps.jobs.kind === 'bullmq') checks.push({ name: 'redis', ping: () => deps.jobs.ping() });
+  await app.register(systemRoutes, { checks, mode: deps.jobs.kind === 'bullmq' ? 'queue' : 'embedded' });
+
+  const apiKeys = createApiKeyStore(deps.database.db);
+  await app.register(async (api) => {
+    await api.register(auth, { apiKeys, adminKey: config.adminKey });
+    await api.register(apiKeyRoutes, { apiKeys });
+  });
+
+  return app;
+}
+
+export type TesseraApp = Awaited<ReturnType<typeof buildApp>>;

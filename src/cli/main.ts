@@ -1,0 +1,74 @@
+/**
+ * `tessera` — operator commands. Each opens only what it needs and closes it before exiting.
+ */
+import { Command, Option } from '@commander-js/extra-typings';
+import { pino } from 'pino';
+import { ROLES } from '../cases/types.js';
+import { ConfigError, loadConfig } from '../config.js';
+import { createApiKeyStore } from '../persistence/api-key-store.js';
+import { migrateToLatest } from '../persistence/migrate.js';
+import { openDatabase } from '../platform/database.js';
+import { loggerOptions } from '../platform/logger.js';
+
+function config() {
+  try {
+    return loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`tessera: invalid configuration: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+
+async function withDatabase<T>(fn: (db: Awaited<ReturnType<typeof openDatabase>>) => Promise<T>): Promise<T> {
+  const cfg = config();
+  const database = await openDatabase({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir });
+  try {
+    return await fn(database);
+  } finally {
+    await database.close();
+  }
+}
+
+const program = new Command()
+  .name('tessera')
+  .description('Tessera adaptive case management: operator commands')
+  .showHelpAfterError();
+
+program
+  .command('migrate')
+  .description('apply pending database migrations (DATABASE_URL, or the embedded database under TESSERA_DATA_DIR)')
+  .action(async () => {
+    const results = await withDatabase((database) => migrateToLatest(database.db));
+    const logger = pino(loggerOptions('info'));
+    if (results.length === 0) logger.info('database is up to date');
+    for (const r of results) logger.info({ migration: r.migrationName, status: r.status }, 'migration');
+  });
+
+const keys = program.command('keys').description('manage API keys');
+keys
+  .command('create')
+  .description('create an API key and print it once (it is stored hashed)')
+  .addOption(new Option('--role <role>', 'role of the key').choices(ROLES).makeOptionMandatory())
+  .requiredOption('--user <id>', 'user id the key acts as')
+  .option('--name <name>', 'label shown in listings', 'cli')
+  .option('--json', 'print JSON instead of text')
+  .action(async (options) => {
+    const created = await withDatabase(async (database) => {
+      await migrateToLatest(database.db);
+      return createApiKeyStore(database.db).create({ role: options.role, userId: options.user, name: options.name });
+    });
+    if (options.json) {
+      process.stdout.write(`${JSON.stringify({ id: created.keyId, key: created.key, role: created.role, user_id: created.userId })}\n`);
+    } else {
+      process.stdout.write(`${created.key}\n`);
+      process.stderr.write(`created key ${created.keyId} (role ${created.role}, user ${created.userId}); it is not shown again\n`);
+    }
+  });
+
+program.parseAsync().catch((err: unknown) => {
+  process.stderr.write(`tessera: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

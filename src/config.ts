@@ -1,0 +1,119 @@
+/**
+ * Configuration from the environment, validated once at start into a frozen object.
+ * A bad value fails with one line naming the variable and what is expected.
+ */
+import path from 'node:path';
+
+export const ROLES_OF_PROCESS = ['all', 'api', 'worker'] as const;
+export type ProcessRole = (typeof ROLES_OF_PROCESS)[number];
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly logLevel: LogLevel;
+  /** Unset: embedded Postgres (PGlite) under dataDir. */
+  readonly databaseUrl: string | undefined;
+  /** Unset: jobs run in process. */
+  readonly redisUrl: string | undefined;
+  /** BullMQ key prefix; lets several deployments (or test runs) share one Redis. */
+  readonly redisPrefix: string;
+  readonly dataDir: string;
+  readonly role: ProcessRole;
+  readonly adminKey: string | undefined;
+  readonly migrateOnStart: boolean;
+  readonly templatesDir: string;
+  readonly bodyLimitBytes: number;
+  readonly requestTimeoutMs: number;
+  readonly shutdownTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Env = Record<string, string | undefined>;
+
+function text(env: Env, name: string, fallback?: string): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  return raw.trim();
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = text(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max} (got "${raw}")`);
+  }
+  return Number(raw);
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = text(env, name);
+  if (raw === undefined) return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(`${name} must be one of ${allowed.join(', ')} (got "${raw}")`);
+  }
+  return raw as T;
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = text(env, name);
+  if (raw === undefined) return fallback;
+  if (['1', 'true', 'yes', 'on'].includes(raw.toLowerCase())) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw.toLowerCase())) return false;
+  throw new ConfigError(`${name} must be true or false (got "${raw}")`);
+}
+
+function url(env: Env, name: string, protocols: string[]): string | undefined {
+  const raw = text(env, name);
+  if (raw === undefined) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name} must be a URL like ${protocols[0]}//host:port/... (got an unparsable value)`);
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(`${name} must use ${protocols.join(' or ')} (got "${parsed.protocol}")`);
+  }
+  return raw;
+}
+
+/** Parses the environment. Throws ConfigError (one clear line) on the first bad variable. */
+export function loadConfig(env: Env = process.env): Config {
+  const adminKey = text(env, 'TESSERA_ADMIN_KEY');
+  if (adminKey !== undefined && adminKey.length < 24) {
+    throw new ConfigError('TESSERA_ADMIN_KEY must be at least 24 characters (use `openssl rand -hex 24`)');
+  }
+  const prefix = text(env, 'TESSERA_REDIS_PREFIX', 'tessera')!;
+  if (!/^[A-Za-z0-9_-]+$/.test(prefix)) {
+    throw new ConfigError(`TESSERA_REDIS_PREFIX must contain only letters, digits, _ and - (got "${prefix}")`);
+  }
+  const config: Config = {
+    port: integer(env, 'PORT', 3000, 0, 65535),
+    host: text(env, 'HOST', '0.0.0.0')!,
+    logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
+    databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
+    redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    redisPrefix: prefix,
+    dataDir: path.resolve(text(env, 'TESSERA_DATA_DIR', './.tessera')!),
+    role: oneOf(env, 'TESSERA_ROLE', ROLES_OF_PROCESS, 'all'),
+    adminKey,
+    migrateOnStart: boolean(env, 'TESSERA_MIGRATE_ON_START', true),
+    templatesDir: path.resolve(text(env, 'TESSERA_TEMPLATES_DIR', './case-templates')!),
+    bodyLimitBytes: integer(env, 'TESSERA_BODY_LIMIT_BYTES', 1_048_576, 1024, 104_857_600),
+    requestTimeoutMs: integer(env, 'TESSERA_REQUEST_TIMEOUT_MS', 30_000, 100, 600_000),
+    shutdownTimeoutMs: integer(env, 'TESSERA_SHUTDOWN_TIMEOUT_MS', 8_000, 100, 600_000),
+  };
+  if (config.role === 'worker' && config.redisUrl === undefined) {
+    throw new ConfigError('TESSERA_ROLE=worker needs REDIS_URL (a separate worker takes jobs from Redis)');
+  }
+  if (config.role !== 'all' && config.databaseUrl === undefined) {
+    throw new ConfigError(`TESSERA_ROLE=${config.role} needs DATABASE_URL (embedded Postgres serves one process only)`);
+  }
+  return Object.freeze(config);
+}

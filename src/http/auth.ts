@@ -1,0 +1,70 @@
+/**
+ * API-key authentication and function-level authorization.
+ *
+ * Every route is authenticated unless its config says `public: true`; a route that names
+ * `roles` refuses other roles with 403. Object-level rules (which cases an agent may see)
+ * live with the commands and queries that load the object.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import type { Role } from '../cases/types.js';
+import { TesseraError } from '../errors.js';
+import { hashApiKey, type ApiKeyStore, type Principal } from '../persistence/api-key-store.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** No API key needed (health, docs, signed webhooks). */
+    public?: boolean;
+    /** Roles allowed; absent means any authenticated role. */
+    roles?: readonly Role[];
+  }
+  interface FastifyRequest {
+    principal: Principal;
+  }
+}
+
+export interface AuthOptions {
+  apiKeys: ApiKeyStore;
+  /** TESSERA_ADMIN_KEY: an admin that needs no row, to create the first keys. */
+  adminKey: string | undefined;
+}
+
+const BEARER = /^Bearer\s+(\S+)$/i;
+
+function sameSecret(a: string, b: string): boolean {
+  const left = Buffer.from(hashApiKey(a), 'hex');
+  const right = Buffer.from(hashApiKey(b), 'hex');
+  return timingSafeEqual(left, right);
+}
+
+async function authenticate(request: FastifyRequest, options: AuthOptions): Promise<Principal> {
+  const header = request.headers.authorization;
+  const match = header ? BEARER.exec(header) : null;
+  if (!match) {
+    throw new TesseraError('UNAUTHENTICATED', 'Send an API key as `Authorization: Bearer <key>` (create one with `tessera keys create`)');
+  }
+  const key = match[1]!;
+  if (options.adminKey !== undefined && sameSecret(key, options.adminKey)) {
+    return { keyId: 'bootstrap-admin', userId: 'admin', role: 'admin' };
+  }
+  const principal = await options.apiKeys.findByKey(key);
+  if (!principal) throw new TesseraError('UNAUTHENTICATED', 'The API key is unknown or revoked; check it or create a new one');
+  return principal;
+}
+
+export const auth = fp<AuthOptions>(
+  async (app: FastifyInstance, options) => {
+    app.decorateRequest('principal', null as unknown as Principal);
+    app.addHook('onRequest', async (request) => {
+      const config = request.routeOptions.config;
+      if (config.public || request.is404) return;
+      request.principal = await authenticate(request, options);
+      const roles = config.roles;
+      if (roles && !roles.includes(request.principal.role)) {
+        throw new TesseraError('FORBIDDEN', `This action needs one of the roles: ${roles.join(', ')}; your key has role ${request.principal.role}`);
+      }
+    });
+  },
+  { name: 'auth' },
+);

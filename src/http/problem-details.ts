@@ -1,0 +1,107 @@
+/**
+ * RFC 9457 problem+json for every error: one place maps domain errors, validation errors and
+ * Fastify's own errors to stable codes. The text of 5xx errors never reaches the client.
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { ERROR_CODES, TesseraError, problemType, type ErrorCode } from '../errors.js';
+
+export interface FieldProblem {
+  /** JSON pointer into the request part named by `in`. */
+  pointer: string;
+  in: string;
+  detail: string;
+}
+
+interface AjvLikeError {
+  instancePath: string;
+  keyword: string;
+  message?: string;
+  params: Record<string, unknown>;
+}
+
+/** Turns Ajv errors into field problems whose detail says what to change. */
+export function fieldProblems(errors: AjvLikeError[], location: string): FieldProblem[] {
+  return errors.map((e) => {
+    let pointer = e.instancePath || '';
+    let detail = e.message ?? 'is invalid';
+    if (e.keyword === 'required') {
+      pointer = `${pointer}/${String(e.params.missingProperty)}`;
+      detail = 'is required';
+    } else if (e.keyword === 'additionalProperties') {
+      pointer = `${pointer}/${String(e.params.additionalProperty)}`;
+      detail = 'is not a known field; remove it (check the spelling against the API schema)';
+    } else if (e.keyword === 'enum') {
+      detail = `must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+    }
+    return { pointer: pointer || '/', in: location, detail };
+  });
+}
+
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'VALIDATION_FAILED',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'MALFORMED_JSON',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'MALFORMED_JSON',
+};
+
+function toProblem(error: FastifyError | TesseraError | Error, request: FastifyRequest) {
+  if (error instanceof TesseraError) {
+    return { code: error.code, detail: error.message, extra: error.details };
+  }
+  const fastifyError = error as FastifyError & { validationContext?: string };
+  if (fastifyError.validation) {
+    const errors = fieldProblems(fastifyError.validation as AjvLikeError[], fastifyError.validationContext ?? 'body');
+    const first = errors[0];
+    return {
+      code: 'VALIDATION_FAILED' as const,
+      detail: first ? `${first.in} ${first.pointer} ${first.detail}` : 'The request is invalid',
+      extra: { errors },
+    };
+  }
+  const mapped = fastifyError.code ? FASTIFY_CODES[fastifyError.code] : undefined;
+  if (mapped) return { code: mapped, detail: fastifyError.message };
+  if (fastifyError.statusCode === 429) return { code: 'RATE_LIMITED' as const, detail: fastifyError.message };
+  if (fastifyError.statusCode && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
+    return { code: 'VALIDATION_FAILED' as const, detail: fastifyError.message };
+  }
+  request.log.error({ err: error }, 'unhandled error');
+  return { code: 'INTERNAL' as const, detail: 'An internal error occurred; it has been logged with the request id.' };
+}
+
+export function sendProblem(
+  reply: FastifyReply,
+  request: FastifyRequest,
+  code: ErrorCode,
+  detail: string,
+  extra?: Record<string, unknown>,
+) {
+  const { status, title } = ERROR_CODES[code];
+  return reply
+    .code(status)
+    .type('application/problem+json')
+    .send({
+      type: problemType(code),
+      title,
+      status,
+      detail,
+      instance: request.url,
+      code,
+      request_id: request.id,
+      ...extra,
+    });
+}
+
+export const problemDetails = fp(
+  async (app: FastifyInstance) => {
+    app.setErrorHandler((error, request, reply) => {
+      const problem = toProblem(error as FastifyError, request);
+      return sendProblem(reply, request, problem.code, problem.detail, problem.extra);
+    });
+    app.setNotFoundHandler((request, reply) =>
+      sendProblem(reply, request, 'ROUTE_NOT_FOUND', `${request.method} ${request.url.split('?')[0]} is not a Tessera route; see /docs for the API`),
+    );
+  },
+  { name: 'problem-details' },
+);

@@ -1,0 +1,17 @@
+import { Migrator, type Kysely, type MigrationResult } from 'kysely';
+import { migrations } from '../../migrations/index.js';
+
+/** Brings the schema to the latest migration. Throws with the failing migration's name. */
+export async function migrateToLatest(db: Kysely<any>): Promise<MigrationResult[]> {
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => migrations },
+  });
+  const { error, results = [] } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results.find((r) => r.status === 'Error');
+    const cause = error instanceof Error ? error.message : String(error);
+    throw new Error(`migration ${failed?.migrationName ?? '(unknown)'} failed: ${cause}`, { cause: error });
+  }
+  return results;
+}

@@ -1,0 +1,82 @@
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { assertJobId, type JobProcessor, type JobQueue, type JobToAdd } from './job-queue.js';
+
+export interface BullmqJobQueueOptions {
+  redisUrl: string;
+  /** BullMQ key prefix (never ioredis `keyPrefix`). */
+  prefix: string;
+  logger: Logger;
+}
+
+/**
+ * Queue mode. Producers fail fast when Redis is down (no offline queue), so a request never
+ * hangs on Redis; workers retry forever (`maxRetriesPerRequest: null`, as BullMQ requires).
+ */
+export function createBullmqJobQueue(options: BullmqJobQueueOptions): JobQueue {
+  const producer = new Redis(options.redisUrl, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    lazyConnect: false,
+  });
+  producer.on('error', (err) => options.logger.debug({ err }, 'redis producer connection error'));
+  const workerConnection = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
+  workerConnection.on('error', (err) => options.logger.debug({ err }, 'redis worker connection error'));
+
+  const queues = new Map<string, Queue>();
+  const workers: Worker[] = [];
+
+  function queueFor(name: string): Queue {
+    let queue = queues.get(name);
+    if (!queue) {
+      queue = new Queue(name, { connection: producer, prefix: options.prefix });
+      queue.on('error', (err) => options.logger.warn({ err, queue: name }, 'queue error'));
+      queues.set(name, queue);
+    }
+    return queue;
+  }
+
+  return {
+    kind: 'bullmq',
+
+    async enqueue<T>(queue: string, job: JobToAdd<T>) {
+      assertJobId(job.id);
+      await queueFor(queue).add(queue, job.data, {
+        jobId: job.id,
+        delay: job.delayMs && job.delayMs > 0 ? job.delayMs : 0,
+        attempts: job.attempts ?? 1,
+        backoff: { type: 'exponential', delay: job.backoffMs ?? 1000 },
+        removeOnComplete: true,
+        removeOnFail: { count: 10_000 },
+      });
+    },
+
+    process<T>(queue: string, processor: JobProcessor<T>, processOptions?: { concurrency?: number }) {
+      const worker = new Worker(
+        queue,
+        async (job) => {
+          await processor({ id: job.id!, queue, data: job.data as T, attempt: job.attemptsMade + 1 });
+        },
+        { connection: workerConnection, prefix: options.prefix, concurrency: processOptions?.concurrency ?? 8 },
+      );
+      worker.on('error', (err) => options.logger.warn({ err, queue }, 'worker error'));
+      worker.on('failed', (job, err) =>
+        options.logger.warn({ err, queue, jobId: job?.id, attempt: job?.attemptsMade }, 'job failed'),
+      );
+      workers.push(worker);
+    },
+
+    async ping() {
+      if (producer.status !== 'ready') throw new Error(`redis connection is ${producer.status}`);
+      await producer.ping();
+    },
+
+    async close() {
+      await Promise.allSettled(workers.map((w) => w.close()));
+      await Promise.allSettled([...queues.values()].map((q) => q.close()));
+      producer.disconnect();
+      workerConnection.disconnect();
+    },
+  };
+}

@@ -1,0 +1,80 @@
+import type { Logger } from 'pino';
+import { assertJobId, type JobProcessor, type JobQueue, type JobToAdd } from './job-queue.js';
+
+interface Pending {
+  queue: string;
+  job: JobToAdd;
+  attempt: number;
+  timer?: NodeJS.Timeout;
+}
+
+/**
+ * Embedded mode: jobs run in this process on timers. Nothing here is durable — it does not
+ * need to be: every job points at a Postgres row, and the relay re-enqueues pending rows at start.
+ */
+export function createInProcessJobQueue(options: { logger: Logger }): JobQueue {
+  const processors = new Map<string, JobProcessor>();
+  const pending = new Map<string, Pending>();
+  const running = new Set<Promise<void>>();
+  let closed = false;
+
+  const key = (queue: string, id: string) => `${queue}\u0000${id}`;
+
+  function schedule(entry: Pending, delayMs: number) {
+    if (closed) return;
+    entry.timer = setTimeout(() => run(entry), Math.max(0, delayMs));
+    entry.timer.unref?.();
+  }
+
+  function run(entry: Pending) {
+    const processor = processors.get(entry.queue);
+    if (!processor) {
+      entry.timer = undefined; // picked up when a processor registers
+      return;
+    }
+    const execution = processor({ id: entry.job.id, queue: entry.queue, data: entry.job.data, attempt: entry.attempt })
+      .then(() => {
+        pending.delete(key(entry.queue, entry.job.id));
+      })
+      .catch((err: unknown) => {
+        const attempts = entry.job.attempts ?? 1;
+        options.logger.warn({ err, queue: entry.queue, jobId: entry.job.id, attempt: entry.attempt }, 'job failed');
+        if (entry.attempt < attempts) {
+          entry.attempt += 1;
+          schedule(entry, (entry.job.backoffMs ?? 1000) * 2 ** (entry.attempt - 2));
+        } else {
+          pending.delete(key(entry.queue, entry.job.id));
+        }
+      })
+      .finally(() => running.delete(execution));
+    running.add(execution);
+  }
+
+  return {
+    kind: 'in-process',
+
+    async enqueue<T>(queue: string, job: JobToAdd<T>) {
+      assertJobId(job.id);
+      if (closed || pending.has(key(queue, job.id))) return;
+      const entry: Pending = { queue, job, attempt: 1 };
+      pending.set(key(queue, job.id), entry);
+      schedule(entry, job.delayMs ?? 0);
+    },
+
+    process<T>(queue: string, processor: JobProcessor<T>) {
+      processors.set(queue, processor as JobProcessor);
+      for (const entry of pending.values()) {
+        if (entry.queue === queue && entry.timer === undefined) schedule(entry, 0);
+      }
+    },
+
+    async ping() {},
+
+    async close() {
+      closed = true;
+      for (const entry of pending.values()) clearTimeout(entry.timer);
+      pending.clear();
+      await Promise.allSettled([...running]);
+    },
+  };
+}

@@ -1,0 +1,44 @@
+/**
+ * The job seam: one interface, two implementations — BullMQ on Redis (queue mode) and an
+ * in-process runner (embedded mode). Jobs are hints: every job points at a Postgres row
+ * (timer, outbox, inbox) whose id is the job id, and its processor re-checks the row, so a
+ * job that runs twice or after its row moved on is a no-op.
+ */
+export interface JobToAdd<T = unknown> {
+  /** Row id; also the dedup key. BullMQ forbids `:` and all-digit ids. */
+  id: string;
+  data: T;
+  delayMs?: number;
+  /** Total tries before the job fails for good (default 1). */
+  attempts?: number;
+  /** Base of exponential backoff between tries (default 1000 ms). */
+  backoffMs?: number;
+}
+
+export interface RunningJob<T = unknown> {
+  id: string;
+  queue: string;
+  data: T;
+  /** 1 on the first try. */
+  attempt: number;
+}
+
+export type JobProcessor<T = unknown> = (job: RunningJob<T>) => Promise<void>;
+
+export interface JobQueue {
+  readonly kind: 'bullmq' | 'in-process';
+  /** Adds a job unless one with the same id is still known to the queue (then it is a no-op). */
+  enqueue<T>(queue: string, job: JobToAdd<T>): Promise<void>;
+  /** Starts taking jobs of `queue` (roles all and worker only). */
+  process<T>(queue: string, processor: JobProcessor<T>, options?: { concurrency?: number }): void;
+  /** Rejects when the transport is unavailable. */
+  ping(): Promise<void>;
+  /** Stops taking jobs, waits for running ones, closes connections. */
+  close(): Promise<void>;
+}
+
+export function assertJobId(id: string): void {
+  if (id.includes(':') || /^\d+$/.test(id)) {
+    throw new Error(`job id "${id}" is not allowed: it may not contain ':' or be all digits`);
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * The process edge: config, logger, platform, HTTP and/or workers by role, graceful shutdown.
+ * The only place that exits the process.
+ */
+import { pino } from 'pino';
+import { buildApp, type TesseraApp } from './app.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { loggerOptions } from './platform/logger.js';
+import { openPlatform } from './platform/platform.js';
+import { startWorkers, type Workers } from './worker.js';
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`tessera: invalid configuration: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+
+  const logger = pino(loggerOptions(config.logLevel));
+  const platform = await openPlatform(config, logger);
+  let app: TesseraApp | undefined;
+  let workers: Workers | undefined;
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    const force = setTimeout(() => {
+      logger.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown timed out; exiting');
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    force.unref();
+    try {
+      // Stop accepting and drain HTTP first, then workers and queues, then the database.
+      await app?.close();
+      await workers?.close();
+      await platform.close();
+      logger.info('stopped');
+      process.exit(0);
+    } catch (err) {
+      logger.error({ err }, 'shutdown failed');
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+
+  if (config.role !== 'api') workers = await startWorkers(platform, logger);
+  if (config.role !== 'worker') {
+    app = await buildApp({ config, logger, database: platform.database, jobs: platform.jobs });
+    await app.listen({ port: config.port, host: config.host });
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`tessera: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
