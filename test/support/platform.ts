@@ -1,0 +1,61 @@
+/**
+ * Test wiring on the real services: the run's Postgres database and BullMQ on Redis with the
+ * run's prefix. Tests build their own app and close what they open.
+ */
+import { randomUUID } from 'node:crypto';
+import { pino } from 'pino';
+import { inject } from 'vitest';
+import { buildApp } from '../../src/app.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import { createBullmqJobQueue } from '../../src/platform/bullmq-job-queue.js';
+import { openDatabase, type DatabaseHandle } from '../../src/platform/database.js';
+import type { JobQueue } from '../../src/platform/job-queue.js';
+
+export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
+
+export function testConfig(overrides: Record<string, string> = {}): Config {
+  return loadConfig({
+    DATABASE_URL: inject('databaseUrl'),
+    REDIS_URL: inject('redisUrl'),
+    TESSERA_REDIS_PREFIX: inject('redisPrefix'),
+    TESSERA_ADMIN_KEY: ADMIN_KEY,
+    LOG_LEVEL: 'silent',
+    TESSERA_MIGRATE_ON_START: 'false',
+    ...overrides,
+  });
+}
+
+export const silentLogger = pino({ level: 'silent' });
+
+export async function openTestDatabase(): Promise<DatabaseHandle> {
+  return openDatabase({ databaseUrl: inject('databaseUrl'), dataDir: '/nonexistent', poolSize: 20 });
+}
+
+export function openTestJobQueue(redisUrl = inject('redisUrl')): JobQueue {
+  return createBullmqJobQueue({ redisUrl, prefix: inject('redisPrefix'), logger: silentLogger });
+}
+
+/** A built app on real Postgres and Redis; `close()` closes it and everything it opened. */
+export async function startTestApp(options: { redisUrl?: string } = {}) {
+  const config = testConfig();
+  const database = await openTestDatabase();
+  const jobs = openTestJobQueue(options.redisUrl);
+  const app = await buildApp({ config, logger: silentLogger, database, jobs });
+  await app.ready();
+  return {
+    app,
+    database,
+    jobs,
+    async close() {
+      await app.close();
+      await jobs.close();
+      await database.close();
+    },
+  };
+}
+
+export function uniqueId(prefix = 'u'): string {
+  return `${prefix}-${randomUUID().slice(0, 8)}`;
+}
+
+export const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
