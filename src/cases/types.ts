@@ -51,6 +51,10 @@ export interface Goal {
   achievedAt?: string;
   /** Added at runtime rather than from the template. */
   adHoc?: boolean;
+  /** Id of the pending `goal_deadline` timer, while one is armed. */
+  deadlineTimerId?: string;
+  /** ISO time the deadline timer fired while the goal was still open. */
+  deadlineReachedAt?: string;
 }
 
 export const FRAGMENT_STATUSES = ['active', 'done', 'cancelled'] as const;
@@ -67,6 +71,12 @@ export interface FragmentInstance {
   snapshot: unknown;
   startedAt: string;
   endedAt?: string;
+  /** Dotted paths of the active atomic states after the last step (read model + goal scope). */
+  activeStates?: string[];
+  /** XState send id -> timer id of every delay armed and not yet fired or cancelled. */
+  pendingTimers?: Record<string, string>;
+  /** Timer id -> the XState event to deliver when that timer fires. */
+  timerEvents?: Record<string, { type: string; [key: string]: unknown }>;
 }
 
 export const TASK_STATUSES = ['open', 'completed', 'cancelled'] as const;
@@ -115,6 +125,13 @@ export interface CaseState {
   updatedAt: string;
   closedAt?: string;
   closeReason?: string;
+  /** ISO time the case was resolved (all required goals achieved, `auto` resolution). */
+  resolvedAt?: string;
+  /**
+   * Ids of tasks closed in this case. Closed tasks leave `tasks`; this lets the engine answer
+   * TASK_NOT_OPEN rather than TASK_NOT_FOUND for them.
+   */
+  closedTaskIds?: string[];
 }
 
 export const CONTENT_KINDS = ['note', 'attachment', 'social_post', 'crm_profile'] as const;

@@ -1,0 +1,113 @@
+import { createDraft, type Draft, type EngineInternals } from './draft.js';
+import { evaluateGoals } from './goals.js';
+import { addFragment } from './handlers/add-fragment.js';
+import { cancelFragment, jumpFragment, reassignFragment } from './handlers/adapt-fragment.js';
+import { addContent, closeCase, reassignCase } from './handlers/case-commands.js';
+import { fireTimer } from './handlers/fire-timer.js';
+import { addGoal, updateGoal } from './handlers/goal-commands.js';
+import { migrateFragment } from './handlers/migrate-fragment.js';
+import { newCase, openCase } from './handlers/open-case.js';
+import { sendEvent } from './handlers/send-event.js';
+import { claimTask, completeTask, reassignTask } from './handlers/task-commands.js';
+import { reject, toDomainError } from './rejection.js';
+import type { CaseState, Command, DecideContext, Decision } from './types.js';
+
+type Outcome = Record<string, unknown>;
+
+/**
+ * `(case, command, ctx) -> Decision`. Pure: reads time and ids from `ctx` only, never mutates
+ * `state`, and answers a rejected command with `{ ok: false }` and nothing else.
+ *
+ * On success the case carries `version + 1` and `updatedAt = now`, goals have been re-evaluated
+ * (and an `auto` template resolved), and `effects`/`journal` list what the edge must write, in
+ * order. Two successes write nothing: a stale `timer.fire` (`result.noop`) and a `dryRun`
+ * migration (`result.dryRun`); both return the input case object itself.
+ *
+ * Throws only on bugs (or a broken definition that the runtime cannot run): never for a
+ * command the domain refuses.
+ */
+export function decide(engine: EngineInternals, state: CaseState | undefined, command: Command, ctx: DecideContext): Decision {
+  try {
+    return decideOrThrow(engine, state, command, ctx);
+  } catch (err) {
+    const error = toDomainError(err);
+    if (error) return { ok: false, error };
+    throw err;
+  }
+}
+
+function decideOrThrow(engine: EngineInternals, state: CaseState | undefined, command: Command, ctx: DecideContext): Decision {
+  if (command.type === 'case.open') {
+    if (state) reject('VALIDATION_FAILED', 'case.open starts a new case; send it without an existing case.');
+    const d = createDraft(newCase(command, ctx), ctx, engine, undefined);
+    openCase(d);
+    return finish(d, 0, { caseId: d.case.id });
+  }
+  if (!state) return reject('CASE_NOT_FOUND', `No case to apply ${command.type} to.`);
+  if (!acceptsCommand(state, command)) {
+    // A timer is a hint: one that comes back after the case stopped is simply stale.
+    if (command.type === 'timer.fire') return unchanged(state, { noop: true, reason: 'case_not_open' });
+    reject('CASE_NOT_OPEN', `Case ${state.id} is ${state.status}; ${command.type} needs an open case.`, { status: state.status });
+  }
+  const d = createDraft(structuredClone(state), ctx, engine, reasonOf(command));
+  const outcome = handle(d, command);
+  if (outcome['noop'] === true) return unchanged(state, outcome);
+  if (command.type === 'fragment.migrate' && command.dryRun === true) return unchanged(state, { dryRun: true, ...outcome });
+  return finish(d, state.version, outcome);
+}
+
+/** Only open cases change; a resolved case may still be closed by its owner. */
+function acceptsCommand(state: CaseState, command: Command): boolean {
+  if (state.status === 'open') return true;
+  return command.type === 'case.close' && state.status === 'resolved';
+}
+
+function handle(d: Draft, command: Exclude<Command, { type: 'case.open' }>): Outcome {
+  switch (command.type) {
+    case 'event.send':
+      return sendEvent(d, command);
+    case 'fragment.add':
+      return addFragment(d, command);
+    case 'fragment.migrate':
+      return migrateFragment(d, command);
+    case 'fragment.jump':
+      return jumpFragment(d, command);
+    case 'fragment.cancel':
+      return cancelFragment(d, command);
+    case 'fragment.reassign':
+      return reassignFragment(d, command);
+    case 'goal.add':
+      return addGoal(d, command);
+    case 'goal.update':
+      return updateGoal(d, command);
+    case 'case.reassign':
+      return reassignCase(d, command);
+    case 'task.claim':
+      return claimTask(d, command);
+    case 'task.complete':
+      return completeTask(d, command);
+    case 'task.reassign':
+      return reassignTask(d, command);
+    case 'content.add':
+      return addContent(d, command);
+    case 'case.close':
+      return closeCase(d, command);
+    case 'timer.fire':
+      return fireTimer(d, command);
+  }
+}
+
+function finish(d: Draft, previousVersion: number, result: Outcome): Decision {
+  evaluateGoals(d);
+  d.case.version = previousVersion + 1;
+  d.case.updatedAt = d.now;
+  return { ok: true, case: d.case, effects: d.effects, journal: d.journal, result };
+}
+
+function unchanged(state: CaseState, result: Outcome): Decision {
+  return { ok: true, case: state, effects: [], journal: [], result };
+}
+
+function reasonOf(command: Command): string | undefined {
+  return 'reason' in command && typeof command.reason === 'string' && command.reason.trim() !== '' ? command.reason : undefined;
+}

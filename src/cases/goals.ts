@@ -1,0 +1,72 @@
+import { emit, journal, type Draft } from './draft.js';
+import { reject } from './rejection.js';
+import { goalScope } from './scope.js';
+import type { Scope } from '../fragments/runtime.js';
+import { addIsoDuration } from './time.js';
+import { cancelGoalDeadline, scheduleGoalDeadline } from './timers.js';
+import { windDown } from './wind-down.js';
+import type { Goal } from './types.js';
+
+/** The template's goals for a case opened now, with their deadline timers armed. */
+export function createTemplateGoals(d: Draft): void {
+  for (const spec of d.ctx.template.goals) {
+    const goal: Goal = { key: spec.key, title: spec.title, condition: spec.condition, required: spec.required, status: 'open' };
+    if (spec.deadline !== undefined) goal.deadlineAt = addIsoDuration(d.ctx.now, spec.deadline, `Goal "${spec.key}" deadline`);
+    d.case.goals.push(goal);
+    scheduleGoalDeadline(d, goal);
+  }
+}
+
+/** Compiles a condition once per engine; rejects one that does not parse. */
+export function compiledCondition(d: Draft, source: string): unknown {
+  const cached = d.engine.cache.expressions.get(source);
+  if (cached !== undefined) return cached;
+  let compiled: unknown;
+  try {
+    compiled = d.engine.services.compileCondition(source);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    reject('INVALID_EXPRESSION', `Goal condition: ${message}`, { expression: source });
+  }
+  d.engine.cache.expressions.set(source, compiled);
+  return compiled;
+}
+
+/**
+ * Re-evaluates open goals against the case (see `goalScope` for what conditions read). A goal
+ * achieved stays achieved. A condition that cannot be evaluated (a field not there yet)
+ * counts as not achieved.
+ */
+export function evaluateGoals(d: Draft): void {
+  if (d.case.status !== 'open') return;
+  const scope = goalScope(d.case);
+  for (const goal of d.case.goals) {
+    if (goal.status !== 'open' || !holds(d, goal.condition, scope)) continue;
+    goal.status = 'achieved';
+    goal.achievedAt = d.now;
+    cancelGoalDeadline(d, goal);
+    journal(d, 'goal.achieved', { goalKey: goal.key });
+    emit(d, 'goal.achieved', { goalKey: goal.key, title: goal.title });
+  }
+  maybeResolve(d);
+}
+
+function holds(d: Draft, condition: string, scope: Scope): boolean {
+  try {
+    return d.engine.services.evaluateCondition(compiledCondition(d, condition), scope) === true;
+  } catch {
+    return false;
+  }
+}
+
+/** `auto` resolution: the case resolves once every required goal (there must be one) is achieved. */
+function maybeResolve(d: Draft): void {
+  if (d.ctx.template.resolution !== 'auto' || d.case.status !== 'open') return;
+  const required = d.case.goals.filter((g) => g.required && g.status !== 'cancelled');
+  if (required.length === 0 || required.some((g) => g.status !== 'achieved')) return;
+  d.case.status = 'resolved';
+  d.case.resolvedAt = d.now;
+  const wound = windDown(d);
+  journal(d, 'case.resolved', { goals: required.map((g) => g.key), ...wound });
+  emit(d, 'case.resolved', { goals: required.map((g) => g.key) });
+}

@@ -1,0 +1,42 @@
+import { applyStep } from '../apply-step.js';
+import { compiledFor, journal, type Draft } from '../draft.js';
+import { fragmentScope } from '../scope.js';
+import { sendIdOf } from '../timers.js';
+import type { Command } from '../types.js';
+
+type Fire = Extract<Command, { type: 'timer.fire' }>;
+
+/** `{ noop: true }` tells `decide` to answer with the case unchanged and nothing to write. */
+export type FireOutcome = { noop: true; reason: string } | Record<string, unknown>;
+
+/**
+ * A due timer comes back. A fragment delay delivers its XState event to the fragment that
+ * armed it; a goal deadline is journaled (escalations come later). A timer that is no longer
+ * pending (state left, cancelled, already fired) is a no-op: timers are hints, re-fires are safe.
+ */
+export function fireTimer(d: Draft, command: Fire): FireOutcome {
+  const { timerId } = command;
+  for (const f of d.case.fragments) {
+    const sendId = sendIdOf(f, timerId);
+    if (sendId === undefined) continue;
+    const event = f.timerEvents?.[timerId];
+    delete f.pendingTimers?.[sendId];
+    delete f.timerEvents?.[timerId];
+    if (f.status !== 'active' || event === undefined) return { noop: true, reason: 'fragment_not_active' };
+    const compiled = compiledFor(d, f.definition);
+    const step = compiled.send(f.snapshot, event, fragmentScope(d.case));
+    if (!step) return { noop: true, reason: 'event_not_accepted' };
+    journal(d, 'timer.fired', { timerId, kind: 'fragment_delay', fragmentId: f.id, event: event.type });
+    applyStep(d, f, compiled, step);
+    return { timerId, fragmentId: f.id };
+  }
+  const goal = d.case.goals.find((g) => g.deadlineTimerId === timerId);
+  if (goal) {
+    delete goal.deadlineTimerId;
+    if (goal.status !== 'open') return { noop: true, reason: 'goal_not_open' };
+    goal.deadlineReachedAt = d.now;
+    journal(d, 'goal.deadline_reached', { timerId, goalKey: goal.key, deadlineAt: goal.deadlineAt ?? null });
+    return { timerId, goalKey: goal.key };
+  }
+  return { noop: true, reason: 'timer_not_pending' };
+}

@@ -1,0 +1,59 @@
+import { emit, journal, requireReason, type Draft } from '../draft.js';
+import { compiledCondition } from '../goals.js';
+import { reject } from '../rejection.js';
+import { parseTimestamp } from '../time.js';
+import { cancelGoalDeadline, scheduleGoalDeadline } from '../timers.js';
+import type { Command, Goal } from '../types.js';
+
+type AddGoal = Extract<Command, { type: 'goal.add' }>;
+type UpdateGoal = Extract<Command, { type: 'goal.update' }>;
+
+/** Adds an ad-hoc goal; its condition must compile; its deadline (if any) arms a timer. */
+export function addGoal(d: Draft, command: AddGoal): Record<string, unknown> {
+  const spec = command.goal;
+  if (d.case.goals.some((g) => g.key === spec.key)) {
+    reject('GOAL_EXISTS', `Case ${d.case.id} already has a goal "${spec.key}"; choose another key or update it.`, { goalKey: spec.key });
+  }
+  compiledCondition(d, spec.condition);
+  const goal: Goal = { key: spec.key, title: spec.title, condition: spec.condition, required: spec.required, status: 'open', adHoc: true };
+  if (spec.deadlineAt !== undefined) goal.deadlineAt = parseTimestamp(spec.deadlineAt, `Goal "${spec.key}" deadlineAt`);
+  d.case.goals.push(goal);
+  journal(d, 'goal.added', {
+    goalKey: goal.key,
+    title: goal.title,
+    condition: goal.condition,
+    required: goal.required,
+    ...(goal.deadlineAt ? { deadlineAt: goal.deadlineAt } : {}),
+  });
+  emit(d, 'goal.added', { goalKey: goal.key, title: goal.title });
+  scheduleGoalDeadline(d, goal);
+  return { goalKey: goal.key };
+}
+
+/**
+ * Changes a goal's title and/or deadline (reason required). `deadlineAt: null` removes the
+ * deadline; a new one replaces the deadline timer (only while the goal is open).
+ */
+export function updateGoal(d: Draft, command: UpdateGoal): Record<string, unknown> {
+  requireReason(command.reason, 'Updating a goal');
+  const goal = d.case.goals.find((g) => g.key === command.goalKey);
+  if (!goal) reject('GOAL_NOT_FOUND', `Case ${d.case.id} has no goal "${command.goalKey}".`, { goalKey: command.goalKey });
+  const changes: Record<string, unknown> = {};
+  if (command.title !== undefined && command.title !== goal.title) {
+    changes['title'] = { from: goal.title, to: command.title };
+    goal.title = command.title;
+  }
+  if (command.deadlineAt !== undefined) {
+    const next = command.deadlineAt === null ? undefined : parseTimestamp(command.deadlineAt, `Goal "${goal.key}" deadlineAt`);
+    changes['deadlineAt'] = { from: goal.deadlineAt ?? null, to: next ?? null };
+    cancelGoalDeadline(d, goal);
+    if (next === undefined) delete goal.deadlineAt;
+    else goal.deadlineAt = next;
+    // A moved deadline can be reached again.
+    delete goal.deadlineReachedAt;
+    scheduleGoalDeadline(d, goal);
+  }
+  journal(d, 'goal.updated', { goalKey: goal.key, changes });
+  emit(d, 'goal.updated', { goalKey: goal.key, ...(goal.deadlineAt ? { deadlineAt: goal.deadlineAt } : {}) });
+  return { goalKey: goal.key, changes };
+}
