@@ -1,0 +1,319 @@
+/**
+ * Turns the text of catalog files into validated templates and fragment definitions, and
+ * says everything that is wrong with them at once. Pure: no file system, no clock; the
+ * loader (`loadCatalog`) reads the files, the API can pass authored text directly.
+ *
+ * A file with any problem contributes nothing to the result, and a template whose fragment
+ * has problems is left out too, so what comes back is safe to publish as it is.
+ */
+import { Duration } from 'luxon';
+import type { FragmentDefinition, FragmentRef } from '../fragments/types.js';
+import { collectFragmentFacts, type FragmentFacts } from './fragment-facts.js';
+import type { LoadProblem, LoadProblemCode } from './load-problem.js';
+import { joinPointer, parseSource, type ParsedSource } from './parse-source.js';
+import { createSchemaChecker, type SchemaChecker } from './schema-checker.js';
+import type { CaseTemplate } from './types.js';
+
+export interface SourceFile {
+  /** Shown in problems; the loader passes the path it read. */
+  file: string;
+  text: string;
+  kind: 'template' | 'fragment';
+}
+
+/** Where each accepted definition came from (for problems found later, e.g. on publish). */
+export interface CatalogOrigin {
+  kind: 'template' | 'fragment';
+  ref: string;
+  file: string;
+}
+
+export interface CatalogResult {
+  templates: CaseTemplate[];
+  fragments: FragmentDefinition[];
+  problems: LoadProblem[];
+  origins: CatalogOrigin[];
+}
+
+export type ValidateFragmentDefinition = (
+  def: unknown,
+) => { ok: true; definition: FragmentDefinition } | { ok: false; problems: { path: string; message: string }[] };
+
+/** The fragment engine's checks, passed in so this module stays a pure function of its inputs. */
+export interface CatalogDeps {
+  validateFragmentDefinition: ValidateFragmentDefinition;
+  /** Throws (with a message that says the fix) when `source` is not a valid CEL condition. */
+  compileCondition: (source: string) => void;
+}
+
+interface Parsed<T> {
+  file: string;
+  value: T;
+  ref: string;
+  source: ParsedSource;
+}
+
+export function buildCatalog(files: readonly SourceFile[], deps: CatalogDeps): CatalogResult {
+  const checker = createSchemaChecker();
+  const problems: LoadProblem[] = [];
+  const report = (code: LoadProblemCode, file: string, source: ParsedSource | undefined, path: string, message: string) => {
+    const at = source?.locate(path);
+    problems.push({ code, file, path, ...(at ? { line: at.line, column: at.column } : {}), message });
+  };
+
+  // 1. Parse and shape-check every file.
+  const fragments: Parsed<FragmentDefinition>[] = [];
+  const templates: Parsed<CaseTemplate>[] = [];
+  for (const { file, text, kind } of files) {
+    const source = parseSource(file, text);
+    problems.push(...source.problems);
+    if (source.problems.length > 0) continue;
+    const issues = kind === 'template' ? checker.checkTemplate(source.value) : checker.checkFragment(source.value);
+    for (const issue of issues) report('SCHEMA', file, source, issue.path, issue.message);
+    if (issues.length > 0) continue;
+    if (kind === 'template') {
+      const value = source.value as CaseTemplate;
+      templates.push({ file, value, ref: `${value.key}@${value.version}`, source });
+    } else {
+      const value = source.value as FragmentDefinition;
+      fragments.push({ file, value, ref: `${value.key}@${value.version}`, source });
+    }
+  }
+
+  // 2. Fragments: machine semantics, task forms, duplicates.
+  const duplicateFragments = duplicates(fragments);
+  const validFragments = new Map<FragmentRef, { definition: FragmentDefinition; facts: FragmentFacts; file: string }>();
+  const brokenFragments = new Map<FragmentRef, string>();
+  for (const parsed of fragments) {
+    const { file, source, ref } = parsed;
+    const before = problems.length;
+    const others = duplicateFragments.get(ref)?.filter((f) => f !== file) ?? [];
+    if (others.length > 0) {
+      report('DUPLICATE', file, source, '/version', `fragment ${ref} is also defined in ${others.join(', ')}; define each key@version once`);
+    }
+    const result = deps.validateFragmentDefinition(parsed.value);
+    if (!result.ok) {
+      for (const p of result.problems) report('INVALID_DEFINITION', file, source, toPointer(p.path, parsed.value), p.message);
+    }
+    // Task forms are checked by the validator (leniently: UI hints are allowed in forms).
+    const definition = result.ok ? result.definition : parsed.value;
+    const facts = collectFragmentFacts(parsed.value);
+    if (problems.length === before) validFragments.set(ref, { definition, facts, file });
+    else if (!validFragments.has(ref)) brokenFragments.set(ref, file);
+  }
+  // A duplicate ref is broken even if one of its files was fine on its own.
+  for (const ref of duplicateFragments.keys()) {
+    const entry = validFragments.get(ref);
+    if (entry) brokenFragments.set(ref, entry.file);
+    validFragments.delete(ref);
+  }
+
+  // 3. Templates: case-file schema, expressions, cross-references.
+  const duplicateTemplates = duplicates(templates);
+  const acceptedTemplates: Parsed<CaseTemplate>[] = [];
+  for (const parsed of templates) {
+    const before = problems.length;
+    const { file, source, ref } = parsed;
+    const at = (code: LoadProblemCode, path: string, message: string) => report(code, file, source, path, message);
+    const others = duplicateTemplates.get(ref)?.filter((f) => f !== file) ?? [];
+    if (others.length > 0) {
+      at('DUPLICATE', '/version', `template ${ref} is also defined in ${others.join(', ')}; define each key@version once`);
+    }
+    checkTemplate(parsed.value, { checker, compileCondition: deps.compileCondition, validFragments, brokenFragments, at });
+    if (problems.length === before) acceptedTemplates.push(parsed);
+  }
+
+  const acceptedFragments = [...validFragments.entries()];
+  return {
+    templates: acceptedTemplates.map((t) => t.value),
+    fragments: acceptedFragments.map(([, f]) => f.definition),
+    problems,
+    origins: [
+      ...acceptedTemplates.map((t) => ({ kind: 'template' as const, ref: t.ref, file: t.file })),
+      ...acceptedFragments.map(([ref, f]) => ({ kind: 'fragment' as const, ref, file: f.file })),
+    ],
+  };
+}
+
+interface TemplateCheckContext {
+  checker: SchemaChecker;
+  compileCondition: (source: string) => void;
+  validFragments: ReadonlyMap<FragmentRef, { facts: FragmentFacts }>;
+  brokenFragments: ReadonlyMap<FragmentRef, string>;
+  at: (code: LoadProblemCode, path: string, message: string) => void;
+}
+
+/** The template checks JSON Schema cannot express. Reports through `ctx.at`. */
+function checkTemplate(t: CaseTemplate, ctx: TemplateCheckContext): void {
+  const { at } = ctx;
+  const condition = (path: string, source: string) => {
+    try {
+      ctx.compileCondition(source);
+    } catch (error) {
+      at('INVALID_EXPRESSION', path, error instanceof Error ? error.message : String(error));
+    }
+  };
+
+  // Case file schema: an object schema that Ajv compiles.
+  if (t.caseFileSchema.type !== 'object') {
+    at('INVALID_JSON_SCHEMA', '/caseFileSchema/type', 'the case file is a JSON object: set `type: object`');
+  }
+  for (const issue of ctx.checker.checkJsonSchema(t.caseFileSchema)) {
+    at('INVALID_JSON_SCHEMA', '/caseFileSchema' + issue.path, `caseFileSchema is not a valid JSON Schema: ${issue.message}`);
+  }
+
+  // Fragment refs resolve, once per list.
+  const fragmentsOfTemplate: { ref: FragmentRef; path: string }[] = [];
+  for (const list of ['defaultFragments', 'discretionaryFragments'] as const) {
+    const seen = new Set<string>();
+    t[list].forEach((ref, i) => {
+      const path = `/${list}/${i}`;
+      if (seen.has(ref)) at('INVALID_REFERENCE', path, `${ref} is listed twice in ${list}`);
+      seen.add(ref);
+      if (ctx.validFragments.has(ref)) {
+        fragmentsOfTemplate.push({ ref, path });
+      } else if (ctx.brokenFragments.has(ref)) {
+        at('INVALID_REFERENCE', path, `fragment ${ref} (${ctx.brokenFragments.get(ref)}) has problems; fix them first`);
+      } else {
+        at('UNKNOWN_FRAGMENT', path, unknownFragmentMessage(ref, ctx.validFragments));
+      }
+    });
+  }
+
+  // Milestones: unique; every milestone a goal waits for is declared and set by a fragment.
+  const milestoneKeys = new Set<string>();
+  t.milestones.forEach((m, i) => {
+    if (milestoneKeys.has(m.key)) at('INVALID_REFERENCE', `/milestones/${i}/key`, `milestone \`${m.key}\` is declared twice`);
+    milestoneKeys.add(m.key);
+  });
+  const settable = new Set(fragmentsOfTemplate.flatMap(({ ref }) => ctx.validFragments.get(ref)?.facts.milestones ?? []));
+
+  // Goals: unique keys, conditions compile, milestones reachable.
+  const goals = new Map<string, number>();
+  t.goals.forEach((goal, i) => {
+    if (goals.has(goal.key)) at('INVALID_REFERENCE', `/goals/${i}/key`, `goal \`${goal.key}\` is declared twice`);
+    goals.set(goal.key, i);
+    condition(`/goals/${i}/condition`, goal.condition);
+    for (const key of milestonesNamedIn(goal.condition)) {
+      if (!milestoneKeys.has(key)) {
+        at('INVALID_REFERENCE', `/goals/${i}/condition`, `goal \`${goal.key}\` waits for milestone \`${key}\`, which is not declared in \`milestones\``);
+      } else if (!settable.has(key)) {
+        at(
+          'INVALID_REFERENCE',
+          `/goals/${i}/condition`,
+          `goal \`${goal.key}\` waits for milestone \`${key}\`, but no default or discretionary fragment sets it (setMilestone)`,
+        );
+      }
+    }
+  });
+
+  // Roles: every task of the template's fragments can be worked by one of its roles.
+  const roles = new Set(t.roles);
+  for (const { ref, path } of fragmentsOfTemplate) {
+    const missing = new Set(
+      (ctx.validFragments.get(ref)?.facts.tasks ?? [])
+        .map(({ task }) => task.role)
+        .filter((role): role is string => role !== undefined && !roles.has(role)),
+    );
+    for (const role of missing) {
+      at('INVALID_REFERENCE', path, `fragment ${ref} opens tasks for role \`${role}\`, which is not in \`roles\``);
+    }
+  }
+
+  // Intake: conditions compile.
+  (t.intake ?? []).forEach((rule, i) => {
+    if (rule.when !== undefined) condition(`/intake/${i}/when`, rule.when);
+    (rule.priorityRules ?? []).forEach((r, j) => condition(`/intake/${i}/priorityRules/${j}/when`, r.when));
+  });
+
+  // SLAs: name a goal with a deadline, warn before it, escalate to known roles.
+  const slaGoals = new Set<string>();
+  (t.slas ?? []).forEach((sla, i) => {
+    const goalIndex = goals.get(sla.goal);
+    const goal = goalIndex === undefined ? undefined : t.goals[goalIndex];
+    if (slaGoals.has(sla.goal)) at('INVALID_REFERENCE', `/slas/${i}/goal`, `goal \`${sla.goal}\` has two SLAs; merge them`);
+    slaGoals.add(sla.goal);
+    if (goal === undefined) {
+      at('INVALID_REFERENCE', `/slas/${i}/goal`, `no goal \`${sla.goal}\` in this template (goals: ${[...goals.keys()].join(', ')})`);
+    } else if (goal.deadline === undefined) {
+      at('INVALID_REFERENCE', `/slas/${i}/goal`, `goal \`${sla.goal}\` has no deadline; give it one or drop the SLA`);
+    } else if (sla.warnBefore !== undefined && millis(sla.warnBefore) >= millis(goal.deadline)) {
+      at('INVALID_REFERENCE', `/slas/${i}/warnBefore`, `warnBefore ${sla.warnBefore} is not shorter than the deadline ${goal.deadline}`);
+    }
+    for (const list of ['onWarning', 'onBreach'] as const) {
+      (sla[list] ?? []).forEach((e, j) => {
+        if ('role' in e && e.role !== undefined && !roles.has(e.role)) {
+          at('INVALID_REFERENCE', `/slas/${i}/${list}/${j}/role`, `role \`${e.role}\` is not in \`roles\``);
+        }
+      });
+    }
+  });
+}
+
+/** Milestone keys a CEL condition names literally: `'key' in milestones`, `milestones.key`, `milestones['key']`. */
+export function milestonesNamedIn(condition: string): string[] {
+  const keys = new Set<string>();
+  for (const m of condition.matchAll(/(['"])([A-Za-z0-9_.-]+)\1\s+in\s+milestones\b/g)) keys.add(m[2]!);
+  for (const m of condition.matchAll(/\bmilestones\s*(?:\.\s*([A-Za-z_][A-Za-z0-9_]*)|\[\s*(['"])([A-Za-z0-9_.-]+)\2\s*\])/g)) {
+    keys.add((m[1] ?? m[3])!);
+  }
+  return [...keys];
+}
+
+function unknownFragmentMessage(ref: string, known: ReadonlyMap<FragmentRef, unknown>): string {
+  const key = ref.slice(0, ref.lastIndexOf('@'));
+  const versions = [...known.keys()].filter((r) => r.startsWith(`${key}@`));
+  return versions.length > 0
+    ? `no fragment ${ref} in the catalog; known versions: ${versions.join(', ')}`
+    : `no fragment ${ref} in the catalog; add fragments/${key}.yaml or fix the ref`;
+}
+
+function duplicates<T extends { ref: string; file: string }>(items: readonly T[]): Map<string, string[]> {
+  const byRef = new Map<string, string[]>();
+  for (const item of items) byRef.set(item.ref, [...(byRef.get(item.ref) ?? []), item.file]);
+  return new Map([...byRef].filter(([, files]) => files.length > 1));
+}
+
+/**
+ * The fragment validator names places with dotted paths and `[i]` indices
+ * (`machine.states.review.on.refund.approved[0].guard`); problems use JSON pointers.
+ * Event types and delays may contain dots, so keys are matched against the document,
+ * longest first. Pointers pass through unchanged.
+ */
+export function toPointer(path: string, document: unknown): string {
+  if (path === '' || path.startsWith('/')) return path;
+  const tokens = path.split('.');
+  const segments: string[] = [];
+  let node: unknown = document;
+  let i = 0;
+  while (i < tokens.length) {
+    let matched = false;
+    for (let j = tokens.length; j > i && !matched; j--) {
+      const candidate = tokens.slice(i, j).join('.');
+      const m = /^(.*?)((?:\[\d+\])*)$/.exec(candidate);
+      const key = m?.[1] ?? candidate;
+      const indices = [...(m?.[2] ?? '').matchAll(/\[(\d+)\]/g)].map((x) => x[1]!);
+      const holder = node as Record<string, unknown> | null;
+      if (typeof holder !== 'object' || holder === null || !Object.hasOwn(holder, key)) continue;
+      let next: unknown = holder[key];
+      for (const index of indices) next = Array.isArray(next) ? next[Number(index)] : undefined;
+      segments.push(key, ...indices);
+      node = next;
+      i = j;
+      matched = true;
+    }
+    if (!matched) {
+      // Not in the document (e.g. a missing required key): keep the rest as plain segments.
+      for (const token of tokens.slice(i)) {
+        const m = /^(.*?)((?:\[\d+\])*)$/.exec(token);
+        segments.push(m?.[1] ?? token, ...[...(m?.[2] ?? '').matchAll(/\[(\d+)\]/g)].map((x) => x[1]!));
+      }
+      break;
+    }
+  }
+  return joinPointer(segments);
+}
+
+function millis(iso: string): number {
+  return Duration.fromISO(iso).as('milliseconds');
+}

@@ -1,0 +1,133 @@
+/**
+ * The published JSON Schema of a case template file (`case-templates/*.yaml`).
+ *
+ * Field names are camelCase, exactly the `CaseTemplate` property names, so a file parses
+ * straight into a `CaseTemplate` with no renaming. Every object is closed
+ * (`additionalProperties: false`) except the embedded JSON Schemas (`caseFileSchema`),
+ * which are checked separately by compiling them with Ajv.
+ *
+ * The schema is shape only. What it cannot say (fragment refs exist, CEL compiles, goal keys
+ * are unique, SLAs name goals with deadlines) is checked by `checkTemplate`.
+ */
+import Type, { type Static } from 'typebox';
+import { PRIORITIES } from '../cases/types.js';
+import {
+  FRAGMENT_REF_PATTERN,
+  ISO_DURATION_PATTERN,
+  KEY_PATTERN,
+  NAME_PATTERN,
+  SNAKE_KEY_PATTERN,
+} from './patterns.js';
+import { INTAKE_ACTIONS, type CaseTemplate } from './types.js';
+
+const Duration = (description: string) =>
+  Type.String({ pattern: ISO_DURATION_PATTERN, description });
+
+const Cel = (description: string) => Type.String({ minLength: 1, maxLength: 2000, description });
+
+const Name = (description: string) => Type.String({ pattern: NAME_PATTERN, maxLength: 64, description });
+
+const PrioritySchema = Type.Union(
+  PRIORITIES.map((p) => Type.Literal(p)),
+  { description: 'Case priority.' },
+);
+
+export const GoalSpecSchema = Type.Object(
+  {
+    key: Type.String({ pattern: SNAKE_KEY_PATTERN, maxLength: 64, description: 'snake_case, unique in the template.' }),
+    title: Type.String({ minLength: 1, maxLength: 200 }),
+    condition: Cel('CEL over { caseFile, milestones, case, fragments } that makes the goal achieved.'),
+    required: Type.Boolean({ description: 'Required goals must be achieved before the case resolves.' }),
+    deadline: Type.Optional(Duration('ISO 8601 duration from case open, e.g. PT1H, P2D.')),
+  },
+  { additionalProperties: false },
+);
+
+export const MilestoneSpecSchema = Type.Object(
+  {
+    key: Type.String({ pattern: SNAKE_KEY_PATTERN, maxLength: 64, description: 'Set by the setMilestone action.' }),
+    title: Type.String({ minLength: 1, maxLength: 200 }),
+  },
+  { additionalProperties: false },
+);
+
+const FragmentRefSchema = Type.String({
+  pattern: FRAGMENT_REF_PATTERN,
+  description: 'key@version of a fragment definition, e.g. verify-identity@1.',
+});
+
+export const IntakeRuleSchema = Type.Object(
+  {
+    source: Name('Inbound source, as in POST /v1/inbound/:source.'),
+    eventType: Type.String({ minLength: 1, maxLength: 200, description: 'Event type from the source.' }),
+    when: Type.Optional(Cel('CEL over { event }; absent means always.')),
+    action: Type.Union(
+      INTAKE_ACTIONS.map((a) => Type.Literal(a)),
+      { description: 'open a case, attach to the open one, or only record the event.' },
+    ),
+    priority: PrioritySchema,
+    priorityRules: Type.Optional(
+      Type.Array(
+        Type.Object({ when: Cel('CEL over { event }.'), priority: PrioritySchema }, { additionalProperties: false }),
+        { description: 'First match overrides `priority`.' },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const NotifyOrReassign = (action: 'notify' | 'reassign') =>
+  Type.Object(
+    { action: Type.Literal(action), role: Type.Optional(Name('Role.')), queue: Type.Optional(Name('Queue.')) },
+    { additionalProperties: false },
+  );
+
+export const EscalationSchema = Type.Union([
+  NotifyOrReassign('notify'),
+  NotifyOrReassign('reassign'),
+  Type.Object({ action: Type.Literal('setPriority'), priority: PrioritySchema }, { additionalProperties: false }),
+]);
+
+export const SlaSpecSchema = Type.Object(
+  {
+    goal: Type.String({ pattern: SNAKE_KEY_PATTERN, description: 'A goal of this template with a deadline.' }),
+    warnBefore: Type.Optional(Duration('At risk this long before the deadline.')),
+    onWarning: Type.Optional(Type.Array(EscalationSchema)),
+    onBreach: Type.Optional(Type.Array(EscalationSchema)),
+  },
+  { additionalProperties: false },
+);
+
+export const TemplateFileSchema = Type.Object(
+  {
+    key: Type.String({ pattern: KEY_PATTERN, maxLength: 64, description: 'kebab-case template key.' }),
+    version: Type.Integer({ minimum: 1, description: 'Immutable once published; bump to change.' }),
+    title: Type.String({ minLength: 1, maxLength: 200 }),
+    description: Type.Optional(Type.String({ maxLength: 4000 })),
+    caseFileSchema: Type.Record(Type.String(), Type.Unknown(), {
+      description: 'JSON Schema (draft 2020-12) of the case file; must describe an object.',
+    }),
+    goals: Type.Array(GoalSpecSchema),
+    milestones: Type.Array(MilestoneSpecSchema),
+    defaultFragments: Type.Array(FragmentRefSchema, { description: 'Started when the case opens.' }),
+    discretionaryFragments: Type.Array(FragmentRefSchema, { description: 'Offered on the planning table.' }),
+    roles: Type.Array(Name('Role.'), { minItems: 1, uniqueItems: true }),
+    defaultQueue: Type.Optional(Name('Queue new cases land in.')),
+    resolution: Type.Union([Type.Literal('auto'), Type.Literal('owner')], {
+      description: 'auto: resolve when required goals are achieved; owner: the owner closes.',
+    }),
+    intake: Type.Optional(Type.Array(IntakeRuleSchema)),
+    slas: Type.Optional(Type.Array(SlaSpecSchema)),
+  },
+  {
+    $id: 'https://tessera.dev/schemas/case-template.json',
+    title: 'Tessera case template',
+    additionalProperties: false,
+  },
+);
+
+export type TemplateFile = Static<typeof TemplateFileSchema>;
+
+// A value that passes the schema is a CaseTemplate (checked at compile time).
+const templateFileIsCaseTemplate = (t: TemplateFile): CaseTemplate => t;
+void templateFileIsCaseTemplate;
