@@ -14,6 +14,8 @@ export interface Scope {
   case: { id: string; status: string; priority: string; ownerId?: string; queue?: string };
   /** The event being processed (for guards), if any. */
   event?: { type: string; data?: Record<string, unknown> };
+  /** The case's fragments by key, for goal conditions (`fragments.refund.status == 'done'`). */
+  fragments?: Record<string, { status: string; states: string[] }>;
 }
 
 /** Built-in actions that reach outside the fragment; the engine applies them to the case. */
@@ -68,4 +70,10 @@ export interface CompiledFragment {
   readonly statePaths: readonly string[];
 }
 
-export declare function compileFragment(definition: FragmentDefinition): CompiledFragment;
+/**
+ * Validates and compiles a definition once (cache the result per `key@version`).
+ * Throws DefinitionError INVALID_DEFINITION listing every problem. Implemented in
+ * compile-fragment.ts.
+ */
+export { compileFragment } from './compile-fragment.js';
+export { DefinitionError, type DefinitionProblem } from './definition-error.js';
