@@ -62,6 +62,8 @@ export type EvaluationResult = { ok: true; value: unknown } | { ok: false; error
 const environment = SCOPE_VARIABLES.reduce(
   (env, name) => env.registerVariable(name, 'map'),
   new Environment({
+    // Case-file values are JSON: allow `{'n': 1, 'tags': ['a']}` without dyn() wrappers.
+    homogeneousAggregateLiterals: false,
     limits: {
       maxAstNodes: EXPRESSION_LIMITS.maxAstNodes,
       maxDepth: EXPRESSION_LIMITS.maxDepth,

@@ -96,6 +96,11 @@ function checkStructure(def: unknown): DefinitionProblem[] {
   if (!isPlainObject(def)) {
     return [{ path: '', message: 'A fragment definition must be a JSON object with key, version, title and machine.' }];
   }
+  // States first: counting them walks only `states` objects, so a 10,000-state machine is
+  // refused before anything walks the whole document.
+  const stateProblems = countStates(def);
+  if (stateProblems.length > 0) return stateProblems;
+
   const maxNodes = DEFINITION_LIMITS.maxJsonBytes; // every JSON value takes at least one byte
   const stack: { value: unknown; path: string; depth: number }[] = [{ value: def, path: '', depth: 0 }];
   let nodes = 0;
@@ -123,9 +128,6 @@ function checkStructure(def: unknown): DefinitionProblem[] {
       stack.push({ value: item, path: path === '' ? key : `${path}.${key}`, depth: depth + 1 });
     }
   }
-
-  const stateProblems = countStates(def);
-  if (stateProblems.length > 0) return stateProblems;
 
   const bytes = Buffer.byteLength(JSON.stringify(def), 'utf8');
   if (bytes > DEFINITION_LIMITS.maxJsonBytes) {
@@ -184,6 +186,9 @@ function shapeProblems(errors: ErrorObject[]): DefinitionProblem[] {
       message = `${String(error.data).slice(0, 64)} is not a valid name: start with a letter, then letters, digits, "_" or "-".`;
     } else if (error.keyword === 'maxProperties' || error.keyword === 'maxItems') {
       message = `${error.message ?? 'has too many entries'}; that is the limit.`;
+    } else if (error.keyword === 'type') {
+      const types = String(error.params.type).split(',');
+      message = `must be ${types.map((t) => (t === 'object' || t === 'array' || t === 'integer' ? `an ${t}` : `a ${t}`)).join(' or ')}.`;
     } else if (error.keyword === 'enum') {
       message = `must be one of ${(error.params.allowedValues as unknown[]).map(String).join(', ')}.`;
     } else {
