@@ -44,6 +44,12 @@ function decideOrThrow(engine: EngineInternals, state: CaseState | undefined, co
     return finish(d, 0, { caseId: d.case.id });
   }
   if (!state) return reject('CASE_NOT_FOUND', `No case to apply ${command.type} to.`);
+  if (state.template.key !== ctx.template.key || state.template.version !== ctx.template.version) {
+    // The edge loaded the wrong template version: a bug, not a domain refusal.
+    throw new Error(
+      `decide: case ${state.id} uses template ${state.template.key}@${state.template.version}, ctx has ${ctx.template.key}@${ctx.template.version}`,
+    );
+  }
   if (!acceptsCommand(state, command)) {
     // A timer is a hint: one that comes back after the case stopped is simply stale.
     if (command.type === 'timer.fire') return unchanged(state, { noop: true, reason: 'case_not_open' });

@@ -1,6 +1,7 @@
 import { Ajv } from 'ajv';
 import * as ajvFormats from 'ajv-formats';
 import { decide } from './decide.js';
+import { acceptedEventsByFragment } from './read-model.js';
 import { createEngineCache, type EngineCache } from './engine-cache.js';
 import { defaultFragmentServices, type FragmentServices } from './fragment-services.js';
 import type { CaseState, Command, DecideContext, Decision } from './types.js';
@@ -20,6 +21,12 @@ export interface Engine {
    * Never throws for a domain refusal: those come back as `{ ok: false, error }`.
    */
   decide(state: CaseState | undefined, command: Command, ctx: DecideContext): Decision;
+  /**
+   * Event types each active fragment of an open case accepts now, by fragment id (read model
+   * for `GET /v1/cases/:id`); `{}` for a case that is not open. Throws TesseraError
+   * DEFINITION_NOT_FOUND only when a fragment's definition cannot be resolved.
+   */
+  acceptedEvents(state: CaseState, ctx: Pick<DecideContext, 'template' | 'definitions'>): Record<string, string[]>;
 }
 
 // ajv-formats is CommonJS: under NodeNext its plugin is the module itself or its `default`.
@@ -37,5 +44,8 @@ export function createEngine(options: EngineOptions = {}): Engine {
     cache: options.cache ?? createEngineCache(options.cacheSize),
     ajv,
   };
-  return { decide: (state, command, ctx) => decide(internals, state, command, ctx) };
+  return {
+    decide: (state, command, ctx) => decide(internals, state, command, ctx),
+    acceptedEvents: (state, ctx) => acceptedEventsByFragment(internals, state, ctx),
+  };
 }

@@ -138,3 +138,15 @@ describe('tasks', () => {
     expect(fragmentByKey(d.case, 'intake').status).toBe('done');
   });
 });
+
+describe('acceptedEvents (read model)', () => {
+  it('lists what each active fragment accepts now', async () => {
+    const { createEngine } = await import('../../src/cases/engine.js');
+    const { TEMPLATE, INTAKE_V1, REFUND_V1 } = await import('./harness.js');
+    const h = createHarness();
+    const c = h.ok(h.open(), { type: 'fragment.add', source: { kind: 'library', ref: 'refund@1' } }).case;
+    const defs = new Map([['intake@1', INTAKE_V1], ['refund@1', REFUND_V1]]);
+    const accepted = createEngine().acceptedEvents(c, { template: TEMPLATE, definitions: (ref) => defs.get(ref) });
+    expect(accepted).toEqual({ [fragmentByKey(c, 'intake').id]: ['TRIAGED'], [fragmentByKey(c, 'refund').id]: ['APPROVE', 'HOLD'] });
+  });
+});
