@@ -56,8 +56,15 @@ interface Parsed<T> {
 export function buildCatalog(files: readonly SourceFile[], deps: CatalogDeps): CatalogResult {
   const checker = createSchemaChecker();
   const problems: LoadProblem[] = [];
-  const report = (code: LoadProblemCode, file: string, source: ParsedSource | undefined, path: string, message: string) => {
-    const at = source?.locate(path);
+  const report = (
+    code: LoadProblemCode,
+    file: string,
+    source: ParsedSource | undefined,
+    path: string,
+    message: string,
+    atKey = false,
+  ) => {
+    const at = source?.locate(path, { key: atKey });
     problems.push({ code, file, path, ...(at ? { line: at.line, column: at.column } : {}), message });
   };
 
@@ -69,7 +76,7 @@ export function buildCatalog(files: readonly SourceFile[], deps: CatalogDeps): C
     problems.push(...source.problems);
     if (source.problems.length > 0) continue;
     const issues = kind === 'template' ? checker.checkTemplate(source.value) : checker.checkFragment(source.value);
-    for (const issue of issues) report('SCHEMA', file, source, issue.path, issue.message);
+    for (const issue of issues) report('SCHEMA', file, source, issue.path, issue.message, issue.atKey);
     if (issues.length > 0) continue;
     if (kind === 'template') {
       const value = source.value as CaseTemplate;
@@ -84,6 +91,9 @@ export function buildCatalog(files: readonly SourceFile[], deps: CatalogDeps): C
   const duplicateFragments = duplicates(fragments);
   const validFragments = new Map<FragmentRef, { definition: FragmentDefinition; facts: FragmentFacts; file: string }>();
   const brokenFragments = new Map<FragmentRef, string>();
+  // Facts of every fragment that passed the schema, broken or not: a template's milestone
+  // check should not pile more problems on top of a fragment that is already reported.
+  const factsByRef = new Map<FragmentRef, FragmentFacts>();
   for (const parsed of fragments) {
     const { file, source, ref } = parsed;
     const before = problems.length;
@@ -98,6 +108,7 @@ export function buildCatalog(files: readonly SourceFile[], deps: CatalogDeps): C
     // Task forms are checked by the validator (leniently: UI hints are allowed in forms).
     const definition = result.ok ? result.definition : parsed.value;
     const facts = collectFragmentFacts(parsed.value);
+    factsByRef.set(ref, facts);
     if (problems.length === before) validFragments.set(ref, { definition, facts, file });
     else if (!validFragments.has(ref)) brokenFragments.set(ref, file);
   }
@@ -119,7 +130,7 @@ export function buildCatalog(files: readonly SourceFile[], deps: CatalogDeps): C
     if (others.length > 0) {
       at('DUPLICATE', '/version', `template ${ref} is also defined in ${others.join(', ')}; define each key@version once`);
     }
-    checkTemplate(parsed.value, { checker, compileCondition: deps.compileCondition, validFragments, brokenFragments, at });
+    checkTemplate(parsed.value, { checker, compileCondition: deps.compileCondition, validFragments, brokenFragments, factsByRef, at });
     if (problems.length === before) acceptedTemplates.push(parsed);
   }
 
@@ -140,6 +151,7 @@ interface TemplateCheckContext {
   compileCondition: (source: string) => void;
   validFragments: ReadonlyMap<FragmentRef, { facts: FragmentFacts }>;
   brokenFragments: ReadonlyMap<FragmentRef, string>;
+  factsByRef: ReadonlyMap<FragmentRef, FragmentFacts>;
   at: (code: LoadProblemCode, path: string, message: string) => void;
 }
 
@@ -186,7 +198,9 @@ function checkTemplate(t: CaseTemplate, ctx: TemplateCheckContext): void {
     if (milestoneKeys.has(m.key)) at('INVALID_REFERENCE', `/milestones/${i}/key`, `milestone \`${m.key}\` is declared twice`);
     milestoneKeys.add(m.key);
   });
-  const settable = new Set(fragmentsOfTemplate.flatMap(({ ref }) => ctx.validFragments.get(ref)?.facts.milestones ?? []));
+  const settable = new Set(
+    [...t.defaultFragments, ...t.discretionaryFragments].flatMap((ref) => ctx.factsByRef.get(ref)?.milestones ?? []),
+  );
 
   // Goals: unique keys, conditions compile, milestones reachable.
   const goals = new Map<string, number>();

@@ -10,8 +10,11 @@ export interface ParsedSource {
   /** `undefined` when the file did not parse (see `problems`). */
   value: unknown;
   problems: LoadProblem[];
-  /** Line/column of the node at `pointer`, or of its nearest ancestor that exists. */
-  locate(pointer: string): { line: number; column: number } | undefined;
+  /**
+   * Line/column of the value at `pointer` (of its key with `{ key: true }`), or of its
+   * nearest ancestor that exists.
+   */
+  locate(pointer: string, options?: { key?: boolean }): { line: number; column: number } | undefined;
 }
 
 /** Refuse billion-laughs style alias expansion well before it costs anything. */
@@ -46,12 +49,10 @@ function parseJson(file: string, text: string): ParsedSource {
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     const position = /position (\d+)/.exec(message);
-    const lineCounter = new LineCounter();
-    for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) lineCounter.addNewLine(i + 1);
-    const at = position ? lineCounter.linePos(Number(position[1])) : { line: 1, col: 1 };
+    const at = position ? linePos(text, Number(position[1])) : { line: 1, column: 1 };
     return {
       value: undefined,
-      problems: [{ code: 'SYNTAX', file, path: '', line: at.line, column: at.col, message: `JSON: ${message}` }],
+      problems: [{ code: 'SYNTAX', file, path: '', ...at, message: `JSON: ${message}` }],
       locate: () => undefined,
     };
   }
@@ -63,19 +64,23 @@ function parseJson(file: string, text: string): ParsedSource {
 }
 
 function locator(doc: Document, lineCounter: LineCounter): ParsedSource['locate'] {
-  return (pointer) => {
+  return (pointer, options) => {
     let node: unknown = doc.contents;
     let best: { line: number; column: number } | undefined = position(node, lineCounter);
-    for (const segment of splitPointer(pointer)) {
+    const segments = splitPointer(pointer);
+    for (const [i, segment] of segments.entries()) {
       let next: unknown;
+      let at: { line: number; column: number } | undefined;
       if (isMap(node)) {
         const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === segment);
+        const wantKey = options?.key === true && i === segments.length - 1;
         // A key with no value (`foo:`) still has a position: the key's.
         next = pair ? (pair.value ?? pair.key) : undefined;
+        at = position(pair && wantKey ? pair.key : next, lineCounter);
       } else if (isSeq(node) && /^\d+$/.test(segment)) {
         next = node.items[Number(segment)];
+        at = position(next, lineCounter);
       }
-      const at = position(next, lineCounter);
       if (at === undefined) break;
       best = at;
       node = next;
@@ -89,6 +94,13 @@ function position(node: unknown, lineCounter: LineCounter): { line: number; colu
   if (!range) return undefined;
   const { line, col } = lineCounter.linePos(range[0]);
   return { line, column: col };
+}
+
+/** 1-based line and column of a character offset. */
+function linePos(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, offset);
+  const lastNewline = before.lastIndexOf('\n');
+  return { line: before.split('\n').length, column: offset - lastNewline };
 }
 
 /** RFC 6901: `/a~1b/c~0d` -> ['a/b', 'c~d']. */

@@ -15,6 +15,8 @@ const addFormats = addFormatsModule as unknown as typeof addFormatsModule.defaul
 export interface SchemaIssue {
   path: string;
   message: string;
+  /** The problem is the property name itself (unknown property): point at the key. */
+  atKey?: boolean;
 }
 
 export interface SchemaChecker {
@@ -115,6 +117,7 @@ function toIssue(e: ErrorObject): SchemaIssue {
       const allowed = Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {});
       return {
         path: joinPointer([...splitPointer(e.instancePath), String(params.additionalProperty)]),
+        atKey: true,
         message:
           `unknown property \`${String(params.additionalProperty)}\`` +
           (allowed.length > 0 ? `; allowed here: ${allowed.join(', ')}` : ''),
