@@ -1,7 +1,36 @@
+/**
+ * The case engine: `createEngine(options).decide(case, command, ctx) -> Decision`.
+ *
+ * Semantics worth knowing at the edge (each is explained where it is implemented):
+ * - Every successful command bumps `version` by one and sets `updatedAt = ctx.now`, after goals
+ *   are re-evaluated (`goals.ts`); `auto` templates resolve when every required goal is
+ *   achieved. Exceptions, which return the input case object and write nothing: a stale
+ *   `timer.fire` (`result.noop`, also on a case that is no longer open) and a `dryRun` migration.
+ * - A rejected command is `{ ok: false, error }` — no case, no effects, no journal.
+ * - A case that is not `open` refuses every command with CASE_NOT_OPEN, except `case.close`
+ *   on a `resolved` case and `timer.fire` (a no-op).
+ * - Leaving `open` (resolved, closed, cancelled) cancels active fragments, their open tasks and
+ *   every pending timer (`wind-down.ts`).
+ * - Tasks: opened on entering a `task`-tagged state, cancelled when it is left, completed by
+ *   `task.complete` (output validated against the form, sent as `{ type: task.event, data }`,
+ *   not merged into the case file). Assignment: fragment assignment, task queue, case queue,
+ *   template default queue, case owner, else queue `unassigned` (`tasks.ts`).
+ * - Timers: XState delays and goal deadlines become `timer.schedule` effects with fresh ids
+ *   (no `:`); the fragment instance keeps `pendingTimers` (send id -> timer id) and
+ *   `timerEvents` (timer id -> event); goals keep `deadlineTimerId` (`timers.ts`).
+ * - Authored definitions (inline, checklist) come back as `definition.store` effects under
+ *   `inline-<fragmentId>@1` / `checklist-<fragmentId>@1`; the edge must store them so that
+ *   `ctx.definitions` resolves them for later commands.
+ *
+ * Outbound events (`outbox.emit`, every `data` carries `caseId`): case.opened, case.resolved,
+ * case.closed, case.reassigned, task.assigned, task.completed, fragment.completed,
+ * fragment.cancelled, goal.added, goal.updated, goal.achieved, milestone.reached,
+ * content.added, and the fragments' own `emit` event types.
+ */
 import { Ajv } from 'ajv';
 import * as ajvFormats from 'ajv-formats';
 import { decide } from './decide.js';
-import { acceptedEventsByFragment } from './read-model.js';
+import { acceptedEvents, type AcceptedEventsView } from './accepted-events.js';
 import { createEngineCache, type EngineCache } from './engine-cache.js';
 import { defaultFragmentServices, type FragmentServices } from './fragment-services.js';
 import type { CaseState, Command, DecideContext, Decision } from './types.js';
@@ -22,11 +51,10 @@ export interface Engine {
    */
   decide(state: CaseState | undefined, command: Command, ctx: DecideContext): Decision;
   /**
-   * Event types each active fragment of an open case accepts now, by fragment id (read model
-   * for `GET /v1/cases/:id`); `{}` for a case that is not open. Throws TesseraError
-   * DEFINITION_NOT_FOUND only when a fragment's definition cannot be resolved.
+   * Which events the case accepts now (read model for `GET /v1/cases/:id`), compiled through
+   * this engine's cache. Never throws for an unresolvable definition (that fragment accepts none).
    */
-  acceptedEvents(state: CaseState, ctx: Pick<DecideContext, 'template' | 'definitions'>): Record<string, string[]>;
+  acceptedEvents(state: CaseState, ctx: Pick<DecideContext, 'definitions'>): AcceptedEventsView;
 }
 
 // ajv-formats is CommonJS: under NodeNext its plugin is the module itself or its `default`.
@@ -46,6 +74,15 @@ export function createEngine(options: EngineOptions = {}): Engine {
   };
   return {
     decide: (state, command, ctx) => decide(internals, state, command, ctx),
-    acceptedEvents: (state, ctx) => acceptedEventsByFragment(internals, state, ctx),
+    acceptedEvents: (state, ctx) =>
+      acceptedEvents(state, (ref) => {
+        const cached = internals.cache.fragments.get(ref);
+        if (cached) return cached;
+        const definition = ctx.definitions(ref);
+        if (!definition) return undefined;
+        const compiled = internals.services.compileFragment(definition);
+        internals.cache.fragments.set(ref, compiled);
+        return compiled;
+      }),
   };
 }
