@@ -2,13 +2,9 @@ import type { Scope } from '../fragments/runtime.js';
 import { refKey } from './draft.js';
 import type { CaseState, FragmentInstance } from './types.js';
 
-/** What fragment guards see: the case file, milestones, a summary of the case, the event. */
+/** What fragment guards see: everything goal conditions see (`goalScope`), plus the event. */
 export function fragmentScope(c: CaseState, event?: { type: string; data?: Record<string, unknown> }): Scope {
-  const scope: Scope = {
-    caseFile: c.caseFile,
-    milestones: c.milestones,
-    case: caseSummary(c),
-  };
+  const scope = goalScope(c);
   if (event) scope.event = event;
   return scope;
 }

@@ -152,3 +152,37 @@ describe('acceptedEvents (read model)', () => {
     expect([...accepted.byFragment[fragmentByKey(c, 'refund').id]!].sort()).toEqual(['APPROVE', 'HOLD']);
   });
 });
+
+describe('guards', () => {
+  it('fragment guards see the case file and the other fragments', () => {
+    const h = createHarness({
+      definitions: [
+        {
+          key: 'intake',
+          version: 1,
+          title: 'Gate',
+          machine: {
+            id: 'gate',
+            initial: 'waiting',
+            states: {
+              waiting: {
+                on: {
+                  GO: [
+                    { target: 'big', guard: { type: 'expr', params: { expr: "caseFile.amount > 100 && fragments.intake.states == ['waiting']" } } },
+                    { target: 'small' },
+                  ],
+                },
+              },
+              big: { type: 'final' },
+              small: { type: 'final' },
+            },
+          },
+        },
+      ],
+    });
+    const big = h.ok(h.open({ caseFile: { orderId: 'A-1', amount: 150 } }), { type: 'event.send', event: { type: 'GO' } });
+    expect(fragmentByKey(big.case, 'intake').activeStates).toEqual(['big']);
+    const small = h.ok(h.open({ caseFile: { orderId: 'A-1', amount: 50 } }), { type: 'event.send', event: { type: 'GO' } });
+    expect(fragmentByKey(small.case, 'intake').activeStates).toEqual(['small']);
+  });
+});

@@ -27,7 +27,7 @@ export function addFragment(d: Draft, command: AddFragment): Record<string, unkn
         offered: d.ctx.template.discretionaryFragments,
       });
     }
-  } else {
+  } else if (source.kind === 'inline' || source.kind === 'checklist') {
     const authored: unknown =
       source.kind === 'inline'
         ? { ...source.definition, key: `inline-${id}`, version: 1 }
@@ -37,6 +37,8 @@ export function addFragment(d: Draft, command: AddFragment): Record<string, unkn
     ref = `${definition.key}@${definition.version}`;
     d.effects.push({ type: 'definition.store', definition });
     d.engine.cache.fragments.set(ref, compileAuthored(d, definition));
+  } else {
+    return reject('VALIDATION_FAILED', `Fragment source kind "${(source as { kind?: unknown }).kind}" is unknown; use library, inline or checklist.`);
   }
   const options = { id, ref, compiled: compiledFor(d, ref), source: source.kind };
   const f = startFragment(d, {
