@@ -29,11 +29,21 @@ export interface SchemaChecker {
   checkJsonSchema(schema: unknown): SchemaIssue[];
 }
 
+// Compiling the two file schemas costs more than checking a whole catalog; the compiled
+// functions are immutable, so they are built once per process, on first use.
+let fileValidators: { template: ValidateFunction; fragment: ValidateFunction } | undefined;
+
+function compileFileValidators(): { template: ValidateFunction; fragment: ValidateFunction } {
+  if (fileValidators === undefined) {
+    // verbose: errors carry parentSchema, which lets "unknown property" list the allowed ones.
+    const files = new Ajv2020({ allErrors: true, strict: true, verbose: true });
+    fileValidators = { template: files.compile(TemplateFileSchema), fragment: files.compile(FragmentFileSchema) };
+  }
+  return fileValidators;
+}
+
 export function createSchemaChecker(): SchemaChecker {
-  // verbose: errors carry parentSchema, which lets "unknown property" list the allowed ones.
-  const files = new Ajv2020({ allErrors: true, strict: true, verbose: true });
-  const template = files.compile(TemplateFileSchema);
-  const fragment = files.compile(FragmentFileSchema);
+  const { template, fragment } = compileFileValidators();
   // Author schemas: strict about unknown keywords and formats (typos), lenient about style.
   const authored = new Ajv2020({ allErrors: true, strict: true, strictTypes: false, strictTuples: false });
   addFormats(authored);

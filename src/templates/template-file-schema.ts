@@ -27,8 +27,10 @@ const Cel = (description: string) => Type.String({ minLength: 1, maxLength: 2000
 
 const Name = (description: string) => Type.String({ pattern: NAME_PATTERN, maxLength: 64, description });
 
+// Written out (not mapped from PRIORITIES) so the static type is the literal union; the
+// checks at the bottom of the file keep the two lists equal.
 const PrioritySchema = Type.Union(
-  PRIORITIES.map((p) => Type.Literal(p)),
+  [Type.Literal('low'), Type.Literal('normal'), Type.Literal('high'), Type.Literal('urgent')],
   { description: 'Case priority.' },
 );
 
@@ -61,10 +63,9 @@ export const IntakeRuleSchema = Type.Object(
     source: Name('Inbound source, as in POST /v1/inbound/:source.'),
     eventType: Type.String({ minLength: 1, maxLength: 200, description: 'Event type from the source.' }),
     when: Type.Optional(Cel('CEL over { event }; absent means always.')),
-    action: Type.Union(
-      INTAKE_ACTIONS.map((a) => Type.Literal(a)),
-      { description: 'open a case, attach to the open one, or only record the event.' },
-    ),
+    action: Type.Union([Type.Literal('open'), Type.Literal('attach'), Type.Literal('record')], {
+      description: 'open a case, attach to the open one, or only record the event.',
+    }),
     priority: PrioritySchema,
     priorityRules: Type.Optional(
       Type.Array(
@@ -128,6 +129,12 @@ export const TemplateFileSchema = Type.Object(
 
 export type TemplateFile = Static<typeof TemplateFileSchema>;
 
-// A value that passes the schema is a CaseTemplate (checked at compile time).
+// Compile-time checks: a value that passes the schema is a CaseTemplate, and the written-out
+// literal lists are exactly the domain's lists.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const templateFileIsCaseTemplate = (t: TemplateFile): CaseTemplate => t;
+const prioritiesMatch: Same<Static<typeof PrioritySchema>, (typeof PRIORITIES)[number]> = true;
+const intakeActionsMatch: Same<NonNullable<TemplateFile['intake']>[number]['action'], (typeof INTAKE_ACTIONS)[number]> = true;
 void templateFileIsCaseTemplate;
+void prioritiesMatch;
+void intakeActionsMatch;
