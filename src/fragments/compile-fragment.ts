@@ -13,8 +13,19 @@
  * the event to deliver when the timer fires is `{ type: <the same string> }`. Within one step,
  * a schedule followed by a cancel of the same id (a state entered and left at once) is
  * dropped; a cancel followed by a schedule (re-entry) keeps both: apply cancels first.
+ *
+ * Why not call XState's exported `transition()` / `initialTransition()`: each call builds a
+ * throwaway Actor whose constructor computes the machine's initial snapshot — running the
+ * initial state's entry, delays and `always` guards — on every event (measured: most of the
+ * ~150 µs per event, plus GC). We do what those functions do, through the same public
+ * ActorLogic methods (`machine.transition(snapshot, event, actorScope)`,
+ * `machine.getInitialSnapshot(actorScope)`), with one inert actor scope per compiled fragment
+ * whose `actionExecutor` collects actions instead of running them. Reusing the scope is safe
+ * because fragments have no invoked or spawned actors (validation refuses them), so the
+ * scope's actor system never holds state. test/fragments/runtime.test.ts checks the results
+ * against XState's `transition()`.
  */
-import { getNextTransitions, initialTransition, transition, type AnyMachineSnapshot, type AnyStateMachine, type EventObject } from 'xstate';
+import { createActor, getNextTransitions, type AnyActorScope, type AnyMachineSnapshot, type AnyStateMachine, type EventObject } from 'xstate';
 import { buildMachine, JUMP_EVENT_PREFIX, VOID_STATE, type ScopeHolder } from './build-machine.js';
 import { DefinitionError } from './definition-error.js';
 import { indexStates, leafPaths, type StateIndex } from './index-states.js';
@@ -58,6 +69,8 @@ class Fragment implements CompiledFragment {
   private readonly machine: AnyStateMachine;
   private readonly holder: ScopeHolder = { scope: IDLE_SCOPE, eventUnknown: false };
   private readonly voidSnapshot: AnyMachineSnapshot;
+  private readonly actorScope: AnyActorScope;
+  private collected: Executable[] = [];
 
   constructor(definition: FragmentDefinition) {
     this.definition = definition;
@@ -65,11 +78,26 @@ class Fragment implements CompiledFragment {
     this.statePaths = Object.freeze([...this.index.byPath.keys()]);
     this.machine = buildMachine(definition.machine, this.index, this.holder);
     this.voidSnapshot = this.machine.resolveState({ value: VOID_STATE, context: definition.machine.context ?? {} });
+    // Never started: it only lends XState an actor reference and an (idle) actor system.
+    const inert = createActor(this.machine);
+    this.actorScope = {
+      self: inert,
+      id: '',
+      sessionId: '',
+      logger: () => {},
+      defer: () => {},
+      emit: () => {},
+      system: inert.system,
+      stopChild: () => {},
+      actionExecutor: (action) => {
+        this.collected.push(action as Executable);
+      },
+    };
   }
 
   start(scope: Scope): StepResult {
     return this.withScope(scope, false, () => {
-      const [next, actions] = initialTransition(this.machine);
+      const [next, actions] = this.pure(() => this.machine.getInitialSnapshot(this.actorScope) as AnyMachineSnapshot);
       return this.step(next, actions, scope);
     });
   }
@@ -79,11 +107,12 @@ class Fragment implements CompiledFragment {
     const current = this.restore(snapshot);
     if (current.status !== 'active') return undefined;
     return this.withScope(scope, false, () => {
-      const [next, actions] = transition(this.machine, current, event);
+      const [next, actions] = this.pure(() => this.machine.transition(current, event, this.actorScope));
       // XState returns the very same snapshot when no transition was enabled; a targetless
       // transition also keeps it but returns its actions (same rule as snapshot.can()).
       if (next === current && actions.length === 0) return undefined;
-      return this.step(next, actions, scope);
+      // A timer that fired is spent: leaving its state need not cancel it.
+      return this.step(next, actions, scope, event.type.startsWith('xstate.after.') ? event.type : undefined);
     });
   }
 
@@ -114,7 +143,7 @@ class Fragment implements CompiledFragment {
     // A finished fragment is re-opened from nothing: there is nothing left to exit.
     const from = restored.status === 'active' ? restored : this.voidSnapshot;
     return this.withScope(scope, false, () => {
-      const [next, actions] = transition(this.machine, from, { type: JUMP_EVENT_PREFIX + stateKey });
+      const [next, actions] = this.pure(() => this.machine.transition(from, { type: JUMP_EVENT_PREFIX + stateKey }, this.actorScope));
       return this.step(next, actions, scope);
     });
   }
@@ -131,6 +160,19 @@ class Fragment implements CompiledFragment {
     return `${this.definition.key}@${this.definition.version}`;
   }
 
+  /** Runs one XState call, returning its snapshot and the actions it handed to the executor. */
+  private pure(run: () => AnyMachineSnapshot): [AnyMachineSnapshot, Executable[]] {
+    this.collected = [];
+    const next = run();
+    const actions = this.collected;
+    this.collected = [];
+    if (next.status === 'error') {
+      // XState reports a loop of eventless/raised transitions (maxIterations) as an error snapshot.
+      throw new DefinitionError('INVALID_DEFINITION', `Fragment ${this.name} could not settle: ${errorMessage(next.error)}`);
+    }
+    return [next, actions];
+  }
+
   private withScope<T>(scope: Scope, eventUnknown: boolean, run: () => T): T {
     this.holder.scope = scope;
     this.holder.eventUnknown = eventUnknown;
@@ -139,8 +181,7 @@ class Fragment implements CompiledFragment {
     } catch (error) {
       if (error instanceof DefinitionError) throw error;
       // XState throws on a loop of eventless or raised transitions (maxIterations).
-      const message = error instanceof Error ? error.message : String(error);
-      throw new DefinitionError('INVALID_DEFINITION', `Fragment ${this.name} could not settle: ${message}`);
+      throw new DefinitionError('INVALID_DEFINITION', `Fragment ${this.name} could not settle: ${errorMessage(error)}`);
     } finally {
       this.holder.scope = IDLE_SCOPE;
       this.holder.eventUnknown = false;
@@ -169,7 +210,7 @@ class Fragment implements CompiledFragment {
     }
   }
 
-  private step(next: AnyMachineSnapshot, executed: readonly Executable[], scope: Scope): StepResult {
+  private step(next: AnyMachineSnapshot, executed: readonly Executable[], scope: Scope, firedSendId?: string): StepResult {
     const actions: FragmentAction[] = [];
     const scheduled = new Map<string, DelayRequest>();
     const cancel: string[] = [];
@@ -183,7 +224,7 @@ class Fragment implements CompiledFragment {
       } else if (action.type === 'xstate.cancel') {
         const sendId = (action.params as { sendId: string }).sendId;
         if (scheduled.has(sendId)) scheduled.delete(sendId);
-        else cancel.push(sendId);
+        else if (sendId !== firedSendId) cancel.push(sendId);
       } else if (isActionName(action.type)) {
         const entry: ActionEntry = ACTIONS[action.type];
         const event = action.info?.event ?? { type: '' };
@@ -199,6 +240,10 @@ class Fragment implements CompiledFragment {
       delays: { schedule: [...scheduled.values()], cancel },
     };
   }
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 function isSendable(event: unknown): event is EventObject {
