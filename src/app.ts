@@ -17,12 +17,18 @@ import { systemRoutes, type Check } from './http/system-routes.js';
 import { createApiKeyStore } from './persistence/api-key-store.js';
 import type { DatabaseHandle } from './platform/database.js';
 import type { JobQueue } from './platform/job-queue.js';
+import type { CaseState } from './cases/types.js';
+import type { Core } from './core.js';
+import { caseRoutes } from './http/case-routes.js';
+import { catalogRoutes } from './http/catalog-routes.js';
+import { taskRoutes } from './http/task-routes.js';
 
 export interface AppDeps {
   config: Config;
   logger: Logger;
   database: DatabaseHandle;
   jobs: JobQueue;
+  core: Core;
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -72,9 +78,14 @@ export async function buildApp(deps: AppDeps) {
   await app.register(systemRoutes, { checks, mode: deps.jobs.kind === 'bullmq' ? 'queue' : 'embedded' });
 
   const apiKeys = createApiKeyStore(deps.database.db);
+  const describe = (state: CaseState) =>
+    deps.core.engine.acceptedEvents(state, { definitions: (ref) => deps.core.catalog.fragment(ref) });
   await app.register(async (api) => {
     await api.register(auth, { apiKeys, adminKey: config.adminKey });
     await api.register(apiKeyRoutes, { apiKeys });
+    await api.register(catalogRoutes, { catalog: deps.core.catalog });
+    await api.register(caseRoutes, { core: deps.core, db: deps.database.db, describe });
+    await api.register(taskRoutes, { core: deps.core, db: deps.database.db });
   });
 
   return app;

@@ -7,6 +7,7 @@ import { buildApp, type TesseraApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { loggerOptions } from './platform/logger.js';
 import { openPlatform } from './platform/platform.js';
+import { assembleCore } from './core.js';
 import { startWorkers, type Workers } from './worker.js';
 
 async function main(): Promise<void> {
@@ -51,9 +52,10 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
-  if (config.role !== 'api') workers = await startWorkers(platform, logger);
+  const core = await assembleCore({ database: platform.database, jobs: platform.jobs, logger, templatesDir: config.templatesDir });
+  if (config.role !== 'api') workers = await startWorkers(platform, core, logger);
   if (config.role !== 'worker') {
-    app = await buildApp({ config, logger, database: platform.database, jobs: platform.jobs });
+    app = await buildApp({ config, logger, database: platform.database, jobs: platform.jobs, core });
     await app.listen({ port: config.port, host: config.host });
   }
 }

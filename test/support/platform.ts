@@ -10,6 +10,10 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { createBullmqJobQueue } from '../../src/platform/bullmq-job-queue.js';
 import { openDatabase, type DatabaseHandle } from '../../src/platform/database.js';
 import type { JobQueue } from '../../src/platform/job-queue.js';
+import { assembleCore } from '../../src/core.js';
+import path from 'node:path';
+
+export const TEMPLATES_DIR = path.resolve(import.meta.dirname, '../../case-templates');
 
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
 
@@ -40,12 +44,14 @@ export async function startTestApp(options: { redisUrl?: string } = {}) {
   const config = testConfig();
   const database = await openTestDatabase();
   const jobs = openTestJobQueue(options.redisUrl);
-  const app = await buildApp({ config, logger: silentLogger, database, jobs });
+  const core = await assembleCore({ database, jobs, logger: silentLogger, templatesDir: TEMPLATES_DIR });
+  const app = await buildApp({ config, logger: silentLogger, database, jobs, core });
   await app.ready();
   return {
     app,
     database,
     jobs,
+    core,
     async close() {
       await app.close();
       await jobs.close();

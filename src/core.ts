@@ -1,0 +1,61 @@
+/**
+ * The Tessera core a process runs with: the definition catalog (files published to Postgres,
+ * then every stored version), the pure engine, the command runner and the relay.
+ * The server, the worker and the tests assemble it the same way.
+ */
+import type { Logger } from 'pino';
+import { createEngine, type Engine } from './cases/engine.js';
+import { createCatalog, type Catalog } from './commands/catalog.js';
+import { createCommandRunner, type CommandRunner } from './commands/run-command.js';
+import { loadStoredDefinitions, publishDefinitions } from './persistence/definition-store.js';
+import type { DatabaseHandle } from './platform/database.js';
+import type { JobQueue } from './platform/job-queue.js';
+import { createRelay, type Relay } from './relay/relay.js';
+import { loadCatalog } from './templates/load-catalog.js';
+import { formatProblems } from './templates/load-problem.js';
+
+export interface Core {
+  catalog: Catalog;
+  engine: Engine;
+  runner: CommandRunner;
+  relay: Relay;
+}
+
+export interface CoreOptions {
+  database: DatabaseHandle;
+  jobs: JobQueue;
+  logger: Logger;
+  templatesDir: string;
+  now?: () => Date;
+}
+
+/**
+ * Publishes the catalog files and assembles the core. Files with problems are logged and left
+ * out — a broken file must not take running cases down — and a changed published version is
+ * refused as a whole; running cases keep their stored definitions either way.
+ */
+export async function assembleCore(options: CoreOptions): Promise<Core> {
+  const { database, logger } = options;
+  const loaded = await loadCatalog(options.templatesDir);
+  if (loaded.problems.length > 0) {
+    logger.error({ problems: loaded.problems.length }, `case templates with problems were left out:\n${formatProblems(loaded.problems)}`);
+  }
+  const publishProblems = await publishDefinitions(database.db, loaded);
+  if (publishProblems.length > 0) {
+    logger.error(`case templates were not published:\n${formatProblems(publishProblems)}`);
+  }
+  const stored = await loadStoredDefinitions(database.db);
+  const catalog = createCatalog(stored);
+  logger.info({ templates: catalog.templates().map((t) => `${t.key}@${t.version}`) }, 'catalog loaded');
+
+  const engine = createEngine();
+  const relay = createRelay({ db: database.db, jobs: options.jobs, logger, ...(options.now ? { now: options.now } : {}) });
+  const runner = createCommandRunner({
+    db: database.db,
+    engine,
+    catalog,
+    afterCommit: (committed) => relay.handOver(committed),
+    ...(options.now ? { now: options.now } : {}),
+  });
+  return { catalog, engine, runner, relay };
+}

@@ -1,0 +1,56 @@
+/**
+ * Object-level authorization: who may see or work which case and task. Function-level rules
+ * (which role may call a route at all) are declared on the routes (`config.roles`).
+ *
+ * - admin, supervisor: every case.
+ * - agent: cases they own, or where a task or fragment is assigned to them.
+ * - integrator: no case reads; events and content only (declared per route).
+ * A case an agent may not see answers 404, so ids do not leak what exists.
+ */
+import type { CaseState, Task } from '../cases/types.js';
+import { TesseraError } from '../errors.js';
+import type { Principal } from '../persistence/api-key-store.js';
+
+export function isAssignedTo(state: CaseState, userId: string): boolean {
+  return (
+    state.ownerId === userId ||
+    state.tasks.some((t) => t.assignment.userId === userId || t.claimedBy === userId) ||
+    state.fragments.some((f) => f.assignment?.userId === userId)
+  );
+}
+
+export function canSeeCase(principal: Principal, state: CaseState): boolean {
+  if (principal.role === 'admin' || principal.role === 'supervisor') return true;
+  if (principal.role === 'agent') return isAssignedTo(state, principal.userId);
+  return false;
+}
+
+/** Throws 404 for a case the principal may not see. */
+export function assertCanSeeCase(principal: Principal, state: CaseState): void {
+  if (!canSeeCase(principal, state)) throw new TesseraError('CASE_NOT_FOUND', `No case has id ${state.id}`);
+}
+
+/** Integrators post events and content to any case they know the id of; others need access. */
+export function assertCanFeedCase(principal: Principal, state: CaseState): void {
+  if (principal.role === 'integrator') return;
+  assertCanSeeCase(principal, state);
+}
+
+/** Jump and cancel rewrite the plan: the case owner, a supervisor or an admin. */
+export function assertOwnerOrSupervisor(principal: Principal, state: CaseState): void {
+  assertCanSeeCase(principal, state);
+  if (principal.role === 'agent' && state.ownerId !== principal.userId) {
+    throw new TesseraError('FORBIDDEN', 'Only the case owner or a supervisor may do this; ask a supervisor');
+  }
+}
+
+/** An agent works a task assigned to them, one they claimed, an unclaimed queue task, or any on a case they own. */
+export function assertCanWorkTask(principal: Principal, state: CaseState, task: Task | undefined): void {
+  if (principal.role === 'admin' || principal.role === 'supervisor') return;
+  if (principal.role !== 'agent' || !task) throw new TesseraError('TASK_NOT_FOUND', 'No such task');
+  const mine = task.assignment.userId === principal.userId || task.claimedBy === principal.userId || state.ownerId === principal.userId;
+  const openQueueTask = task.assignment.userId === undefined && task.claimedBy === undefined && task.assignment.queue !== undefined;
+  if (!mine && !openQueueTask) {
+    throw new TesseraError('FORBIDDEN', `Task ${task.id} is assigned to someone else; ask a supervisor to reassign it`);
+  }
+}

@@ -1,0 +1,360 @@
+/**
+ * /v1/cases: open, list, read, and every command on a case. A route validates, authorises,
+ * builds a command and replies; the command runner does the rest in one transaction.
+ */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import type { Assignment as DomainAssignment, CaseState, Command } from '../cases/types.js';
+import type { CommandRequest } from '../commands/run-command.js';
+import type { Core } from '../core.js';
+import { TesseraError } from '../errors.js';
+import {
+  decodeCursor,
+  isJournalCursor,
+  isTimeCursor,
+  listCases,
+  listContent,
+  readTimeline,
+} from '../persistence/case-queries.js';
+import { loadCase } from '../persistence/case-store.js';
+import type { Database } from '../persistence/schema.js';
+import type { Kysely } from 'kysely';
+import { assertCanFeedCase, assertCanSeeCase, assertOwnerOrSupervisor } from './access.js';
+import { caseSummaryView, caseView, type AcceptedEvents } from './case-view.js';
+import { expectedVersionOf, etag, idempotencyOf, sendCommandResponse } from './command-request.js';
+import {
+  AddContentBody,
+  AddFragmentBody,
+  AdaptFragmentBody,
+  AddGoalBody,
+  CaseListQuery,
+  CaseParams,
+  CaseSummaryView,
+  CaseView,
+  CloseBody,
+  FragmentParams,
+  GoalParams,
+  OpenCaseBody,
+  PageOf,
+  ReassignBody,
+  SendEventBody,
+  TimelineEntryView,
+  TimelineQuery,
+  UpdateGoalBody,
+  type AssignmentBody,
+} from './schemas.js';
+
+export interface CaseRoutesOptions {
+  core: Core;
+  db: Kysely<Database>;
+  describe: (state: CaseState) => AcceptedEvents;
+}
+
+export function toAssignment(body: AssignmentBody): DomainAssignment {
+  return { ...(body.user_id ? { userId: body.user_id } : {}), ...(body.queue ? { queue: body.queue } : {}) };
+}
+
+const WORKERS = ['agent', 'supervisor', 'admin'] as const;
+const FEEDERS = ['agent', 'supervisor', 'admin', 'integrator'] as const;
+const PLANNERS = ['supervisor', 'admin'] as const;
+
+const problem = { description: 'RFC 9457 problem+json', content: { 'application/problem+json': { schema: Type.Object({}, { additionalProperties: true }) } } };
+const caseReply = { 200: CaseView, 201: CaseView, '4xx': problem };
+
+export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (app, { core, db, describe }) => {
+  const view = (c: CaseState) => caseView(c, describe(c));
+
+  /** Runs a command on an existing case and replies with the case as it is after it. */
+  async function command(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    caseId: string,
+    cmd: Command,
+    options: { authorize?: CommandRequest['authorize']; statusCode?: number; withResult?: boolean } = {},
+  ) {
+    const response = await core.runner.run({
+      caseId,
+      command: cmd,
+      actor: { id: request.principal.userId, role: request.principal.role },
+      authorize: options.authorize ?? ((state) => assertCanSeeCase(request.principal, state)),
+      ...optional('expectedVersion', expectedVersionOf(request)),
+      ...optional('idempotency', idempotencyOf(request)),
+      respond: ({ case: c, decision }) => ({
+        statusCode: options.statusCode ?? 200,
+        body: options.withResult ? { case: view(c), result: decision.result ?? {} } : view(c),
+      }),
+    });
+    return sendCommandResponse(reply, response);
+  }
+
+  app.post(
+    '/v1/cases',
+    {
+      config: { roles: WORKERS },
+      schema: { tags: ['cases'], summary: 'Open a case from a template', body: OpenCaseBody, response: caseReply },
+    },
+    async (request, reply) => {
+      const b = request.body;
+      const ownerId = b.owner_id ?? (request.principal.role === 'agent' ? request.principal.userId : undefined);
+      if (request.principal.role === 'agent' && ownerId !== request.principal.userId) {
+        throw new TesseraError('FORBIDDEN', 'Agents open cases they own; leave owner_id out or ask a supervisor');
+      }
+      const response = await core.runner.run({
+        template: { key: b.template, ...(b.template_version ? { version: b.template_version } : {}) },
+        command: {
+          type: 'case.open',
+          input: {
+            title: b.title,
+            ...optional('priority', b.priority),
+            ...optional('ownerId', ownerId),
+            ...optional('queue', b.queue),
+            ...optional('customer', b.customer),
+            ...optional('externalRefs', b.external_refs),
+            ...optional('caseFile', b.case_file),
+          },
+        },
+        actor: { id: request.principal.userId, role: request.principal.role },
+        ...optional('idempotency', idempotencyOf(request)),
+        respond: ({ case: c }) => ({ statusCode: 201, body: view(c) }),
+      });
+      reply.header('location', `/v1/cases/${(response.body as { id: string }).id}`);
+      return sendCommandResponse(reply, response);
+    },
+  );
+
+  app.get(
+    '/v1/cases',
+    {
+      config: { roles: WORKERS },
+      schema: { tags: ['cases'], summary: 'List cases (newest first, cursor paging)', querystring: CaseListQuery, response: { 200: PageOf(CaseSummaryView) } },
+    },
+    async (request) => {
+      const q = request.query;
+      const cursor = decodeCursor(q.cursor, isTimeCursor);
+      if (cursor === 'invalid') throw new TesseraError('VALIDATION_FAILED', 'cursor is not one this API returned; start again without it');
+      const page = await listCases(
+        db,
+        {
+          ...optional('status', q.status),
+          ...optional('ownerId', q.owner_id),
+          ...optional('queue', q.queue),
+          ...optional('template', q.template),
+          ...optional('customerId', q.customer_id),
+          ...optional('priority', q.priority),
+          ...optional('visibleTo', request.principal.role === 'agent' ? request.principal.userId : undefined),
+        },
+        cursor,
+        q.limit ?? 50,
+      );
+      return { items: page.items.map(caseSummaryView), next_cursor: page.nextCursor };
+    },
+  );
+
+  async function readableCase(request: FastifyRequest, id: string): Promise<CaseState> {
+    const state = await loadCase(db, id);
+    if (!state) throw new TesseraError('CASE_NOT_FOUND', `No case has id ${id}`);
+    assertCanSeeCase(request.principal, state);
+    return state;
+  }
+
+  app.get(
+    '/v1/cases/:id',
+    {
+      config: { roles: WORKERS },
+      schema: { tags: ['cases'], summary: 'A case: goals, fragments (states, accepted events), open tasks', params: CaseParams, response: { 200: CaseView } },
+    },
+    async (request, reply) => {
+      const state = await readableCase(request, request.params.id);
+      reply.header('etag', etag(state.version));
+      return view(state);
+    },
+  );
+
+  app.get(
+    '/v1/cases/:id/timeline',
+    {
+      config: { roles: WORKERS },
+      schema: { tags: ['cases'], summary: 'The journal: every command and effect, with actor and reason', params: CaseParams, querystring: TimelineQuery, response: { 200: PageOf(TimelineEntryView) } },
+    },
+    async (request) => {
+      await readableCase(request, request.params.id);
+      const cursor = decodeCursor(request.query.cursor, isJournalCursor);
+      if (cursor === 'invalid') throw new TesseraError('VALIDATION_FAILED', 'cursor is not one this API returned; start again without it');
+      const page = await readTimeline(db, request.params.id, cursor, request.query.limit ?? 50);
+      return { items: page.items, next_cursor: page.nextCursor };
+    },
+  );
+
+  app.get(
+    '/v1/cases/:id/content',
+    { config: { roles: WORKERS }, schema: { tags: ['cases'], summary: 'Case content: notes, attachments, social posts, CRM profiles', params: CaseParams } },
+    async (request) => {
+      await readableCase(request, request.params.id);
+      return { items: await listContent(db, request.params.id) };
+    },
+  );
+
+  app.post(
+    '/v1/cases/:id/events',
+    {
+      config: { roles: FEEDERS },
+      schema: { tags: ['cases'], summary: 'Send an event to the fragments that accept it (409 lists what the case accepts)', params: CaseParams, body: SendEventBody, response: caseReply },
+    },
+    async (request, reply) => {
+      const b = request.body;
+      return command(request, reply, request.params.id, {
+        type: 'event.send',
+        event: { type: b.type, ...optional('data', b.data) },
+        ...optional('fragmentId', b.fragment_id),
+      }, { authorize: (state) => assertCanFeedCase(request.principal, state) });
+    },
+  );
+
+  app.post(
+    '/v1/cases/:id/fragments',
+    {
+      config: { roles: WORKERS },
+      schema: { tags: ['adaptation'], summary: 'Assemble: add a library fragment, an inline definition or a checklist', params: CaseParams, body: AddFragmentBody, response: caseReply },
+    },
+    async (request, reply) => {
+      const b = request.body;
+      const sources = [b.ref, b.definition, b.checklist].filter((s) => s !== undefined);
+      if (sources.length !== 1) {
+        throw new TesseraError('VALIDATION_FAILED', 'Give exactly one of ref (library key@version), definition (inline) or checklist', {
+          errors: [{ pointer: '/', in: 'body', detail: 'needs exactly one of ref, definition, checklist' }],
+        });
+      }
+      const source: Extract<Command, { type: 'fragment.add' }>['source'] = b.ref
+        ? { kind: 'library', ref: b.ref }
+        : b.checklist
+          ? { kind: 'checklist', title: b.checklist.title, steps: b.checklist.steps }
+          : { kind: 'inline', definition: b.definition as never };
+      return command(request, reply, request.params.id, {
+        type: 'fragment.add',
+        source,
+        ...optional('assignment', b.assignment ? toAssignment(b.assignment) : undefined),
+        ...optional('reason', b.reason),
+      }, { statusCode: 201 });
+    },
+  );
+
+  app.post(
+    '/v1/cases/:id/fragments/:fid/adapt',
+    {
+      config: { roles: WORKERS },
+      schema: { tags: ['adaptation'], summary: 'Adapt a running fragment: migrate (dry_run to preview) | jump | cancel | reassign', params: FragmentParams, body: AdaptFragmentBody },
+    },
+    async (request, reply) => {
+      const b = request.body;
+      const { id, fid } = request.params;
+      const planner = { authorize: (state: CaseState) => assertOwnerOrSupervisor(request.principal, state) };
+      switch (b.action) {
+        case 'migrate':
+          return command(request, reply, id, {
+            type: 'fragment.migrate',
+            fragmentId: fid,
+            to: b.to,
+            stateMapping: b.state_mapping ?? {},
+            reason: b.reason,
+            ...optional('dryRun', b.dry_run),
+          }, { ...planner, withResult: true });
+        case 'jump':
+          return command(request, reply, id, { type: 'fragment.jump', fragmentId: fid, state: b.state, reason: b.reason }, planner);
+        case 'cancel':
+          return command(request, reply, id, { type: 'fragment.cancel', fragmentId: fid, reason: b.reason }, planner);
+        case 'reassign':
+          return command(request, reply, id, {
+            type: 'fragment.reassign',
+            fragmentId: fid,
+            assignment: toAssignment(b.assignment),
+            ...optional('reason', b.reason),
+          });
+      }
+    },
+  );
+
+  app.post(
+    '/v1/cases/:id/goals',
+    {
+      config: { roles: WORKERS },
+      schema: { tags: ['adaptation'], summary: 'Add a goal', params: CaseParams, body: AddGoalBody, response: caseReply },
+    },
+    async (request, reply) => {
+      const b = request.body;
+      return command(request, reply, request.params.id, {
+        type: 'goal.add',
+        goal: { key: b.key, title: b.title, condition: b.condition, required: b.required ?? false, ...optional('deadlineAt', b.deadline_at) },
+        ...optional('reason', b.reason),
+      }, { statusCode: 201 });
+    },
+  );
+
+  app.patch(
+    '/v1/cases/:id/goals/:key',
+    {
+      config: { roles: PLANNERS },
+      schema: { tags: ['adaptation'], summary: 'Move a deadline or retitle a goal (reason required)', params: GoalParams, body: UpdateGoalBody, response: caseReply },
+    },
+    async (request, reply) => {
+      const b = request.body;
+      return command(request, reply, request.params.id, {
+        type: 'goal.update',
+        goalKey: request.params.key,
+        ...(b.deadline_at !== undefined ? { deadlineAt: b.deadline_at } : {}),
+        ...optional('title', b.title),
+        reason: b.reason,
+      });
+    },
+  );
+
+  app.post(
+    '/v1/cases/:id/content',
+    {
+      config: { roles: FEEDERS },
+      schema: { tags: ['cases'], summary: 'Attach content: note | attachment | social_post | crm_profile', params: CaseParams, body: AddContentBody, response: caseReply },
+    },
+    async (request, reply) =>
+      command(request, reply, request.params.id, { type: 'content.add', kind: request.body.kind, data: request.body.data }, {
+        statusCode: 201,
+        authorize: (state) => assertCanFeedCase(request.principal, state),
+      }),
+  );
+
+  app.post(
+    '/v1/cases/:id/reassign',
+    {
+      config: { roles: WORKERS },
+      schema: { tags: ['cases'], summary: 'Reassign the case to a person and/or a queue', params: CaseParams, body: ReassignBody, response: caseReply },
+    },
+    async (request, reply) => {
+      const b = request.body;
+      return command(request, reply, request.params.id, {
+        type: 'case.reassign',
+        assignment: { ...optional('userId', b.owner_id), ...optional('queue', b.queue) },
+        ...optional('reason', b.reason),
+      }, { authorize: (state) => assertOwnerOrSupervisor(request.principal, state) });
+    },
+  );
+
+  app.post(
+    '/v1/cases/:id/close',
+    {
+      config: { roles: WORKERS },
+      schema: { tags: ['cases'], summary: 'Close or cancel the case (a reason is required while required goals are unmet)', params: CaseParams, body: CloseBody, response: caseReply },
+    },
+    async (request, reply) => {
+      const b = request.body ?? {};
+      return command(request, reply, request.params.id, {
+        type: 'case.close',
+        ...optional('reason', b.reason),
+        ...optional('status', b.status),
+      }, { authorize: (state) => assertOwnerOrSupervisor(request.principal, state) });
+    },
+  );
+};
+
+/** `{ [key]: value }` when value is defined, else `{}` (keeps optional fields truly absent). */
+export function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}

@@ -1,0 +1,102 @@
+/** The API's view of a case: snake_case, derived fields added, internals (snapshots' timers) left out. */
+import type { CaseState, FragmentInstance, Goal, Task } from '../cases/types.js';
+
+export interface AcceptedEvents {
+  /** Union over active fragments. */
+  all: string[];
+  byFragment: Record<string, string[]>;
+}
+
+export function goalView(g: Goal) {
+  return {
+    key: g.key,
+    title: g.title,
+    condition: g.condition,
+    required: g.required,
+    status: g.status,
+    deadline_at: g.deadlineAt ?? null,
+    achieved_at: g.achievedAt ?? null,
+    ad_hoc: g.adHoc ?? false,
+  };
+}
+
+export function taskView(t: Task, caseId: string) {
+  return {
+    id: t.id,
+    case_id: caseId,
+    fragment_id: t.fragmentId,
+    state: t.stateKey,
+    title: t.title,
+    role: t.role ?? null,
+    assignee_id: t.assignment.userId ?? null,
+    queue: t.assignment.queue ?? null,
+    form: t.form ?? null,
+    event: t.event,
+    status: t.status,
+    opened_at: t.openedAt,
+    due_at: t.dueAt ?? null,
+    claimed_by: t.claimedBy ?? null,
+    closed_at: t.closedAt ?? null,
+    completed_by: t.completedBy ?? null,
+    output: t.output ?? null,
+  };
+}
+
+function fragmentView(f: FragmentInstance, accepted: AcceptedEvents) {
+  return {
+    id: f.id,
+    definition: f.definition,
+    title: f.title,
+    status: f.status,
+    states: (f as FragmentInstance & { activeStates?: string[] }).activeStates ?? [],
+    accepted_events: accepted.byFragment[f.id] ?? [],
+    assignee_id: f.assignment?.userId ?? null,
+    queue: f.assignment?.queue ?? null,
+    started_at: f.startedAt,
+    ended_at: f.endedAt ?? null,
+  };
+}
+
+export function caseView(c: CaseState, accepted: AcceptedEvents) {
+  return {
+    id: c.id,
+    template: c.template,
+    title: c.title,
+    status: c.status,
+    priority: c.priority,
+    owner_id: c.ownerId ?? null,
+    queue: c.queue ?? null,
+    customer: c.customer ?? null,
+    external_refs: c.externalRefs,
+    case_file: c.caseFile,
+    milestones: c.milestones,
+    goals: c.goals.map(goalView),
+    fragments: c.fragments.map((f) => fragmentView(f, accepted)),
+    tasks: c.tasks.map((t) => taskView(t, c.id)),
+    accepted_events: accepted.all,
+    version: c.version,
+    opened_at: c.openedAt,
+    updated_at: c.updatedAt,
+    closed_at: c.closedAt ?? null,
+    close_reason: c.closeReason ?? null,
+  };
+}
+
+/** A short form for lists. */
+export function caseSummaryView(c: CaseState) {
+  return {
+    id: c.id,
+    template: c.template,
+    title: c.title,
+    status: c.status,
+    priority: c.priority,
+    owner_id: c.ownerId ?? null,
+    queue: c.queue ?? null,
+    customer: c.customer ?? null,
+    goals: c.goals.map(goalView),
+    open_tasks: c.tasks.length,
+    version: c.version,
+    opened_at: c.openedAt,
+    updated_at: c.updatedAt,
+  };
+}

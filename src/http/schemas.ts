@@ -1,0 +1,251 @@
+/** Request and response schemas of the case API (TypeBox -> validation, serialization, OpenAPI). */
+import { Type, type Static } from 'typebox';
+import { CONTENT_KINDS, PRIORITIES } from '../cases/types.js';
+
+const Id = Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\s]+$' });
+const Text = (max = 500) => Type.String({ minLength: 1, maxLength: max });
+const Json = Type.Record(Type.String(), Type.Unknown());
+
+export const Assignment = Type.Object(
+  { user_id: Type.Optional(Id), queue: Type.Optional(Id) },
+  { additionalProperties: false, minProperties: 1, description: 'A person or a queue' },
+);
+export type AssignmentBody = Static<typeof Assignment>;
+
+export const Customer = Type.Object(
+  {
+    id: Type.Optional(Id),
+    name: Type.Optional(Text(200)),
+    handle: Type.Optional(Text(200)),
+    email: Type.Optional(Type.String({ format: 'email', maxLength: 320 })),
+  },
+  { additionalProperties: false },
+);
+
+export const OpenCaseBody = Type.Object(
+  {
+    template: Id,
+    template_version: Type.Optional(Type.Integer({ minimum: 1 })),
+    title: Text(300),
+    priority: Type.Optional(Type.Enum(PRIORITIES)),
+    owner_id: Type.Optional(Id),
+    queue: Type.Optional(Id),
+    customer: Type.Optional(Customer),
+    external_refs: Type.Optional(Type.Record(Type.String({ maxLength: 100 }), Type.String({ maxLength: 500 }), { maxProperties: 50 })),
+    case_file: Type.Optional(Json),
+  },
+  { additionalProperties: false },
+);
+
+export const SendEventBody = Type.Object(
+  {
+    type: Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z][\\w.-]*$' }),
+    data: Type.Optional(Json),
+    fragment_id: Type.Optional(Id),
+  },
+  { additionalProperties: false },
+);
+
+export const AddFragmentBody = Type.Object(
+  {
+    ref: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9-]*@\\d+$', description: 'key@version from the library' })),
+    definition: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'an inline fragment: { title, machine }' })),
+    checklist: Type.Optional(
+      Type.Object({ title: Text(200), steps: Type.Array(Text(300), { minItems: 1, maxItems: 100 }) }, { additionalProperties: false }),
+    ),
+    assignment: Type.Optional(Assignment),
+    reason: Type.Optional(Text(2000)),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+
+export const AdaptFragmentBody = Type.Union([
+  Type.Object(
+    {
+      action: Type.Literal('migrate'),
+      to: Type.String({ pattern: '^[a-z0-9][a-z0-9-]*@\\d+$' }),
+      state_mapping: Type.Optional(Type.Record(Type.String(), Type.String())),
+      reason: Text(2000),
+      dry_run: Type.Optional(Type.Boolean()),
+    },
+    { additionalProperties: false },
+  ),
+  Type.Object({ action: Type.Literal('jump'), state: Text(200), reason: Text(2000) }, { additionalProperties: false }),
+  Type.Object({ action: Type.Literal('cancel'), reason: Text(2000) }, { additionalProperties: false }),
+  Type.Object({ action: Type.Literal('reassign'), assignment: Assignment, reason: Type.Optional(Text(2000)) }, { additionalProperties: false }),
+]);
+
+export const AddGoalBody = Type.Object(
+  {
+    key: Type.String({ pattern: '^[a-z0-9][a-z0-9_-]*$', maxLength: 100 }),
+    title: Text(300),
+    condition: Type.String({ minLength: 1, maxLength: 2000 }),
+    required: Type.Optional(Type.Boolean()),
+    deadline_at: Type.Optional(Type.String({ format: 'date-time' })),
+    reason: Type.Optional(Text(2000)),
+  },
+  { additionalProperties: false },
+);
+
+export const UpdateGoalBody = Type.Object(
+  {
+    deadline_at: Type.Optional(Type.Union([Type.String({ format: 'date-time' }), Type.Null()])),
+    title: Type.Optional(Text(300)),
+    reason: Text(2000),
+  },
+  { additionalProperties: false },
+);
+
+export const AddContentBody = Type.Object(
+  { kind: Type.Enum(CONTENT_KINDS), data: Json },
+  { additionalProperties: false },
+);
+
+export const ReassignBody = Type.Object(
+  { owner_id: Type.Optional(Id), queue: Type.Optional(Id), reason: Type.Optional(Text(2000)) },
+  { additionalProperties: false, minProperties: 1 },
+);
+
+export const CloseBody = Type.Object(
+  { reason: Type.Optional(Text(2000)), status: Type.Optional(Type.Union([Type.Literal('closed'), Type.Literal('cancelled')])) },
+  { additionalProperties: false },
+);
+
+export const CompleteTaskBody = Type.Object({ output: Type.Optional(Json) }, { additionalProperties: false });
+export const ReassignTaskBody = Type.Object({ assignment: Assignment, reason: Type.Optional(Text(2000)) }, { additionalProperties: false });
+
+export const CaseParams = Type.Object({ id: Id });
+export const FragmentParams = Type.Object({ id: Id, fid: Id });
+export const GoalParams = Type.Object({ id: Id, key: Id });
+export const TaskParams = Type.Object({ id: Id });
+
+export const PageQuery = {
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
+  cursor: Type.Optional(Type.String({ maxLength: 500 })),
+};
+
+export const CaseListQuery = Type.Object(
+  {
+    ...PageQuery,
+    status: Type.Optional(Type.String({ maxLength: 50 })),
+    owner_id: Type.Optional(Id),
+    queue: Type.Optional(Id),
+    template: Type.Optional(Id),
+    customer_id: Type.Optional(Id),
+    priority: Type.Optional(Type.Enum(PRIORITIES)),
+  },
+  { additionalProperties: false },
+);
+
+export const TaskListQuery = Type.Object(
+  {
+    ...PageQuery,
+    assignee_id: Type.Optional(Id),
+    queue: Type.Optional(Id),
+    case_id: Type.Optional(Id),
+    status: Type.Optional(Type.Union([Type.Literal('open'), Type.Literal('completed'), Type.Literal('cancelled')])),
+  },
+  { additionalProperties: false },
+);
+
+export const TimelineQuery = Type.Object({ ...PageQuery }, { additionalProperties: false });
+
+const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
+
+export const GoalView = Type.Object({
+  key: Type.String(),
+  title: Type.String(),
+  condition: Type.String(),
+  required: Type.Boolean(),
+  status: Type.String(),
+  deadline_at: Nullable(Type.String()),
+  achieved_at: Nullable(Type.String()),
+  ad_hoc: Type.Boolean(),
+});
+
+export const TaskView = Type.Object({
+  id: Type.String(),
+  case_id: Type.String(),
+  fragment_id: Type.String(),
+  state: Type.String(),
+  title: Type.String(),
+  role: Nullable(Type.String()),
+  assignee_id: Nullable(Type.String()),
+  queue: Nullable(Type.String()),
+  form: Type.Unknown(),
+  event: Type.String(),
+  status: Type.String(),
+  opened_at: Type.String(),
+  due_at: Nullable(Type.String()),
+  claimed_by: Nullable(Type.String()),
+  closed_at: Nullable(Type.String()),
+  completed_by: Nullable(Type.String()),
+  output: Type.Unknown(),
+});
+
+export const FragmentView = Type.Object({
+  id: Type.String(),
+  definition: Type.String(),
+  title: Type.String(),
+  status: Type.String(),
+  states: Type.Array(Type.String()),
+  accepted_events: Type.Array(Type.String()),
+  assignee_id: Nullable(Type.String()),
+  queue: Nullable(Type.String()),
+  started_at: Type.String(),
+  ended_at: Nullable(Type.String()),
+});
+
+const TemplateRef = Type.Object({ key: Type.String(), version: Type.Integer() });
+
+export const CaseView = Type.Object({
+  id: Type.String(),
+  template: TemplateRef,
+  title: Type.String(),
+  status: Type.String(),
+  priority: Type.String(),
+  owner_id: Nullable(Type.String()),
+  queue: Nullable(Type.String()),
+  customer: Type.Unknown(),
+  external_refs: Type.Record(Type.String(), Type.String()),
+  case_file: Type.Unknown(),
+  milestones: Type.Record(Type.String(), Type.String()),
+  goals: Type.Array(GoalView),
+  fragments: Type.Array(FragmentView),
+  tasks: Type.Array(TaskView),
+  accepted_events: Type.Array(Type.String()),
+  version: Type.Integer(),
+  opened_at: Type.String(),
+  updated_at: Type.String(),
+  closed_at: Nullable(Type.String()),
+  close_reason: Nullable(Type.String()),
+});
+
+export const CaseSummaryView = Type.Object({
+  id: Type.String(),
+  template: TemplateRef,
+  title: Type.String(),
+  status: Type.String(),
+  priority: Type.String(),
+  owner_id: Nullable(Type.String()),
+  queue: Nullable(Type.String()),
+  customer: Type.Unknown(),
+  goals: Type.Array(GoalView),
+  open_tasks: Type.Integer(),
+  version: Type.Integer(),
+  opened_at: Type.String(),
+  updated_at: Type.String(),
+});
+
+export const PageOf = <T extends Parameters<typeof Type.Array>[0]>(item: T) =>
+  Type.Object({ items: Type.Array(item), next_cursor: Type.Union([Type.String(), Type.Null()]) });
+
+export const TimelineEntryView = Type.Object({
+  version: Type.Integer(),
+  idx: Type.Integer(),
+  type: Type.String(),
+  actor: Type.Object({ id: Type.String(), role: Type.String() }),
+  reason: Nullable(Type.String()),
+  data: Type.Unknown(),
+  at: Type.String(),
+});

@@ -1,0 +1,96 @@
+/** /v1/tasks: the worklist, and claim / complete / reassign (each a command on the task's case). */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { CaseState, Command } from '../cases/types.js';
+import type { Core } from '../core.js';
+import { TesseraError } from '../errors.js';
+import { decodeCursor, findTask, isTimeCursor, listTasks } from '../persistence/case-queries.js';
+import type { Database } from '../persistence/schema.js';
+import { assertCanWorkTask } from './access.js';
+import { toAssignment, optional } from './case-routes.js';
+import { taskView } from './case-view.js';
+import { expectedVersionOf, idempotencyOf, sendCommandResponse } from './command-request.js';
+import { CompleteTaskBody, PageOf, ReassignTaskBody, TaskListQuery, TaskParams, TaskView } from './schemas.js';
+
+const WORKERS = ['agent', 'supervisor', 'admin'] as const;
+
+export const taskRoutes: FastifyPluginAsyncTypebox<{ core: Core; db: Kysely<Database> }> = async (app, { core, db }) => {
+  app.get(
+    '/v1/tasks',
+    {
+      config: { roles: WORKERS },
+      schema: { tags: ['tasks'], summary: 'Worklist by assignee, queue or case; soonest due first', querystring: TaskListQuery, response: { 200: PageOf(TaskView) } },
+    },
+    async (request) => {
+      const q = request.query;
+      const cursor = decodeCursor(q.cursor, isTimeCursor);
+      if (cursor === 'invalid') throw new TesseraError('VALIDATION_FAILED', 'cursor is not one this API returned; start again without it');
+      const agent = request.principal.role === 'agent';
+      if (agent && q.assignee_id && q.assignee_id !== request.principal.userId) {
+        throw new TesseraError('FORBIDDEN', "Agents see their own tasks and queue tasks; ask a supervisor for a colleague's worklist");
+      }
+      if (agent && q.case_id && !q.queue) {
+        throw new TesseraError('FORBIDDEN', 'Agents list tasks by their own id or a queue; read the case for its tasks');
+      }
+      const assigneeId = q.assignee_id ?? (agent && !q.queue ? request.principal.userId : undefined);
+      const page = await listTasks(
+        db,
+        { ...optional('assigneeId', assigneeId), ...optional('queue', q.queue), ...optional('caseId', q.case_id), ...optional('status', q.status) },
+        cursor,
+        q.limit ?? 50,
+      );
+      return { items: page.items.map((t) => taskView(t, t.caseId)), next_cursor: page.nextCursor };
+    },
+  );
+
+  async function taskCommand(request: FastifyRequest, reply: FastifyReply, build: (taskId: string) => Command) {
+    const taskId = (request.params as { id: string }).id;
+    const task = await findTask(db, taskId);
+    if (!task) throw new TesseraError('TASK_NOT_FOUND', `No task has id ${taskId}`);
+    const response = await core.runner.run({
+      caseId: task.caseId,
+      command: build(taskId),
+      actor: { id: request.principal.userId, role: request.principal.role },
+      authorize: (state: CaseState) => assertCanWorkTask(request.principal, state, state.tasks.find((t) => t.id === taskId) ?? task),
+      ...optional('expectedVersion', expectedVersionOf(request)),
+      ...optional('idempotency', idempotencyOf(request)),
+      respond: ({ case: c }) => {
+        const open = c.tasks.find((t) => t.id === taskId);
+        return { statusCode: 200, body: { task: open ? taskView(open, c.id) : { id: taskId, case_id: c.id, status: 'closed' }, case_version: c.version } };
+      },
+    });
+    return sendCommandResponse(reply, response);
+  }
+
+  app.post(
+    '/v1/tasks/:id/claim',
+    { config: { roles: WORKERS }, schema: { tags: ['tasks'], summary: 'Claim a task (take it from its queue)', params: TaskParams } },
+    async (request, reply) => taskCommand(request, reply, (taskId) => ({ type: 'task.claim', taskId })),
+  );
+
+  app.post(
+    '/v1/tasks/:id/complete',
+    {
+      config: { roles: WORKERS },
+      schema: { tags: ['tasks'], summary: "Complete a task; output is validated against the task's form", params: TaskParams, body: CompleteTaskBody },
+    },
+    async (request, reply) =>
+      taskCommand(request, reply, (taskId) => ({ type: 'task.complete', taskId, output: request.body?.output ?? {} })),
+  );
+
+  app.post(
+    '/v1/tasks/:id/reassign',
+    {
+      config: { roles: ['supervisor', 'admin'] },
+      schema: { tags: ['tasks'], summary: 'Reassign a task to a person or a queue', params: TaskParams, body: ReassignTaskBody },
+    },
+    async (request, reply) =>
+      taskCommand(request, reply, (taskId) => ({
+        type: 'task.reassign',
+        taskId,
+        assignment: toAssignment(request.body.assignment),
+        ...optional('reason', request.body.reason),
+      })),
+  );
+};
