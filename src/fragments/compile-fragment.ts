@@ -26,7 +26,7 @@
  * against XState's `transition()`.
  */
 import { createActor, getNextTransitions, type AnyActorScope, type AnyMachineSnapshot, type AnyStateMachine, type EventObject } from 'xstate';
-import { buildMachine, JUMP_EVENT_PREFIX, VOID_STATE, type ScopeHolder } from './build-machine.js';
+import { buildMachine, JUMP_EVENT_PREFIX, toScopeEvent, VOID_STATE, type ScopeHolder } from './build-machine.js';
 import { DefinitionError } from './definition-error.js';
 import { indexStates, leafPaths, type StateIndex } from './index-states.js';
 import { ACTIONS, isActionName, isReservedEventType, type ActionEntry } from './registry.js';
@@ -228,7 +228,11 @@ class Fragment implements CompiledFragment {
       } else if (isActionName(action.type)) {
         const entry: ActionEntry = ACTIONS[action.type];
         const event = action.info?.event ?? { type: '' };
-        const converted = entry.toAction?.((action.params ?? {}) as Record<string, unknown>, { scope, event });
+        // Expressions in actions see the event that triggered them, like guards do.
+        const converted = entry.toAction?.((action.params ?? {}) as Record<string, unknown>, {
+          scope: { ...scope, event: toScopeEvent(event) },
+          event,
+        });
         if (converted !== undefined) actions.push(converted);
       }
     }

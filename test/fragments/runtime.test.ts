@@ -106,6 +106,15 @@ describe('send', () => {
     expect(caseFile).toEqual({ amount: 40 });
   });
 
+  test('an expr action sees the event that triggered it', () => {
+    const def = refund();
+    def.machine.states.review!.on!.NOTE = { actions: { type: 'assignCaseFile', params: { path: 'lastNote', expr: "event.data.text + ' (' + case.id + ')'" } } };
+    const fragment = compileFragment(def);
+    const { snapshot } = fragment.start(scope());
+    const result = fragment.send(snapshot, { type: 'NOTE', data: { text: 'called back' } }, scope());
+    expect(result?.actions).toEqual([{ type: 'assignCaseFile', path: 'lastNote', value: 'called back (case-1)' }]);
+  });
+
   test('a fromEvent field the event lacks produces no assignment', () => {
     const fragment = compileFragment(refund());
     const { snapshot } = fragment.start(scope({ amount: 40 }));
