@@ -29,7 +29,7 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
   });
 }
 
-export const silentLogger = pino({ level: 'silent' });
+export const silentLogger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
 export async function openTestDatabase(): Promise<DatabaseHandle> {
   return openDatabase({ databaseUrl: inject('databaseUrl'), dataDir: '/nonexistent', poolSize: 20 });
