@@ -169,7 +169,8 @@ export async function saveDecision(trx: Transaction<Database>, input: SaveInput)
     outbox_rows as (
       insert into outbox (id, case_id, type, data, occurred_at)
       select o.id, ${c.id}, o.type, o.data, o."occurredAt"
-      from jsonb_to_recordset(${json(outbox)}::jsonb) with ordinality as o(id text, type text, data jsonb, "occurredAt" timestamptz, n bigint)
+      from jsonb_to_recordset(${json(outbox.map((event, n) => ({ ...event, n })))}::jsonb)
+        as o(id text, type text, data jsonb, "occurredAt" timestamptz, n int)
       where exists (select 1 from written)
       order by o.n
     ),
