@@ -9,6 +9,11 @@ import { createApiKeyStore } from '../persistence/api-key-store.js';
 import { migrateToLatest } from '../persistence/migrate.js';
 import { openDatabase } from '../platform/database.js';
 import { loggerOptions } from '../platform/logger.js';
+import { loadStoredDefinitions } from '../persistence/definition-store.js';
+import { compareWithStored } from '../templates/compare-with-stored.js';
+import { loadCatalog } from '../templates/load-catalog.js';
+import { formatProblems } from '../templates/load-problem.js';
+import path from 'node:path';
 
 function config() {
   try {
@@ -66,6 +71,36 @@ keys
       process.stdout.write(`${created.key}\n`);
       process.stderr.write(`created key ${created.keyId} (role ${created.role}, user ${created.userId}); it is not shown again\n`);
     }
+  });
+
+const templates = program.command('templates').description('case templates and the fragment library');
+templates
+  .command('validate')
+  .description('validate case-templates/ (schemas, machines, expressions); with a database, also refuse changed published versions')
+  .argument('[dir]', 'catalog directory (default: TESSERA_TEMPLATES_DIR or ./case-templates)')
+  .option('--offline', 'do not compare with the versions stored in the database')
+  .action(async (dir, options) => {
+    const cfg = config();
+    const loaded = await loadCatalog(dir ? path.resolve(dir) : cfg.templatesDir);
+    const problems = [...loaded.problems];
+    if (!options.offline && cfg.databaseUrl) {
+      const database = await openDatabase({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir });
+      try {
+        const stored = await loadStoredDefinitions(database.db);
+        problems.push(...compareWithStored(loaded, stored));
+      } finally {
+        await database.close();
+      }
+    }
+    if (problems.length > 0) {
+      process.stderr.write(`${formatProblems(problems)}\n`);
+      process.stderr.write(`${problems.length} problem${problems.length === 1 ? '' : 's'}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    process.stdout.write(
+      `ok: ${loaded.templates.length} templates (${loaded.templates.map((t) => `${t.key}@${t.version}`).join(', ')}), ${loaded.fragments.length} fragments\n`,
+    );
   });
 
 program.parseAsync().catch((err: unknown) => {
