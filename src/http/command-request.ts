@@ -40,7 +40,9 @@ export function etag(version: number): string {
 
 export function sendCommandResponse(reply: FastifyReply, response: CommandResponse) {
   if (response.replayed) reply.header('idempotent-replayed', 'true');
-  const body = response.body as { version?: number } | null;
-  if (body && typeof body.version === 'number') reply.header('etag', etag(body.version));
+  // The case is the body, or `body.case` when a result comes with it (migrate).
+  const body = response.body as { version?: number; case?: { version?: number } } | null;
+  const version = typeof body?.version === 'number' ? body.version : body?.case?.version;
+  if (typeof version === 'number') reply.header('etag', etag(version));
   return reply.code(response.statusCode).send(response.body);
 }
