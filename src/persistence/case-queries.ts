@@ -1,5 +1,5 @@
 /** Read side: lists with filters and keyset cursors. Rows are mapped to plain objects here. */
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { CaseState, Task } from '../cases/types.js';
 import type { Database } from './schema.js';
 
@@ -37,7 +37,7 @@ export interface CaseFilters {
   template?: string;
   customerId?: string;
   priority?: string;
-  /** Agents: only cases they own or hold a task on. */
+  /** Agents: only cases they own, hold an open task on, or have a fragment of. */
   visibleTo?: string;
 }
 
@@ -51,11 +51,14 @@ export async function listCases(db: Kysely<Database>, filters: CaseFilters, curs
   if (filters.customerId) q = q.where('customer_id', '=', filters.customerId);
   if (filters.priority) q = q.where('priority', '=', filters.priority);
   if (filters.visibleTo) {
+    // The same rule as GET /v1/cases/:id (http/access.ts isAssignedTo): owner, an open task, or
+    // a fragment assigned to them. A closed task no longer opens the case.
     const user = filters.visibleTo;
     q = q.where((eb) =>
       eb.or([
         eb('owner_id', '=', user),
-        eb('id', 'in', eb.selectFrom('tasks').select('case_id').where('assignee_id', '=', user)),
+        eb('id', 'in', eb.selectFrom('tasks').select('case_id').where('assignee_id', '=', user).where('status', '=', 'open')),
+        sql<boolean>`state -> 'fragments' @> ${JSON.stringify([{ assignment: { userId: user } }])}::jsonb`,
       ]),
     );
   }
