@@ -47,10 +47,9 @@ const post = (url: string, body: unknown, headers: Record<string, string> = {}, 
 
 const inline = (machine: Record<string, unknown>) => ({ definition: { title: 'Inline', machine } });
 
-async function globalCounts() {
-  const count = async (table: 'cases' | 'journal' | 'outbox') =>
-    Number((await t.database.db.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
-  return { cases: await count('cases'), journal: await count('journal'), outbox: await count('outbox') };
+/** Cases with this title (titles are unique per test; other files write to the same database). */
+async function casesTitled(title: string) {
+  return t.database.db.selectFrom('cases').select('id').where('title', '=', title).execute();
 }
 
 describe('request shape', () => {
@@ -71,10 +70,10 @@ describe('request shape', () => {
 
 describe('unknown things', () => {
   it('unknown template: 404 TEMPLATE_NOT_FOUND and no case opened', async () => {
-    const counts = await globalCounts();
-    const res = await post('/v1/cases', { template: 'no-such-template', title: 'x' });
+    const title = `Unknown template ${c.id}`;
+    const res = await post('/v1/cases', { template: 'no-such-template', title });
     await expectRefused(res, 404, 'TEMPLATE_NOT_FOUND');
-    expect(await globalCounts()).toEqual(counts);
+    expect(await casesTitled(title)).toEqual([]);
   });
 
   it('unknown fragment ref: 422 FRAGMENT_NOT_DISCRETIONARY (also for a library fragment the template does not offer)', async () => {
@@ -210,6 +209,21 @@ describe('idempotency and concurrency', () => {
     expect(second.json()).toEqual(first.json());
     expect(second.headers['etag']).toBe(first.headers['etag']);
     expect(await rows.snapshot(c.id)).toEqual(afterFirst);
+  });
+
+  it('opening a case twice with one Idempotency-Key opens one case', async () => {
+    const key = `open-${c.id}`;
+    const body = { template: 'billing-dispute', title: `Opened once ${c.id}` };
+    const first = await post('/v1/cases', body, { 'idempotency-key': key });
+    expect(first.statusCode).toBe(201);
+    const second = await post('/v1/cases', body, { 'idempotency-key': key });
+    expect(second.statusCode).toBe(201);
+    expect(second.headers['idempotent-replayed']).toBe('true');
+    expect(second.json().id).toBe(first.json().id);
+    expect(second.headers['location']).toBe(first.headers['location']);
+    expect(await casesTitled(body.title)).toEqual([{ id: first.json().id }]);
+    expect((await rows.journal(first.json().id)).every((e) => e.version === 1)).toBe(true);
+    expect((await rows.outboxTypes(first.json().id)).filter((type) => type === 'case.opened')).toHaveLength(1);
   });
 
   it('the same Idempotency-Key with a different body: 422 IDEMPOTENCY_KEY_REUSED', async () => {
