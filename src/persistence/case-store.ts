@@ -2,7 +2,7 @@
  * The case store: one round trip to lock and load a case, one to write everything a decision
  * produced (one statement of data-modifying CTEs), inside the caller's transaction.
  */
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import type { Actor, CaseState, ContentItem, Effect, JournalEntry, OutboundEvent, Task, TimerSpec } from '../cases/types.js';
 import type { FragmentDefinition } from '../fragments/types.js';
 import { canonicalHash } from '../templates/canonical-hash.js';
@@ -131,16 +131,19 @@ export async function saveDecision(trx: Transaction<Database>, input: SaveInput)
             returning id`;
 
   const idem = input.idempotency;
-  const result = await sql<{ written: number }>`
-    with written as (${caseWrite}),
-    journal_rows as (
+  // Only the parts this decision needs: Postgres parses and plans the statement on every call,
+  // and a typical event writes just the case and its journal.
+  const parts: RawBuilder<unknown>[] = [sql`written as (${caseWrite})`];
+  if (input.journal.length > 0) {
+    parts.push(sql`journal_rows as (
       insert into journal (case_id, version, idx, type, actor_id, actor_role, reason, data, at)
       select ${c.id}, ${c.version}, j.idx, j.type, j.actor_id, j.actor_role, j.reason, j.data, j.at
       from jsonb_to_recordset(${json(journalRows(input.journal))}::jsonb)
         as j(idx int, type text, actor_id text, actor_role text, reason text, data jsonb, at timestamptz)
-      where exists (select 1 from written)
-    ),
-    task_rows as (
+      where exists (select 1 from written))`);
+  }
+  if (tasks.length > 0) {
+    parts.push(sql`task_rows as (
       insert into tasks (id, case_id, fragment_id, title, status, role, assignee_id, queue, due_at, opened_at, closed_at, body)
       select t.id, ${c.id}, t.fragment_id, t.title, t.status, t.role, t.assignee_id, t.queue, t.due_at, t.opened_at, t.closed_at, t.body
       from jsonb_to_recordset(${json(taskRows(tasks))}::jsonb)
@@ -148,52 +151,60 @@ export async function saveDecision(trx: Transaction<Database>, input: SaveInput)
              due_at timestamptz, opened_at timestamptz, closed_at timestamptz, body jsonb)
       where exists (select 1 from written)
       on conflict (id) do update set title = excluded.title, status = excluded.status, assignee_id = excluded.assignee_id,
-        queue = excluded.queue, due_at = excluded.due_at, closed_at = excluded.closed_at, body = excluded.body
-    ),
-    timer_rows as (
+        queue = excluded.queue, due_at = excluded.due_at, closed_at = excluded.closed_at, body = excluded.body)`);
+  }
+  if (timers.length > 0) {
+    parts.push(sql`timer_rows as (
       insert into timers (id, case_id, kind, fragment_id, goal_key, due_at, event)
       select t.id, ${c.id}, t.kind, t."fragmentId", t."goalKey", t."dueAt", t.event
       from jsonb_to_recordset(${json(timers)}::jsonb)
         as t(id text, kind text, "fragmentId" text, "goalKey" text, "dueAt" timestamptz, event jsonb)
-      where exists (select 1 from written)
-    ),
-    cancelled_timers as (
+      where exists (select 1 from written))`);
+  }
+  if (cancelled.length > 0) {
+    parts.push(sql`cancelled_timers as (
       update timers set status = 'cancelled', settled_at = ${c.updatedAt}
       where id in (select jsonb_array_elements_text(${json(cancelled)}::jsonb)) and status = 'pending'
-        and exists (select 1 from written)
-    ),
-    fired_timer as (
+        and exists (select 1 from written))`);
+  }
+  if (input.firedTimerId !== undefined) {
+    parts.push(sql`fired_timer as (
       update timers set status = 'fired', settled_at = ${c.updatedAt}
-      where id = ${input.firedTimerId ?? null} and status = 'pending' and exists (select 1 from written)
-    ),
-    outbox_rows as (
+      where id = ${input.firedTimerId} and status = 'pending' and exists (select 1 from written))`);
+  }
+  if (outbox.length > 0) {
+    parts.push(sql`outbox_rows as (
       insert into outbox (id, case_id, type, data, occurred_at)
       select o.id, ${c.id}, o.type, o.data, o."occurredAt"
       from jsonb_to_recordset(${json(outbox.map((event, n) => ({ ...event, n })))}::jsonb)
         as o(id text, type text, data jsonb, "occurredAt" timestamptz, n int)
       where exists (select 1 from written)
-      order by o.n
-    ),
-    content_rows as (
+      order by o.n)`);
+  }
+  if (content.length > 0) {
+    parts.push(sql`content_rows as (
       insert into content (id, case_id, kind, data, added_by, added_at)
       select x.id, ${c.id}, x.kind, x.data, x."addedBy", x."addedAt"
       from jsonb_to_recordset(${json(content)}::jsonb) as x(id text, kind text, data jsonb, "addedBy" text, "addedAt" timestamptz)
-      where exists (select 1 from written)
-    ),
-    definition_rows as (
+      where exists (select 1 from written))`);
+  }
+  if (definitions.length > 0) {
+    parts.push(sql`definition_rows as (
       insert into definitions (kind, key, version, hash, source, body)
       select 'fragment', d.key, d.version, d.hash, 'api', d.body
       from jsonb_to_recordset(${json(definitions.map((body) => ({ key: body.key, version: body.version, hash: canonicalHash(body), body })))}::jsonb)
         as d(key text, version int, hash text, body jsonb)
       where exists (select 1 from written)
-      on conflict do nothing
-    ),
-    idempotency_row as (
+      on conflict do nothing)`);
+  }
+  if (idem) {
+    parts.push(sql`idempotency_row as (
       insert into idempotency_keys (owner, key, request_hash, case_id, status_code, response)
-      select ${idem?.owner ?? null}, ${idem?.key ?? null}, ${idem?.requestHash ?? null}, ${c.id},
-        ${idem?.statusCode ?? 0}, ${json(idem?.response ?? null)}::jsonb
-      where ${idem !== undefined} and exists (select 1 from written)
-    )
+      select ${idem.owner}, ${idem.key}, ${idem.requestHash}, ${c.id}, ${idem.statusCode}, ${json(idem.response)}::jsonb
+      where exists (select 1 from written))`);
+  }
+  const result = await sql<{ written: number }>`
+    with ${sql.join(parts, sql`, `)}
     select count(*)::int as written from written
   `.execute(trx);
   return (result.rows[0]?.written ?? 0) > 0;
