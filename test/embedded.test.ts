@@ -26,6 +26,11 @@ describe('embedded mode', () => {
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({ status: 'ready', mode: 'embedded', checks: [{ name: 'postgres', ok: true }] });
 
+    // The shipped case templates are loaded at start.
+    const templates = await fetch(`${first.baseUrl}/v1/templates`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+    const keys = ((await templates.json()) as { items: { key: string }[] }).items.map((t) => t.key);
+    expect(keys).toEqual(['billing-dispute', 'product-repair', 'social-complaint']);
+
     const created = await fetch(`${first.baseUrl}/v1/api-keys`, {
       method: 'POST',
       headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },

@@ -35,15 +35,16 @@ export async function openTestDatabase(): Promise<DatabaseHandle> {
   return openDatabase({ databaseUrl: inject('databaseUrl'), dataDir: '/nonexistent', poolSize: 20 });
 }
 
-export function openTestJobQueue(redisUrl = inject('redisUrl')): JobQueue {
-  return createBullmqJobQueue({ redisUrl, prefix: inject('redisPrefix'), logger: silentLogger });
+/** `prefixSuffix` gives a test its own BullMQ keys (for tests that start workers or flush queues). */
+export function openTestJobQueue(redisUrl = inject('redisUrl'), prefixSuffix = ''): JobQueue {
+  return createBullmqJobQueue({ redisUrl, prefix: `${inject('redisPrefix')}${prefixSuffix}`, logger: silentLogger });
 }
 
 /** A built app on real Postgres and Redis; `close()` closes it and everything it opened. */
-export async function startTestApp(options: { redisUrl?: string } = {}) {
+export async function startTestApp(options: { redisUrl?: string; prefixSuffix?: string } = {}) {
   const config = testConfig();
   const database = await openTestDatabase();
-  const jobs = openTestJobQueue(options.redisUrl);
+  const jobs = openTestJobQueue(options.redisUrl, options.prefixSuffix);
   const core = await assembleCore({ database, jobs, logger: silentLogger, templatesDir: TEMPLATES_DIR });
   const app = await buildApp({ config, logger: silentLogger, database, jobs, core });
   await app.ready();
