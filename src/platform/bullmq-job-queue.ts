@@ -8,6 +8,23 @@ export interface BullmqJobQueueOptions {
   /** BullMQ key prefix (never ioredis `keyPrefix`). */
   prefix: string;
   logger: Logger;
+  /** How long close() waits for running jobs before it drops the connections (default 5 s). */
+  closeTimeoutMs?: number;
+}
+
+/** Resolves when `work` settles or after `ms`, whichever comes first; says which. */
+async function within(ms: number, work: Promise<unknown>): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  const done = work.then(
+    () => true as const,
+    () => true as const,
+  );
+  const result = await Promise.race([done, timedOut]);
+  clearTimeout(timer);
+  return result;
 }
 
 /**
@@ -73,8 +90,13 @@ export function createBullmqJobQueue(options: BullmqJobQueueOptions): JobQueue {
     },
 
     async close() {
-      await Promise.allSettled(workers.map((w) => w.close()));
-      await Promise.allSettled([...queues.values()].map((q) => q.close()));
+      // With Redis gone, BullMQ's close() waits forever; running jobs are at-least-once anyway
+      // (a stalled job runs again), so after the grace period the connections are dropped.
+      const graceful = await within(
+        options.closeTimeoutMs ?? 5_000,
+        Promise.allSettled([...workers.map((w) => w.close()), ...[...queues.values()].map((q) => q.close())]),
+      );
+      if (!graceful) options.logger.warn('job queue did not close in time; dropping Redis connections');
       producer.disconnect();
       workerConnection.disconnect();
     },
