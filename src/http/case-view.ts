@@ -57,7 +57,8 @@ function fragmentView(f: FragmentInstance, accepted: AcceptedEvents) {
   };
 }
 
-export function caseView(c: CaseState, accepted: AcceptedEvents) {
+/** Fields the full view and the list view share. */
+function caseHeader(c: CaseState) {
   return {
     id: c.id,
     template: c.template,
@@ -67,16 +68,22 @@ export function caseView(c: CaseState, accepted: AcceptedEvents) {
     owner_id: c.ownerId ?? null,
     queue: c.queue ?? null,
     customer: c.customer ?? null,
-    external_refs: c.externalRefs,
-    case_file: c.caseFile,
-    milestones: c.milestones,
     goals: c.goals.map(goalView),
-    fragments: c.fragments.map((f) => fragmentView(f, accepted)),
-    tasks: c.tasks.map((t) => taskView(t, c.id)),
-    accepted_events: accepted.all,
     version: c.version,
     opened_at: c.openedAt,
     updated_at: c.updatedAt,
+  };
+}
+
+export function caseView(c: CaseState, accepted: AcceptedEvents) {
+  return {
+    ...caseHeader(c),
+    external_refs: c.externalRefs,
+    case_file: c.caseFile,
+    milestones: c.milestones,
+    fragments: c.fragments.map((f) => fragmentView(f, accepted)),
+    tasks: c.tasks.map((t) => taskView(t, c.id)),
+    accepted_events: accepted.all,
     closed_at: c.closedAt ?? null,
     close_reason: c.closeReason ?? null,
   };
@@ -84,19 +91,5 @@ export function caseView(c: CaseState, accepted: AcceptedEvents) {
 
 /** A short form for lists. */
 export function caseSummaryView(c: CaseState) {
-  return {
-    id: c.id,
-    template: c.template,
-    title: c.title,
-    status: c.status,
-    priority: c.priority,
-    owner_id: c.ownerId ?? null,
-    queue: c.queue ?? null,
-    customer: c.customer ?? null,
-    goals: c.goals.map(goalView),
-    open_tasks: c.tasks.length,
-    version: c.version,
-    opened_at: c.openedAt,
-    updated_at: c.updatedAt,
-  };
+  return { ...caseHeader(c), open_tasks: c.tasks.length };
 }
