@@ -31,8 +31,8 @@ export interface CoreOptions {
 
 /**
  * Publishes the catalog files and assembles the core. Files with problems are logged and left
- * out — a broken file must not take running cases down — and a changed published version is
- * refused as a whole; running cases keep their stored definitions either way.
+ * out — a broken file must not take running cases down — and a file changed under a published
+ * version is ignored in favour of the stored copy; running cases keep their definitions either way.
  */
 export async function assembleCore(options: CoreOptions): Promise<Core> {
   const { database, logger } = options;
@@ -42,7 +42,7 @@ export async function assembleCore(options: CoreOptions): Promise<Core> {
   }
   const publishProblems = await publishDefinitions(database.db, loaded);
   if (publishProblems.length > 0) {
-    logger.error(`case templates were not published:\n${formatProblems(publishProblems)}`);
+    logger.error(`changed files under published versions were ignored (the stored versions run):\n${formatProblems(publishProblems)}`);
   }
   const stored = await loadStoredDefinitions(database.db);
   const catalog = createCatalog(stored);

@@ -16,8 +16,9 @@ export interface StoredDefinitions {
 }
 
 /**
- * Stores the versions in `loaded` that are new, and reports (without storing anything) any
- * loaded version whose content differs from the stored copy.
+ * Stores the versions in `loaded` that are new, and reports any loaded version whose content
+ * differs from the stored copy. The stored copy always wins (insert-or-ignore on key@version), so
+ * a file edited under a published version changes nothing until its version is bumped.
  */
 export async function publishDefinitions(db: Kysely<Database>, loaded: LoadedCatalog): Promise<LoadProblem[]> {
   const stored = await db.selectFrom('definitions').select(['kind', 'key', 'version', 'hash']).where('source', '=', 'file').execute();
@@ -25,7 +26,6 @@ export async function publishDefinitions(db: Kysely<Database>, loaded: LoadedCat
     templates: stored.filter((r) => r.kind === 'template'),
     fragments: stored.filter((r) => r.kind === 'fragment'),
   });
-  if (problems.length > 0) return problems;
   const rows = [
     ...loaded.templates.map((t) => ({ kind: 'template' as const, body: t as { key: string; version: number } })),
     ...loaded.fragments.map((f) => ({ kind: 'fragment' as const, body: f as { key: string; version: number } })),
@@ -46,7 +46,7 @@ export async function publishDefinitions(db: Kysely<Database>, loaded: LoadedCat
       .onConflict((oc) => oc.doNothing())
       .execute();
   }
-  return [];
+  return problems;
 }
 
 /** Every stored template and library fragment (inline ones are loaded on demand). */
