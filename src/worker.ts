@@ -14,25 +14,31 @@ export interface Workers {
 }
 
 export interface WorkerOptions {
-  /** How often the reconciler re-arms pending timers (it also runs at start). */
+  /** How often the reconciler re-arms pending timers (it also runs at start). Default 60 s. */
   reconcileEveryMs?: number;
+  /** Timer jobs run at once in this process (default 16; keep it near the database pool size). */
+  timerConcurrency?: number;
 }
 
 export async function startWorkers(platform: Platform, core: Core, logger: Logger, options: WorkerOptions = {}): Promise<Workers> {
+  const reconcileEveryMs = options.reconcileEveryMs ?? 60_000;
   platform.jobs.process(QUEUES.timers, fireTimerProcessor({ db: platform.database.db, runner: core.runner, jobs: platform.jobs, logger }), {
-    concurrency: 16,
+    concurrency: options.timerConcurrency ?? 16,
   });
 
-  const reconcile = async () => {
+  const reconcile = async (overdueAfterMs: number) => {
     try {
-      const armed = await core.relay.reconcile();
+      const armed = await core.relay.reconcile({ overdueAfterMs });
       if (armed > 0) logger.info({ armed }, 'pending timers re-armed');
     } catch (err) {
       logger.warn({ err }, 'timer reconciliation failed; will retry');
     }
   };
-  await reconcile();
-  const interval = setInterval(() => void reconcile(), options.reconcileEveryMs ?? 60_000);
+  // At start, any overdue timer gets a fresh job: its own may sit active in a worker that just
+  // died (BullMQ would only take it back after the stalled interval). Later passes do that only
+  // for timers overdue by a whole period (a lost job, or a backlog: a duplicate is a no-op).
+  await reconcile(0);
+  const interval = setInterval(() => void reconcile(reconcileEveryMs), reconcileEveryMs);
   interval.unref();
 
   logger.info({ jobs: platform.jobs.kind }, 'workers started');

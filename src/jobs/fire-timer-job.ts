@@ -1,10 +1,11 @@
+import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { CommandRunner } from '../commands/run-command.js';
+import { TesseraError } from '../errors.js';
 import type { JobQueue, RunningJob } from '../platform/job-queue.js';
-import { findTimer } from '../persistence/timer-store.js';
-import type { Kysely } from 'kysely';
 import type { Database } from '../persistence/schema.js';
-import { QUEUES, type TimerJob } from './queues.js';
+import { findTimer } from '../persistence/timer-store.js';
+import { QUEUES, TIMER_JOB_ATTEMPTS, TIMER_JOB_BACKOFF_MS, type TimerJob } from './queues.js';
 
 export interface FireTimerDeps {
   db: Kysely<Database>;
@@ -16,9 +17,12 @@ export interface FireTimerDeps {
 
 /**
  * Processes a due timer. The job is only a hint: the row decides. A timer that is no longer
- * pending is skipped; one that arrives early (clock skew) is put back for the rest of its delay;
- * the engine ignores a timer whose state was left. Applied at most once in effect because the
- * command removes it from the case in the same transaction that marks the row fired.
+ * pending (or no longer exists) is skipped; one that arrives early (clock skew) is put back for
+ * the rest of its delay; the engine ignores a timer whose state was left. Applied at most once in
+ * effect, however many jobs point at the row (handOver and the reconciler racing, a stalled job
+ * re-run, two workers): the command locks the case, the engine removes the timer from the case
+ * and the same transaction marks the row fired, so the second one finds nothing to apply.
+ * Throws only on transient failures (the job retries; the reconciler re-arms after that).
  */
 export function fireTimerProcessor(deps: FireTimerDeps) {
   const now = deps.now ?? (() => new Date());
@@ -28,14 +32,29 @@ export function fireTimerProcessor(deps: FireTimerDeps) {
     const wait = new Date(timer.due_at).getTime() - now().getTime();
     if (wait > 0) {
       // Re-arming under the same id is ignored while this job is active, so use a suffixed id.
-      await deps.jobs.enqueue(QUEUES.timers, { id: `${timer.id}-r${job.attempt}-${Date.now()}`, data: job.data, delayMs: wait });
+      await deps.jobs.enqueue(QUEUES.timers, {
+        id: `${timer.id}-r${job.attempt}-${Date.now()}`,
+        data: job.data,
+        delayMs: wait,
+        attempts: TIMER_JOB_ATTEMPTS,
+        backoffMs: TIMER_JOB_BACKOFF_MS,
+      });
       return;
     }
-    await deps.runner.run({
-      caseId: timer.case_id,
-      command: { type: 'timer.fire', timerId: timer.id },
-      actor: { id: 'timer', role: 'system' },
-      respond: ({ case: c }) => ({ statusCode: 200, body: { case_id: c.id, version: c.version } }),
-    });
+    try {
+      await deps.runner.run({
+        caseId: timer.case_id,
+        command: { type: 'timer.fire', timerId: timer.id },
+        actor: { id: 'timer', role: 'system' },
+        respond: ({ case: c }) => ({ statusCode: 200, body: { case_id: c.id, version: c.version } }),
+      });
+    } catch (err) {
+      // Retrying cannot make a vanished case appear (the row outlived its case: log, move on).
+      if (err instanceof TesseraError && err.code === 'CASE_NOT_FOUND') {
+        deps.logger.warn({ timerId: timer.id, caseId: timer.case_id }, 'timer of a missing case skipped');
+        return;
+      }
+      throw err;
+    }
   };
 }

@@ -10,3 +10,8 @@ export interface TimerJob {
   timerId: string;
   caseId: string;
 }
+
+/** Tries of one timer job before it fails for good (then the reconciler re-arms the row). */
+export const TIMER_JOB_ATTEMPTS = 5;
+/** Base of the exponential backoff between those tries. */
+export const TIMER_JOB_BACKOFF_MS = 500;

@@ -7,7 +7,7 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { CommittedEffects } from '../commands/run-command.js';
-import { QUEUES, type TimerJob } from '../jobs/queues.js';
+import { QUEUES, TIMER_JOB_ATTEMPTS, TIMER_JOB_BACKOFF_MS, type TimerJob } from '../jobs/queues.js';
 import type { JobQueue } from '../platform/job-queue.js';
 import type { Database } from '../persistence/schema.js';
 import { listPendingTimers } from '../persistence/timer-store.js';
@@ -19,14 +19,33 @@ export interface RelayDeps {
   now?: () => Date;
 }
 
+export interface ReconcileOptions {
+  /**
+   * A pending timer overdue by more than this is re-armed under a fresh job id
+   * (`<timer id>-re<stamp>`) instead of its own. Its own id may be held by a job that will not
+   * run soon: active in a worker that died (BullMQ only notices a stalled job after its stalled
+   * interval), or failed for good (a failed job keeps its id, so re-adding it is ignored).
+   * A duplicate job costs one row read: the processor and the engine make a re-fire a no-op.
+   * Default: never (every timer is re-armed under its own id).
+   */
+  overdueAfterMs?: number;
+}
+
 const RECONCILE_BATCH = 1_000;
 
 export function createRelay(deps: RelayDeps) {
   const now = deps.now ?? (() => new Date());
 
-  async function armTimer(timer: { id: string; caseId: string; dueAt: Date }) {
+  async function armTimer(timer: { id: string; caseId: string; dueAt: Date }, jobId = timer.id) {
     const job: TimerJob = { timerId: timer.id, caseId: timer.caseId };
-    await deps.jobs.enqueue(QUEUES.timers, { id: timer.id, data: job, delayMs: Math.max(0, timer.dueAt.getTime() - now().getTime()) });
+    await deps.jobs.enqueue(QUEUES.timers, {
+      id: jobId,
+      data: job,
+      delayMs: Math.max(0, timer.dueAt.getTime() - now().getTime()),
+      // A throw (database unavailable, pool exhausted) retries soon; the reconciler covers the rest.
+      attempts: TIMER_JOB_ATTEMPTS,
+      backoffMs: TIMER_JOB_BACKOFF_MS,
+    });
   }
 
   return {
@@ -41,12 +60,21 @@ export function createRelay(deps: RelayDeps) {
     },
 
     /** Re-arms every pending timer; returns how many were handed to the queue. */
-    async reconcile(): Promise<number> {
+    async reconcile(options: ReconcileOptions = {}): Promise<number> {
+      const started = now().getTime();
+      const stamp = started.toString(36);
+      const overdueBefore = options.overdueAfterMs === undefined ? -Infinity : started - options.overdueAfterMs;
       let after: { dueAt: Date; id: string } | undefined;
       let count = 0;
       for (;;) {
         const batch = await listPendingTimers(deps.db, after, RECONCILE_BATCH);
-        await Promise.all(batch.map((t) => armTimer({ id: t.id, caseId: t.case_id, dueAt: new Date(t.due_at) })));
+        await Promise.all(
+          batch.map((t) => {
+            const dueAt = new Date(t.due_at);
+            const jobId = dueAt.getTime() < overdueBefore ? `${t.id}-re${stamp}` : t.id;
+            return armTimer({ id: t.id, caseId: t.case_id, dueAt }, jobId);
+          }),
+        );
         count += batch.length;
         if (batch.length < RECONCILE_BATCH) return count;
         const last = batch[batch.length - 1]!;
