@@ -187,6 +187,20 @@ describe('tasks', () => {
     expect((await api.get(agent, c.id)).tasks.find((x) => x.id === task.id)?.status).toBe('open');
   });
 
+  it("a task's event sent to /events is checked against the task's form: 422 INVALID_TASK_OUTPUT", async () => {
+    const task = taskOf(c, fragmentOf(c, 'verify-identity').id, 'verifying');
+    const problem = await expectRefused(
+      await post(`/v1/cases/${c.id}/events`, { type: 'IDENTITY_CHECKED', data: { method: 'carrier_pigeon', passed: true } }),
+      422,
+      'INVALID_TASK_OUTPUT',
+    );
+    expect(problem.errors).toEqual([expect.objectContaining({ pointer: '/method' })]);
+    expect((await api.get(agent, c.id)).tasks.find((x) => x.id === task.id)?.status).toBe('open');
+    // Valid data completes the task (not cancelled), as /complete would.
+    api.expectStatus(await post(`/v1/cases/${c.id}/events`, { type: 'IDENTITY_CHECKED', data: { method: 'one_time_code', passed: true } }), 200);
+    expect((await rows.tasks(c.id)).find((x) => x.id === task.id)?.status).toBe('completed');
+  });
+
   it('an unknown task: 404 TASK_NOT_FOUND', async () => {
     await expectRefused(await post('/v1/tasks/no-such-task/complete', { output: {} }), 404, 'TASK_NOT_FOUND');
   });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { SUPERVISOR, createHarness, effectsOf, fragmentByKey, journalTypes, openTask, outbox } from './harness.js';
+import type { FragmentDefinition } from '../../src/fragments/types.js';
+import { INTAKE_V1, SUPERVISOR, TEMPLATE, createHarness, effectsOf, fragmentByKey, journalTypes, openTask, outbox } from './harness.js';
 
 describe('event.send', () => {
   it('moves the fragments that accept the event and applies their actions to the case', () => {
@@ -136,6 +137,76 @@ describe('tasks', () => {
     h.rejects(c, { type: 'task.complete', taskId: task.id, output: { approved: false } }, 'EVENT_NOT_ACCEPTED');
     const d = h.ok(c, { type: 'task.complete', taskId: task.id, output: { approved: true } });
     expect(fragmentByKey(d.case, 'intake').status).toBe('done');
+  });
+});
+
+describe('event.send of an open task\'s event', () => {
+  it('completes the task as task.complete would: completed by the actor, with the data as output', () => {
+    const viaEvent = createHarness();
+    const c = viaEvent.open();
+    const task = openTask(c, 'triage');
+    const d = viaEvent.ok(c, { type: 'event.send', event: { type: 'TRIAGED', data: { severity: 'high' } } });
+    expect(d.result).toEqual({ delivered: [task.fragmentId] });
+    expect(d.case.tasks).toEqual([]);
+    expect(d.case.caseFile).toEqual({ orderId: 'A-1', triage: { severity: 'high' } });
+    expect(effectsOf(d.effects, 'task.upsert').map((e) => e.task)).toEqual([
+      expect.objectContaining({ id: task.id, status: 'completed', completedBy: 'ana', output: { severity: 'high' } }),
+    ]);
+    expect(journalTypes(d)).not.toContain('task.cancelled');
+    expect(outbox(d.effects)).toContain('task.completed');
+
+    // Same effects and journal (after event.received) as task.complete on an identical case.
+    const viaTask = createHarness();
+    const same = viaTask.open();
+    const completed = viaTask.ok(same, { type: 'task.complete', taskId: openTask(same, 'triage').id, output: { severity: 'high' } });
+    expect(d.effects).toEqual(completed.effects);
+    expect(d.journal[0]).toMatchObject({ type: 'event.received', data: { event: 'TRIAGED', fragmentIds: [task.fragmentId] } });
+    expect(d.journal.slice(1)).toEqual(completed.journal);
+  });
+
+  it('refuses data that does not match the form with INVALID_TASK_OUTPUT, naming the field, and changes nothing', () => {
+    const h = createHarness();
+    const c = h.open();
+    // h.rejects asserts no case, effects or journal come back, and that the frozen input is unchanged.
+    const error = h.rejects(c, { type: 'event.send', event: { type: 'TRIAGED', data: { severity: 'meh' } } }, 'INVALID_TASK_OUTPUT');
+    expect(error.message).toContain('/severity');
+    expect(error.details).toEqual({ errors: [{ pointer: '/severity', detail: expect.any(String) }] });
+    // No data is checked as `{}`.
+    const missing = h.rejects(c, { type: 'event.send', event: { type: 'TRIAGED' } }, 'INVALID_TASK_OUTPUT');
+    expect(missing.details).toEqual({ errors: [{ pointer: '/severity', detail: 'is required' }] });
+    expect(openTask(c, 'triage').status).toBe('open');
+  });
+
+  it('refuses the whole command when one of several receiving fragments has the task and the data fails its form', () => {
+    const listener: FragmentDefinition = {
+      key: 'listener',
+      version: 1,
+      title: 'Listener',
+      machine: { id: 'listener', initial: 'idle', states: { idle: { on: { TRIAGED: 'heard' } }, heard: { type: 'final' } } },
+    };
+    const h = createHarness({
+      template: { ...TEMPLATE, defaultFragments: ['listener@1', 'intake@1'] },
+      definitions: [INTAKE_V1, listener],
+    });
+    const c = h.open();
+    h.rejects(c, { type: 'event.send', event: { type: 'TRIAGED', data: { severity: 'meh' } } }, 'INVALID_TASK_OUTPUT');
+    const d = h.ok(c, { type: 'event.send', event: { type: 'TRIAGED', data: { severity: 'low' } } });
+    expect(d.result).toEqual({ delivered: [fragmentByKey(c, 'listener').id, fragmentByKey(c, 'intake').id] });
+    expect(fragmentByKey(d.case, 'listener').status).toBe('done');
+    expect(effectsOf(d.effects, 'task.upsert').map((e) => [e.task.id, e.task.status, e.task.completedBy])).toEqual([
+      [openTask(c, 'triage').id, 'completed', 'ana'],
+    ]);
+  });
+
+  it('leaves events that are no open task\'s event as before: no form check, a left task is cancelled', () => {
+    const h = createHarness();
+    const c = h.ok(h.open(), { type: 'fragment.add', source: { kind: 'library', ref: 'refund@1' } }).case;
+    const review = openTask(c, 'review');
+    const d = h.ok(c, { type: 'event.send', event: { type: 'HOLD', data: { severity: 'meh' } } });
+    expect(effectsOf(d.effects, 'task.upsert').map((e) => [e.task.id, e.task.status])).toEqual([[review.id, 'cancelled']]);
+    expect(effectsOf(d.effects, 'task.upsert')[0]!.task).not.toHaveProperty('completedBy');
+    expect(outbox(d.effects)).not.toContain('task.completed');
+    expect(openTask(d.case, 'triage').id).toBe(openTask(c, 'triage').id);
   });
 });
 

@@ -1,10 +1,11 @@
+import type { CompiledFragment, StepResult } from '../../fragments/runtime.js';
 import { applyStep } from '../apply-step.js';
 import { compiledFor, emit, findActiveFragment, journal, type Draft } from '../draft.js';
 import { reject } from '../rejection.js';
 import { describeProblems, schemaProblems, validatorFor } from '../schema-validation.js';
 import { fragmentScope } from '../scope.js';
 import { closeTask } from '../tasks.js';
-import type { Command, Task } from '../types.js';
+import type { Command, FragmentInstance, Task } from '../types.js';
 import { checkAssignment } from './case-commands.js';
 
 type Claim = Extract<Command, { type: 'task.claim' }>;
@@ -57,15 +58,7 @@ export function reassignTask(d: Draft, command: Reassign): Record<string, unknow
 export function completeTask(d: Draft, command: Complete): Record<string, unknown> {
   const task = findOpenTask(d, command.taskId);
   const output = command.output ?? {};
-  if (task.form) {
-    const validate = validatorFor(d, `form:${JSON.stringify(task.form)}`, task.form);
-    if (!validate(output)) {
-      const problems = schemaProblems(validate.errors);
-      reject('INVALID_TASK_OUTPUT', `The output of task "${task.title}" does not match its form: ${describeProblems(problems)}`, {
-        errors: problems,
-      });
-    }
-  }
+  checkTaskOutput(d, task, output);
   const f = findActiveFragment(d, task.fragmentId);
   const compiled = compiledFor(d, f.definition);
   const event = { type: task.event, data: output };
@@ -78,7 +71,35 @@ export function completeTask(d: Draft, command: Complete): Record<string, unknow
       accepted_events: compiled.acceptedEvents(f.snapshot, fragmentScope(d.case)),
     });
   }
-  closeTask(d, task, 'completed', { completedBy: d.ctx.actor.id, output: structuredClone(output) });
-  applyStep(d, f, compiled, step);
+  applyCompletion(d, [task], output, f, compiled, step);
   return { taskId: task.id, fragmentId: f.id };
+}
+
+/** Refuses with INVALID_TASK_OUTPUT, naming each offending field, unless `output` matches the task's form. */
+export function checkTaskOutput(d: Draft, task: Task, output: Record<string, unknown>): void {
+  if (!task.form) return;
+  const validate = validatorFor(d, `form:${JSON.stringify(task.form)}`, task.form);
+  if (validate(output)) return;
+  const problems = schemaProblems(validate.errors);
+  reject('INVALID_TASK_OUTPUT', `The output of task "${task.title}" does not match its form: ${describeProblems(problems)}`, {
+    errors: problems,
+  });
+}
+
+/**
+ * The task event carrying `output` moved fragment `f` (`step`): each of `tasks` closes as
+ * completed by the actor, with the output, and then the step is folded into the case. Shared by
+ * `task.complete` and an `event.send` of a task's event; the output must already be checked.
+ */
+export function applyCompletion(
+  d: Draft,
+  tasks: Task[],
+  output: Record<string, unknown>,
+  f: FragmentInstance,
+  compiled: CompiledFragment,
+  step: StepResult,
+): void {
+  // Closed before the step, so the task diff of the step does not see them as cancelled.
+  for (const task of tasks) closeTask(d, task, 'completed', { completedBy: d.ctx.actor.id, output: structuredClone(output) });
+  applyStep(d, f, compiled, step);
 }
