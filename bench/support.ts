@@ -57,3 +57,21 @@ export async function runClosedLoop(concurrency: number, total: number, op: (i: 
 }
 
 export const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+/** Deletes every Redis key under a BullMQ prefix (a bench's own; never FLUSHALL a shared Redis). */
+export async function deleteRedisPrefix(redisUrl: string, prefix: string): Promise<number> {
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(redisUrl);
+  let deleted = 0;
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) deleted += await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+  return deleted;
+}

@@ -16,9 +16,9 @@ export interface FireTimerDeps {
 }
 
 /**
- * Processes a due timer. The job is only a hint: the row decides. A timer that is no longer
- * pending (or no longer exists) is skipped; one that arrives early (clock skew) is put back for
- * the rest of its delay; the engine ignores a timer whose state was left. Applied at most once in
+ * Processes a due timer. The job is only a hint: the row and the case decide. One that arrives
+ * early (clock skew) is put back for the rest of its delay; a timer that is no longer pending is a
+ * no-op (the engine ignores a timer whose state was left or that already fired). Applied at most once in
  * effect, however many jobs point at the row (handOver and the reconciler racing, a stalled job
  * re-run, two workers): the command locks the case, the engine removes the timer from the case
  * and the same transaction marks the row fired, so the second one finds nothing to apply.
@@ -27,8 +27,16 @@ export interface FireTimerDeps {
 export function fireTimerProcessor(deps: FireTimerDeps) {
   const now = deps.now ?? (() => new Date());
   return async (job: RunningJob<TimerJob>): Promise<void> => {
-    const timer = await findTimer(deps.db, job.data.timerId);
-    if (!timer || timer.status !== 'pending') return;
+    // A job that knows its due time goes straight to the command, whose transaction re-checks the
+    // timer under the case lock (one round trip less per timer); an older job reads the row first.
+    let timer: { id: string; case_id: string; due_at: string | Date } | undefined;
+    if (job.data.dueAt !== undefined) {
+      timer = { id: job.data.timerId, case_id: job.data.caseId, due_at: job.data.dueAt };
+    } else {
+      const row = await findTimer(deps.db, job.data.timerId);
+      if (!row || row.status !== 'pending') return;
+      timer = row;
+    }
     const wait = new Date(timer.due_at).getTime() - now().getTime();
     if (wait > 0) {
       // Re-arming under the same id is ignored while this job is active, so use a suffixed id.

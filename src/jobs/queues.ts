@@ -9,6 +9,8 @@ export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 export interface TimerJob {
   timerId: string;
   caseId: string;
+  /** ISO due time of the row when it was armed; lets the processor skip reading the row. */
+  dueAt?: string;
 }
 
 /** Tries of one timer job before it fails for good (then the reconciler re-arms the row). */

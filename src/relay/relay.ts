@@ -37,7 +37,7 @@ export function createRelay(deps: RelayDeps) {
   const now = deps.now ?? (() => new Date());
 
   async function armTimer(timer: { id: string; caseId: string; dueAt: Date }, jobId = timer.id) {
-    const job: TimerJob = { timerId: timer.id, caseId: timer.caseId };
+    const job: TimerJob = { timerId: timer.id, caseId: timer.caseId, dueAt: timer.dueAt.toISOString() };
     await deps.jobs.enqueue(QUEUES.timers, {
       id: jobId,
       data: job,
