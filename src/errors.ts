@@ -35,6 +35,8 @@ export const ERROR_CODES = {
   INVALID_CASE_FILE: { status: 422, title: 'The case file does not match the template schema' },
   REASON_REQUIRED: { status: 422, title: 'A reason is required' },
   UNMET_REQUIRED_GOALS: { status: 422, title: 'Required goals are not achieved' },
+  HOLD_NOT_ALLOWED: { status: 422, title: 'Cases of this template cannot be put on hold' },
+  CASE_NOT_ON_HOLD: { status: 409, title: 'The case is not on hold' },
   // concurrency / idempotency
   VERSION_MISMATCH: { status: 412, title: 'The case changed since you read it' },
   IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'Idempotency-Key reused with a different request' },

@@ -34,6 +34,31 @@ const PrioritySchema = Type.Union(
   { description: 'Case priority.' },
 );
 
+const LocalTime = Type.String({ pattern: '^(([01]\\d|2[0-3]):[0-5]\\d|24:00)$', description: 'Local time HH:mm; 24:00 is midnight at the end of the day.' });
+const WorkingIntervals = Type.Array(Type.Tuple([LocalTime, LocalTime]), { description: '[open, close) intervals of the day.' });
+
+export const BusinessCalendarSchema = Type.Object(
+  {
+    zone: Type.String({ minLength: 1, maxLength: 64, description: 'IANA time zone, e.g. Europe/Berlin.' }),
+    week: Type.Object(
+      {
+        mon: Type.Optional(WorkingIntervals),
+        tue: Type.Optional(WorkingIntervals),
+        wed: Type.Optional(WorkingIntervals),
+        thu: Type.Optional(WorkingIntervals),
+        fri: Type.Optional(WorkingIntervals),
+        sat: Type.Optional(WorkingIntervals),
+        sun: Type.Optional(WorkingIntervals),
+      },
+      { additionalProperties: false, description: 'Working hours per weekday; a missing day is closed.' },
+    ),
+    holidays: Type.Optional(
+      Type.Array(Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$' }), { description: 'ISO dates in the zone with no working time.' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
 export const GoalSpecSchema = Type.Object(
   {
     key: Type.String({ pattern: SNAKE_KEY_PATTERN, maxLength: 64, description: 'snake_case, unique in the template.' }),
@@ -41,6 +66,7 @@ export const GoalSpecSchema = Type.Object(
     condition: Cel('CEL over { caseFile, milestones, case, fragments } that makes the goal achieved.'),
     required: Type.Boolean({ description: 'Required goals must be achieved before the case resolves.' }),
     deadline: Type.Optional(Duration('ISO 8601 duration from case open, e.g. PT1H, P2D.')),
+    deadlineCalendar: Type.Optional(BusinessCalendarSchema),
   },
   { additionalProperties: false },
 );
@@ -119,6 +145,8 @@ export const TemplateFileSchema = Type.Object(
     }),
     intake: Type.Optional(Type.Array(IntakeRuleSchema)),
     slas: Type.Optional(Type.Array(SlaSpecSchema)),
+    pausable: Type.Optional(Type.Boolean({ description: 'Cases may be put on hold; goal clocks stop while held.' })),
+    calendar: Type.Optional(BusinessCalendarSchema),
   },
   {
     $id: 'https://tessera.dev/schemas/case-template.json',

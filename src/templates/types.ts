@@ -13,6 +13,33 @@ export interface GoalSpec {
   required: boolean;
   /** Deadline as an ISO 8601 duration from case open (`PT1H`, `P2D`), if any. */
   deadline?: string;
+  /**
+   * Measure `deadline` in this calendar's working time (overrides the template's `calendar`).
+   * Without either, the deadline is elapsed time. See `BusinessCalendar` for what `P2D` means.
+   */
+  deadlineCalendar?: BusinessCalendar;
+}
+
+export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+export type Weekday = (typeof WEEKDAYS)[number];
+
+/**
+ * Working hours and holidays in one IANA time zone. A goal deadline measured in working time
+ * counts only the time inside `week` intervals, on days that are not `holidays`:
+ * - the time part (`PT8H`, `PT30M`) is working time: from 16:00 with 9-17 hours, `PT2H` ends
+ *   at 10:00 on the next working day;
+ * - the day part (`P2D`) counts working days: the same point of the working day, N working days
+ *   later (a start outside working hours counts from the next opening, so `P1D` from Saturday
+ *   ends Monday at closing). Weeks, months and years are refused; write days.
+ * Local wall-clock times, so a DST change moves the UTC instant, never the local hour.
+ */
+export interface BusinessCalendar {
+  /** IANA zone, e.g. `Europe/Berlin`. */
+  zone: string;
+  /** Local `HH:mm` intervals per weekday, `[open, close)`; `24:00` closes at midnight. Missing day: closed. */
+  week: Partial<Record<Weekday, [string, string][]>>;
+  /** ISO dates (`2026-12-25`) in `zone` on which nothing is working time. */
+  holidays?: string[];
 }
 
 export interface MilestoneSpec {
@@ -42,6 +69,14 @@ export interface CaseTemplate {
   intake?: IntakeRule[];
   /** Warning and breach escalations for goals with deadlines. */
   slas?: SlaSpec[];
+  /**
+   * Cases of this type may be put on hold (`case.hold`) and resumed (`case.resume`). While on
+   * hold the goal clocks stop: SLA timers are cancelled and, on resume, every open goal's
+   * deadline moves by the held duration. Absent or false: `case.hold` is refused (HOLD_NOT_ALLOWED).
+   */
+  pausable?: boolean;
+  /** Working calendar for every template goal deadline (a goal's `deadlineCalendar` wins). */
+  calendar?: BusinessCalendar;
 }
 
 /**
