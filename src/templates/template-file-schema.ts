@@ -35,7 +35,17 @@ const PrioritySchema = Type.Union(
 );
 
 const LocalTime = Type.String({ pattern: '^(([01]\\d|2[0-3]):[0-5]\\d|24:00)$', description: 'Local time HH:mm; 24:00 is midnight at the end of the day.' });
-const WorkingIntervals = Type.Array(Type.Tuple([LocalTime, LocalTime]), { description: '[open, close) intervals of the day.' });
+// A 2020-12 tuple (prefixItems) written out: TypeBox's Tuple emits the older array form of `items`,
+// which Ajv2020 refuses.
+const OpenClose = Type.Unsafe<[string, string]>({
+  type: 'array',
+  prefixItems: [LocalTime, LocalTime],
+  items: false,
+  minItems: 2,
+  maxItems: 2,
+  description: '[open, close), local HH:mm.',
+});
+const WorkingIntervals = Type.Array(OpenClose, { description: 'Working intervals of the day.' });
 
 export const BusinessCalendarSchema = Type.Object(
   {
