@@ -109,7 +109,7 @@ async function main() {
     // Spread the due times evenly over the window, starting LEAD_S from now.
     const windowStart = new Date(Date.now() + LEAD_S * 1000);
     await sql`
-      update timers t set due_at = ${windowStart.toISOString()}::timestamptz + (r.n * ${(WINDOW_S * 1000) / TIMERS}) * interval '1 millisecond'
+      update timers t set due_at = ${windowStart.toISOString()}::timestamptz + (r.n * ${(WINDOW_S * 1000) / TIMERS}::float8) * interval '1 millisecond'
       from (select id, row_number() over (order by id) - 1 as n from timers where status = 'pending') r
       where t.id = r.id`.execute(database.db);
     await sql`analyze timers`.execute(database.db);
@@ -119,6 +119,7 @@ async function main() {
     const armed = await core.relay.reconcile();
     const armS = (performance.now() - armStarted) / 1000;
     const armedBeforeDue = Date.now() < windowStart.getTime();
+    if (armed !== TIMERS) console.log(`the relay armed ${armed} jobs for ${TIMERS} pending timers`);
     console.log(`armed ${armed} timers in ${round(armS, 1)} s (${round(armed / armS)} /s)${armedBeforeDue ? '' : ' — arming ran into the window; raise BENCH_LEAD_S'}`);
 
     // Wait for the window and the drain; report progress.

@@ -1,23 +1,31 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Database } from './schema.js';
 
 export async function findTimer(db: Kysely<Database>, id: string) {
   return db.selectFrom('timers').select(['id', 'case_id', 'status', 'due_at']).where('id', '=', id).executeTakeFirst();
 }
 
-/** Pending timers in due order, keyset-paged by (due_at, id). */
-export async function listPendingTimers(db: Kysely<Database>, after: { dueAt: Date; id: string } | undefined, limit: number) {
+/** Where a page of pending timers ended: Postgres' own text of `due_at` (microseconds; a JS Date keeps ms). */
+export interface PendingTimersCursor {
+  dueAt: string;
+  id: string;
+}
+
+/**
+ * Pending timers in due order, keyset-paged by (due_at, id). The cursor keeps the exact
+ * timestamp: paging from a millisecond-truncated Date would list sub-millisecond rows again, and
+ * loop forever on a page full of them.
+ */
+export async function listPendingTimers(db: Kysely<Database>, after: PendingTimersCursor | undefined, limit: number) {
   let query = db
     .selectFrom('timers')
-    .select(['id', 'case_id', 'due_at'])
+    .select(['id', 'case_id', 'due_at', sql<string>`due_at::text`.as('due_key')])
     .where('status', '=', 'pending')
     .orderBy('due_at')
     .orderBy('id')
     .limit(limit);
   if (after) {
-    query = query.where((eb) =>
-      eb.or([eb('due_at', '>', after.dueAt), eb.and([eb('due_at', '=', after.dueAt), eb('id', '>', after.id)])]),
-    );
+    query = query.where(sql<boolean>`(due_at, id) > (${after.dueAt}::timestamptz, ${after.id})`);
   }
   return query.execute();
 }

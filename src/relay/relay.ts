@@ -10,7 +10,7 @@ import type { CommittedEffects } from '../commands/run-command.js';
 import { QUEUES, TIMER_JOB_ATTEMPTS, TIMER_JOB_BACKOFF_MS, type TimerJob } from '../jobs/queues.js';
 import type { JobQueue } from '../platform/job-queue.js';
 import type { Database } from '../persistence/schema.js';
-import { listPendingTimers } from '../persistence/timer-store.js';
+import { listPendingTimers, type PendingTimersCursor } from '../persistence/timer-store.js';
 
 export interface RelayDeps {
   db: Kysely<Database>;
@@ -64,7 +64,7 @@ export function createRelay(deps: RelayDeps) {
       const started = now().getTime();
       const stamp = started.toString(36);
       const overdueBefore = options.overdueAfterMs === undefined ? -Infinity : started - options.overdueAfterMs;
-      let after: { dueAt: Date; id: string } | undefined;
+      let after: PendingTimersCursor | undefined;
       let count = 0;
       for (;;) {
         const batch = await listPendingTimers(deps.db, after, RECONCILE_BATCH);
@@ -78,7 +78,7 @@ export function createRelay(deps: RelayDeps) {
         count += batch.length;
         if (batch.length < RECONCILE_BATCH) return count;
         const last = batch[batch.length - 1]!;
-        after = { dueAt: new Date(last.due_at), id: last.id };
+        after = { dueAt: last.due_key, id: last.id };
       }
     },
   };

@@ -2,6 +2,7 @@
  * "Wiping Redis loses no work" and "a re-fire is a no-op", on real Postgres, Redis and BullMQ.
  * Each test has its own database and BullMQ prefix (see timer-stack.ts).
  */
+import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { QUEUES } from '../../src/jobs/queues.js';
 import {
@@ -119,6 +120,18 @@ describe('timer durability', () => {
     await sleep(1_000);
     await expectAppliedOnce(a, 200, openedVersion);
   }, 60_000);
+
+  it('the reconciler pages through timers due within one millisecond exactly once each', async () => {
+    const stack = await setUp('page');
+    const node = await stack.node();
+    const [caseId] = await openTimerCases(node.core, 1, 1);
+    // 2,500 rows 1 µs apart: more than a page (1,000) inside one millisecond, which a JS Date cannot tell apart.
+    await sql`
+      insert into timers (id, case_id, kind, due_at, status)
+      select 'page-' || n, ${caseId}, 'fragment_delay', date_trunc('second', now()) + interval '1 hour' + n * interval '1 microsecond', 'pending'
+      from generate_series(1, 2500) n`.execute(node.database.db);
+    expect(await node.core.relay.reconcile()).toBe(2_501);
+  });
 });
 
 /** Longer than the waiter's delay: after it, every wiped timer is overdue. */
