@@ -5,12 +5,13 @@ import { cancelFragment, jumpFragment, reassignFragment } from './handlers/adapt
 import { addContent, closeCase, reassignCase } from './handlers/case-commands.js';
 import { fireTimer } from './handlers/fire-timer.js';
 import { addGoal, updateGoal } from './handlers/goal-commands.js';
+import { holdCase, resumeCase } from './handlers/hold-commands.js';
 import { migrateFragment } from './handlers/migrate-fragment.js';
 import { newCase, openCase } from './handlers/open-case.js';
 import { sendEvent } from './handlers/send-event.js';
 import { claimTask, completeTask, reassignTask } from './handlers/task-commands.js';
 import { reject, toDomainError } from './rejection.js';
-import type { CaseState, Command, DecideContext, Decision } from './types.js';
+import type { CaseState, Command, CommandType, DecideContext, Decision } from './types.js';
 
 type Outcome = Record<string, unknown>;
 
@@ -62,9 +63,24 @@ function decideOrThrow(engine: EngineInternals, state: CaseState | undefined, co
   return finish(d, state.version, outcome);
 }
 
-/** Only open cases change; a resolved case may still be closed by its owner. */
+/**
+ * What a held case still takes: resuming or closing it, evidence, moving the work to other
+ * people, and its fragments' own timers (delays keep running on hold; see `holdCase`).
+ */
+const ON_HOLD_COMMANDS: ReadonlySet<CommandType> = new Set<CommandType>([
+  'case.resume',
+  'case.close',
+  'content.add',
+  'case.reassign',
+  'task.reassign',
+  'fragment.reassign',
+  'timer.fire',
+]);
+
+/** Only open cases change; a held one takes ON_HOLD_COMMANDS; a resolved one may still be closed. */
 function acceptsCommand(state: CaseState, command: Command): boolean {
   if (state.status === 'open') return true;
+  if (state.status === 'on_hold') return ON_HOLD_COMMANDS.has(command.type);
   return command.type === 'case.close' && state.status === 'resolved';
 }
 
@@ -98,6 +114,10 @@ function handle(d: Draft, command: Exclude<Command, { type: 'case.open' }>): Out
       return addContent(d, command);
     case 'case.close':
       return closeCase(d, command);
+    case 'case.hold':
+      return holdCase(d, command);
+    case 'case.resume':
+      return resumeCase(d, command);
     case 'timer.fire':
       return fireTimer(d, command);
   }

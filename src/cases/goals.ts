@@ -2,18 +2,29 @@ import { emit, journal, type Draft } from './draft.js';
 import { reject } from './rejection.js';
 import { goalScope } from './scope.js';
 import type { Scope } from '../fragments/runtime.js';
+import { addWorkingTime } from './business-calendar.js';
+import { armSlaPoints, cancelSlaPoints } from './sla.js';
 import { addIsoDuration } from './time.js';
-import { cancelGoalDeadline, scheduleGoalDeadline } from './timers.js';
 import { windDown } from './wind-down.js';
 import type { Goal } from './types.js';
 
-/** The template's goals for a case opened now, with their deadline timers armed. */
+/**
+ * The template's goals for a case opened now, with their SLA points armed. A deadline counts
+ * working time when the goal (`deadlineCalendar`) or the template (`calendar`) has a calendar,
+ * elapsed time otherwise.
+ */
 export function createTemplateGoals(d: Draft): void {
   for (const spec of d.ctx.template.goals) {
     const goal: Goal = { key: spec.key, title: spec.title, condition: spec.condition, required: spec.required, status: 'open' };
-    if (spec.deadline !== undefined) goal.deadlineAt = addIsoDuration(d.ctx.now, spec.deadline, `Goal "${spec.key}" deadline`);
+    if (spec.deadline !== undefined) {
+      const calendar = spec.deadlineCalendar ?? d.ctx.template.calendar;
+      goal.deadlineAt =
+        calendar === undefined
+          ? addIsoDuration(d.ctx.now, spec.deadline, `Goal "${spec.key}" deadline`)
+          : addWorkingTime(d.ctx.now, spec.deadline, calendar).toISOString();
+    }
     d.case.goals.push(goal);
-    scheduleGoalDeadline(d, goal);
+    armSlaPoints(d, goal);
   }
 }
 
@@ -34,8 +45,9 @@ export function compiledCondition(d: Draft, source: string): unknown {
 
 /**
  * Re-evaluates open goals against the case (see `goalScope` for what conditions read). A goal
- * achieved stays achieved. A condition that cannot be evaluated (a field not there yet)
- * counts as not achieved.
+ * achieved stays achieved; its pending SLA points are cancelled, and one achieved after its
+ * deadline is `achievedLate` (and `breached`, even if the breach timer had not come back yet).
+ * A condition that cannot be evaluated (a field not there yet) counts as not achieved.
  */
 export function evaluateGoals(d: Draft): void {
   if (d.case.status !== 'open') return;
@@ -44,9 +56,14 @@ export function evaluateGoals(d: Draft): void {
     if (goal.status !== 'open' || !holds(d, goal.condition, scope)) continue;
     goal.status = 'achieved';
     goal.achievedAt = d.now;
-    cancelGoalDeadline(d, goal);
-    journal(d, 'goal.achieved', { goalKey: goal.key });
-    emit(d, 'goal.achieved', { goalKey: goal.key, title: goal.title });
+    cancelSlaPoints(d, goal);
+    const late = goal.deadlineAt !== undefined && Date.parse(goal.deadlineAt) < d.ctx.now.getTime();
+    if (late) {
+      goal.achievedLate = true;
+      goal.sla = 'breached';
+    }
+    journal(d, 'goal.achieved', { goalKey: goal.key, ...(late ? { achievedLate: true } : {}) });
+    emit(d, 'goal.achieved', { goalKey: goal.key, title: goal.title, ...(late ? { achievedLate: true } : {}) });
   }
   maybeResolve(d);
 }

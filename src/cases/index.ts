@@ -4,4 +4,4 @@ export { createEngineCache, type EngineCache } from './engine-cache.js';
 export type { AcceptedEventsView } from './accepted-events.js';
 export { defaultFragmentServices, type FragmentServices } from './fragment-services.js';
 export type * from './types.js';
-export { CASE_STATUSES, CONTENT_KINDS, FRAGMENT_STATUSES, GOAL_STATUSES, PRIORITIES, ROLES, TASK_STATUSES } from './types.js';
+export { CASE_STATUSES, CONTENT_KINDS, FRAGMENT_STATUSES, GOAL_SLA_STATES, GOAL_STATUSES, PRIORITIES, ROLES, TASK_STATUSES } from './types.js';

@@ -1,7 +1,7 @@
 import type { StepResult } from '../fragments/runtime.js';
 import type { Draft } from './draft.js';
 import { addMilliseconds } from './time.js';
-import type { FragmentInstance, Goal } from './types.js';
+import type { FragmentInstance } from './types.js';
 
 /** A fresh timer id; it doubles as the BullMQ job id, which may not contain `:`. */
 export function newTimerId(d: Draft): string {
@@ -69,19 +69,4 @@ function cancelTimersOfInactiveStates(d: Draft, f: FragmentInstance, machineId: 
     const path = stateId.slice(machineId.length + 1);
     if (!active.some((s) => s === path || s.startsWith(`${path}.`))) cancelFragmentTimer(d, f, sendId);
   }
-}
-
-/** Arms the deadline timer of an open goal with a deadline (at most one per goal). */
-export function scheduleGoalDeadline(d: Draft, goal: Goal): void {
-  if (goal.status !== 'open' || goal.deadlineAt === undefined) return;
-  cancelGoalDeadline(d, goal);
-  const id = newTimerId(d);
-  goal.deadlineTimerId = id;
-  d.effects.push({ type: 'timer.schedule', timer: { id, dueAt: goal.deadlineAt, kind: 'goal_deadline', goalKey: goal.key } });
-}
-
-export function cancelGoalDeadline(d: Draft, goal: Goal): void {
-  if (goal.deadlineTimerId === undefined) return;
-  d.effects.push({ type: 'timer.cancel', timerId: goal.deadlineTimerId });
-  delete goal.deadlineTimerId;
 }

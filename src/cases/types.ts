@@ -8,6 +8,12 @@
  * - fragment: a running XState machine (instance of a fragment definition) inside a case.
  * - task: a human step; a fragment state tagged `task` opens one on entry, closes it on exit.
  * - timer: a due time that comes back as a command (an XState `after` delay or a deadline point).
+ * - SLA point: a goal deadline's warning point (deadline - `warnBefore`: the goal is at risk) and
+ *   breach point (the deadline: breached); each is a `goal_deadline` timer that runs the
+ *   template's escalations (notify, reassign, setPriority) when it fires.
+ * - hold: a case `on_hold` (`case.hold`) has its goal clocks stopped; `case.resume` moves the
+ *   open goals' deadlines by the time held.
+ * - business calendar: working hours and holidays in a zone; deadlines may count only working time.
  * - outbox: an outbound event row, written in the command transaction, delivered after commit.
  * - journal: the append-only per-case record of every command and its effects, with actor and reason.
  * - command: a request to change one case; the engine decides it purely.
@@ -40,6 +46,14 @@ export interface Assignment {
 export const GOAL_STATUSES = ['open', 'achieved', 'cancelled'] as const;
 export type GoalStatus = (typeof GOAL_STATUSES)[number];
 
+/**
+ * Where an open goal stands against its deadline: `on_track` until the warning point,
+ * `at_risk` from it, `breached` from the deadline. Kept once the goal is achieved (`achievedLate`
+ * says whether that was after the deadline). Absent on goals without a deadline.
+ */
+export const GOAL_SLA_STATES = ['on_track', 'at_risk', 'breached'] as const;
+export type GoalSlaState = (typeof GOAL_SLA_STATES)[number];
+
 export interface Goal {
   key: string;
   title: string;
@@ -51,10 +65,18 @@ export interface Goal {
   achievedAt?: string;
   /** Added at runtime rather than from the template. */
   adHoc?: boolean;
-  /** Id of the pending `goal_deadline` timer, while one is armed. */
+  /** Id of the pending breach-point `goal_deadline` timer (due at `deadlineAt`), while one is armed. */
   deadlineTimerId?: string;
-  /** ISO time the deadline timer fired while the goal was still open. */
+  /** Id of the pending warning-point `goal_deadline` timer (`deadlineAt - warnBefore`), while one is armed. */
+  warningTimerId?: string;
+  /** Against the deadline; see GOAL_SLA_STATES. */
+  sla?: GoalSlaState;
+  /** ISO time the warning point fired (the goal became at risk). */
+  atRiskAt?: string;
+  /** ISO time the breach point fired while the goal was still open. */
   deadlineReachedAt?: string;
+  /** Achieved after its deadline. */
+  achievedLate?: boolean;
 }
 
 export const FRAGMENT_STATUSES = ['active', 'done', 'cancelled'] as const;
@@ -127,6 +149,11 @@ export interface CaseState {
   closeReason?: string;
   /** ISO time the case was resolved (all required goals achieved, `auto` resolution). */
   resolvedAt?: string;
+  /** While `on_hold`: ISO time the hold began, and why. */
+  heldAt?: string;
+  holdReason?: string;
+  /** Milliseconds spent on hold in earlier, finished holds. */
+  heldMsTotal?: number;
   /**
    * Ids of tasks closed in this case. Closed tasks leave `tasks`; this lets the engine answer
    * TASK_NOT_OPEN rather than TASK_NOT_FOUND for them.
@@ -162,6 +189,10 @@ export type Command =
   | { type: 'task.reassign'; taskId: string; assignment: Assignment; reason?: string }
   | { type: 'content.add'; kind: ContentKind; data: Record<string, unknown> }
   | { type: 'case.close'; reason?: string; status?: 'closed' | 'cancelled' }
+  /** Stops the goal clocks (template must be `pausable`); reason required. */
+  | { type: 'case.hold'; reason: string }
+  /** Restarts them; open goals' deadlines move by the time held. */
+  | { type: 'case.resume'; reason?: string }
   | { type: 'timer.fire'; timerId: string };
 
 export type CommandType = Command['type'];
@@ -198,8 +229,14 @@ export interface TimerSpec {
   kind: 'fragment_delay' | 'goal_deadline';
   fragmentId?: string;
   goalKey?: string;
-  /** For fragment delays: the XState delayed event to deliver. */
+  /**
+   * For fragment delays: the XState delayed event to deliver. For goal deadlines:
+   * `{ type: 'tessera.goal.warning' | 'tessera.goal.breach', goalKey }`, so the point survives a
+   * store that keeps only the columns it knows (the engine itself reads the goal's timer ids).
+   */
   event?: { type: string; [key: string]: unknown };
+  /** For goal deadlines: which SLA point this timer is. */
+  point?: 'warning' | 'breach';
 }
 
 export interface OutboundEvent {

@@ -53,7 +53,14 @@ describe('goals', () => {
     const goal = d.case.goals.find((g) => g.key === 'refund')!;
     expect(goal).toMatchObject({ adHoc: true, status: 'open', deadlineAt: '2026-01-06T09:00:00.000Z' });
     expect(effectsOf(d.effects, 'timer.schedule').map((e) => e.timer)).toEqual([
-      { id: goal.deadlineTimerId, kind: 'goal_deadline', goalKey: 'refund', dueAt: '2026-01-06T09:00:00.000Z' },
+      {
+        id: goal.deadlineTimerId,
+        kind: 'goal_deadline',
+        goalKey: 'refund',
+        dueAt: '2026-01-06T09:00:00.000Z',
+        point: 'breach',
+        event: { type: 'tessera.goal.breach', goalKey: 'refund' },
+      },
     ]);
     expect(d.journal[0]).toMatchObject({ type: 'goal.added', reason: 'customer asked' });
     const instant = h.ok(c, { type: 'goal.add', goal: { key: 'has-order', title: 'Order known', condition: "caseFile.orderId != ''", required: false } });
@@ -77,7 +84,14 @@ describe('goals', () => {
     expect(goal.deadlineAt).toBe('2026-01-05T17:00:00.000Z');
     expect(effectsOf(d.effects, 'timer.cancel').map((e) => e.timerId)).toEqual([old.deadlineTimerId]);
     expect(effectsOf(d.effects, 'timer.schedule').map((e) => e.timer)).toEqual([
-      { id: goal.deadlineTimerId, kind: 'goal_deadline', goalKey: 'replied', dueAt: '2026-01-05T17:00:00.000Z' },
+      {
+        id: goal.deadlineTimerId,
+        kind: 'goal_deadline',
+        goalKey: 'replied',
+        dueAt: '2026-01-05T17:00:00.000Z',
+        point: 'breach',
+        event: { type: 'tessera.goal.breach', goalKey: 'replied' },
+      },
     ]);
     expect(goal.deadlineTimerId).not.toBe(old.deadlineTimerId);
     expect(d.journal[0]).toMatchObject({
@@ -94,6 +108,7 @@ describe('goals', () => {
     const goal = d.case.goals.find((g) => g.key === 'replied')!;
     expect(goal.deadlineAt).toBeUndefined();
     expect(goal.deadlineTimerId).toBeUndefined();
+    expect(goal.sla).toBeUndefined();
     expect(effectsOf(d.effects, 'timer.schedule')).toEqual([]);
     expect(effectsOf(d.effects, 'timer.cancel')).toHaveLength(1);
   });

@@ -50,9 +50,22 @@ describe('case.open', () => {
     const h = createHarness();
     const d = h.ok(undefined, { type: 'case.open', input: { title: 't', caseFile: { orderId: 'A-1' } } });
     const timers = effectsOf(d.effects, 'timer.schedule').map((e) => e.timer);
-    expect(timers).toEqual([{ id: expect.any(String), kind: 'goal_deadline', goalKey: 'replied', dueAt: '2026-01-05T13:00:00.000Z' }]);
+    expect(timers).toEqual([
+      {
+        id: expect.any(String),
+        kind: 'goal_deadline',
+        goalKey: 'replied',
+        dueAt: '2026-01-05T13:00:00.000Z',
+        point: 'breach',
+        event: { type: 'tessera.goal.breach', goalKey: 'replied' },
+      },
+    ]);
     expect(timers[0]!.id).not.toContain(':');
     expect(d.case.goals[0]!.deadlineTimerId).toBe(timers[0]!.id);
+    // No SLA for this goal in the template: no warning point, but the goal is tracked.
+    expect(d.case.goals[0]!.warningTimerId).toBeUndefined();
+    expect(d.case.goals[0]!.sla).toBe('on_track');
+    expect(d.case.goals[1]!.sla).toBeUndefined();
   });
 
   it('journals case.opened, then fragment.added, with the actor', () => {

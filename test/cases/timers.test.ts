@@ -78,17 +78,19 @@ describe('timers', () => {
     expect(d.result).toEqual({ noop: true, reason: 'timer_not_pending' });
   });
 
-  it('a goal deadline timer journals goal.deadline_reached once', () => {
+  it('a goal deadline timer (no SLA in the template) journals goal.breached once, with no escalation', () => {
     const h = createHarness();
     const c = h.open();
     const goal = c.goals.find((g) => g.key === 'replied')!;
     h.advance(4 * 3600_000);
     const d = h.ok(c, { type: 'timer.fire', timerId: goal.deadlineTimerId! }, TIMER);
-    expect(journalTypes(d)).toEqual(['goal.deadline_reached']);
+    expect(journalTypes(d)).toEqual(['goal.breached']);
+    expect(d.journal[0]).toMatchObject({ actor: TIMER, data: { goalKey: 'replied', deadlineAt: goal.deadlineAt } });
     expect(d.effects).toEqual([]);
     const reached = d.case.goals.find((g) => g.key === 'replied')!;
     expect(reached.deadlineReachedAt).toBe(h.now().toISOString());
     expect(reached.status).toBe('open');
+    expect(reached.sla).toBe('breached');
     const again = h.ok(d.case, { type: 'timer.fire', timerId: goal.deadlineTimerId! }, TIMER);
     expect(again.result).toMatchObject({ noop: true });
   });

@@ -66,6 +66,12 @@ export function closeCase(d: Draft, command: Close): Record<string, unknown> {
   }
   const wound = windDown(d);
   const from = d.case.status;
+  if (d.case.heldAt !== undefined) {
+    // Closing a held case ends its hold.
+    d.case.heldMsTotal = (d.case.heldMsTotal ?? 0) + Math.max(0, d.ctx.now.getTime() - Date.parse(d.case.heldAt));
+    delete d.case.heldAt;
+    delete d.case.holdReason;
+  }
   d.case.status = status;
   d.case.closedAt = d.now;
   if (reason !== undefined) d.case.closeReason = reason;

@@ -1,6 +1,7 @@
 import { applyStep } from '../apply-step.js';
 import { compiledFor, journal, type Draft } from '../draft.js';
 import { fragmentScope } from '../scope.js';
+import { fireSlaPoint } from '../sla.js';
 import { sendIdOf } from '../timers.js';
 import type { Command } from '../types.js';
 
@@ -11,7 +12,7 @@ export type FireOutcome = { noop: true; reason: string } | Record<string, unknow
 
 /**
  * A due timer comes back. A fragment delay delivers its XState event to the fragment that
- * armed it; a goal deadline is journaled (escalations come later). A timer that is no longer
+ * armed it; a goal's SLA point (warning, breach) runs its escalations (`sla.ts`). A timer that is no longer
  * pending (state left, cancelled, already fired) is a no-op: timers are hints, re-fires are safe.
  */
 export function fireTimer(d: Draft, command: Fire): FireOutcome {
@@ -30,13 +31,5 @@ export function fireTimer(d: Draft, command: Fire): FireOutcome {
     applyStep(d, f, compiled, step);
     return { timerId, fragmentId: f.id };
   }
-  const goal = d.case.goals.find((g) => g.deadlineTimerId === timerId);
-  if (goal) {
-    delete goal.deadlineTimerId;
-    if (goal.status !== 'open') return { noop: true, reason: 'goal_not_open' };
-    goal.deadlineReachedAt = d.now;
-    journal(d, 'goal.deadline_reached', { timerId, goalKey: goal.key, deadlineAt: goal.deadlineAt ?? null });
-    return { timerId, goalKey: goal.key };
-  }
-  return { noop: true, reason: 'timer_not_pending' };
+  return fireSlaPoint(d, timerId) ?? { noop: true, reason: 'timer_not_pending' };
 }

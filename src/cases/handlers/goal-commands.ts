@@ -2,13 +2,13 @@ import { emit, journal, requireReason, type Draft } from '../draft.js';
 import { compiledCondition } from '../goals.js';
 import { reject } from '../rejection.js';
 import { parseTimestamp } from '../time.js';
-import { cancelGoalDeadline, scheduleGoalDeadline } from '../timers.js';
+import { armSlaPoints, cancelSlaPoints } from '../sla.js';
 import type { Command, Goal } from '../types.js';
 
 type AddGoal = Extract<Command, { type: 'goal.add' }>;
 type UpdateGoal = Extract<Command, { type: 'goal.update' }>;
 
-/** Adds an ad-hoc goal; its condition must compile; its deadline (if any) arms a timer. */
+/** Adds an ad-hoc goal; its condition must compile; its deadline (if any) arms a breach point (no SLA escalations). */
 export function addGoal(d: Draft, command: AddGoal): Record<string, unknown> {
   const spec = command.goal;
   if (d.case.goals.some((g) => g.key === spec.key)) {
@@ -26,13 +26,15 @@ export function addGoal(d: Draft, command: AddGoal): Record<string, unknown> {
     ...(goal.deadlineAt ? { deadlineAt: goal.deadlineAt } : {}),
   });
   emit(d, 'goal.added', { goalKey: goal.key, title: goal.title });
-  scheduleGoalDeadline(d, goal);
+  armSlaPoints(d, goal);
   return { goalKey: goal.key };
 }
 
 /**
  * Changes a goal's title and/or deadline (reason required). `deadlineAt: null` removes the
- * deadline; a new one replaces the deadline timer (only while the goal is open).
+ * deadline; a new one cancels and re-arms both SLA points (only while the goal is open): a
+ * breached goal can breach again, an at-risk one is back on track when the new warning point
+ * is still ahead (see `armSlaPoints`).
  */
 export function updateGoal(d: Draft, command: UpdateGoal): Record<string, unknown> {
   requireReason(command.reason, 'Updating a goal');
@@ -46,12 +48,18 @@ export function updateGoal(d: Draft, command: UpdateGoal): Record<string, unknow
   if (command.deadlineAt !== undefined) {
     const next = command.deadlineAt === null ? undefined : parseTimestamp(command.deadlineAt, `Goal "${goal.key}" deadlineAt`);
     changes['deadlineAt'] = { from: goal.deadlineAt ?? null, to: next ?? null };
-    cancelGoalDeadline(d, goal);
+    cancelSlaPoints(d, goal);
     if (next === undefined) delete goal.deadlineAt;
     else goal.deadlineAt = next;
-    // A moved deadline can be reached again.
-    delete goal.deadlineReachedAt;
-    scheduleGoalDeadline(d, goal);
+    if (goal.status === 'open') {
+      // A moved deadline can be reached again.
+      delete goal.deadlineReachedAt;
+      if (next === undefined) {
+        delete goal.sla;
+        delete goal.atRiskAt;
+      }
+      armSlaPoints(d, goal);
+    }
   }
   journal(d, 'goal.updated', { goalKey: goal.key, changes });
   emit(d, 'goal.updated', { goalKey: goal.key, ...(goal.deadlineAt ? { deadlineAt: goal.deadlineAt } : {}) });
