@@ -8,7 +8,12 @@
  *   `timer.fire` (`result.noop`, also on a case that is no longer open) and a `dryRun` migration.
  * - A rejected command is `{ ok: false, error }` — no case, no effects, no journal.
  * - A case that is not `open` refuses every command with CASE_NOT_OPEN, except `case.close`
- *   on a `resolved` case and `timer.fire` (a no-op).
+ *   on a `resolved` case and `timer.fire` (a no-op). An `on_hold` case also takes
+ *   `case.resume`, `case.close`, `content.add`, the three reassigns and `timer.fire` (its
+ *   fragment delays keep running).
+ * - Hold (`case.hold`, template `pausable`, reason required): SLA timers of open goals are
+ *   cancelled; `case.resume` moves every open, not breached goal's deadline by the time held and
+ *   re-arms its points (`handlers/hold-commands.ts`).
  * - Leaving `open` (resolved, closed, cancelled) cancels active fragments, their open tasks and
  *   every pending timer (`wind-down.ts`).
  * - Tasks: opened on entering a `task`-tagged state, cancelled when it is left, completed by
@@ -17,13 +22,22 @@
  *   template default queue, case owner, else queue `unassigned` (`tasks.ts`).
  * - Timers: XState delays and goal deadlines become `timer.schedule` effects with fresh ids
  *   (no `:`); the fragment instance keeps `pendingTimers` (send id -> timer id) and
- *   `timerEvents` (timer id -> event); goals keep `deadlineTimerId` (`timers.ts`).
+ *   `timerEvents` (timer id -> event) (`timers.ts`).
+ * - Goal SLA points (`sla.ts`): a deadline arms a breach timer (`deadlineTimerId`) and, with a
+ *   template SLA `warnBefore`, a warning timer (`warningTimerId`); both `goal_deadline` with
+ *   `point` and `event: { type: 'tessera.goal.warning' | 'tessera.goal.breach', goalKey }`.
+ *   Firing sets `goal.sla` (on_track -> at_risk -> breached) and runs the escalations, each
+ *   journaled by actor `{ id: 'sla', role: 'system' }`: notify (outbound `goal.at_risk` /
+ *   `goal.breached` with the role/queue), setPriority (raise only), reassign (case queue, owner
+ *   cleared). Achieving cancels both; achieving after the deadline sets `achievedLate`.
+ *   Moving a deadline re-arms both. Deadlines count working time under a business calendar
+ *   (`business-calendar.ts`) when the goal or template has one.
  * - Authored definitions (inline, checklist) come back as `definition.store` effects under
  *   `inline-<fragmentId>@1` / `checklist-<fragmentId>@1`; the edge must store them so that
  *   `ctx.definitions` resolves them for later commands.
  *
  * Outbound events (`outbox.emit`, every `data` carries `caseId`): case.opened, case.resolved,
- * case.closed, case.reassigned, task.assigned, task.completed, fragment.completed,
+ * case.closed, case.reassigned, case.held, case.resumed, goal.at_risk, goal.breached, task.assigned, task.completed, fragment.completed,
  * fragment.cancelled, goal.added, goal.updated, goal.achieved, milestone.reached,
  * content.added, and the fragments' own `emit` event types.
  */

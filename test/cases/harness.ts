@@ -144,6 +144,27 @@ export const TEMPLATE: CaseTemplate = {
   resolution: 'auto',
 };
 
+/**
+ * TEMPLATE with an SLA on `replied` (due 4h after open, 13:00Z; at risk 1h before, 12:00Z) and
+ * holds allowed.
+ */
+export const SLA_TEMPLATE: CaseTemplate = {
+  ...TEMPLATE,
+  pausable: true,
+  slas: [
+    {
+      goal: 'replied',
+      warnBefore: 'PT1H',
+      onWarning: [{ action: 'notify', role: 'supervisor' }],
+      onBreach: [
+        { action: 'setPriority', priority: 'urgent' },
+        { action: 'reassign', role: 'supervisor', queue: 'complaint-leads' },
+        { action: 'notify', queue: 'complaint-leads' },
+      ],
+    },
+  ],
+};
+
 export const START = '2026-01-05T09:00:00.000Z';
 
 export interface Harness {
