@@ -57,7 +57,14 @@ describe('billing-dispute, end to end', () => {
     expect(c.tasks.map((x) => x.title)).toEqual(["Verify the customer's identity", 'Notify the customer of the decision']);
     expect(await rows.outboxTypes(c.id)).toEqual(['case.opened', 'task.assigned', 'billing.records_requested', 'task.assigned']);
     const timers = await rows.timers(c.id);
-    expect(timers.filter((x) => x.kind === 'goal_deadline').map((x) => x.goal_key).sort()).toEqual(['customer_notified', 'decision_made', 'identity_verified']);
+    // One breach point per deadline; a warning point where the template's SLA has warnBefore.
+    expect(timers.filter((x) => x.kind === 'goal_deadline').map((x) => [x.goal_key, (x.event as { type: string }).type]).sort()).toEqual([
+      ['customer_notified', 'tessera.goal.breach'],
+      ['decision_made', 'tessera.goal.breach'],
+      ['decision_made', 'tessera.goal.warning'],
+      ['identity_verified', 'tessera.goal.breach'],
+      ['identity_verified', 'tessera.goal.warning'],
+    ]);
     expect(timers.filter((x) => x.kind === 'fragment_delay').map((x) => [x.fragment_id, x.status])).toEqual([
       [fragmentOf(c, 'investigate-charge').id, 'pending'],
     ]);

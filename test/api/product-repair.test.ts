@@ -63,7 +63,15 @@ describe('product-repair, end to end', () => {
       ['working_device_returned', true],
     ]);
     const timers = await rows.timers(c.id);
-    expect(timers.filter((x) => x.kind === 'goal_deadline')).toHaveLength(4);
+    // 4 breach points, plus warning points for the 2 SLAs with warnBefore (rma_issued, working_device_returned).
+    expect(timers.filter((x) => x.kind === 'goal_deadline').map((x) => [x.goal_key, (x.event as { type: string }).type]).sort()).toEqual([
+      ['customer_informed', 'tessera.goal.breach'],
+      ['rma_issued', 'tessera.goal.breach'],
+      ['rma_issued', 'tessera.goal.warning'],
+      ['supplier_verdict', 'tessera.goal.breach'],
+      ['working_device_returned', 'tessera.goal.breach'],
+      ['working_device_returned', 'tessera.goal.warning'],
+    ]);
     expect(timers.filter((x) => x.kind === 'fragment_delay').map((x) => x.fragment_id)).toEqual([fragmentOf(c, 'supplier-repair').id]);
   });
 
@@ -222,7 +230,8 @@ describe('product-repair, end to end', () => {
     ]);
     expect(entries[2]!.data).toEqual({ from: { ownerId: agent.userId, queue: 'repairs' }, to: { ownerId: lead.userId, queue: 'repairs-leads' } });
     const pending = (await rows.timers(c.id)).filter((x) => x.goal_key === 'working_device_returned' && x.status === 'pending');
-    expect(pending.map((x) => new Date(x.due_at).toISOString())).toEqual([moved]);
+    // Both SLA points re-armed for the moved deadline: the warning P3D before it, the breach at it.
+    expect(pending.map((x) => new Date(x.due_at).toISOString()).sort()).toEqual([new Date(Date.parse(moved) - 3 * 86_400_000).toISOString(), moved]);
   });
 
   it('the replacement is delivered: every goal is achieved, but the case waits for its owner', async () => {

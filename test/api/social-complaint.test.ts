@@ -72,7 +72,10 @@ describe('social-complaint, end to end', () => {
     expect(await rows.outboxTypes(c.id)).toEqual(['case.opened', 'task.assigned', 'task.assigned', 'task.assigned']);
     const timers = await rows.timers(c.id);
     expect(timers.map((x) => [x.kind, x.goal_key, x.status]).sort()).toEqual([
+      // breach and warning points for the goals with an SLA warnBefore
       ['goal_deadline', 'customer_contacted', 'pending'],
+      ['goal_deadline', 'customer_contacted', 'pending'],
+      ['goal_deadline', 'public_reply', 'pending'],
       ['goal_deadline', 'public_reply', 'pending'],
       ['goal_deadline', 'resolution_confirmed', 'pending'],
     ]);
