@@ -35,9 +35,11 @@ import {
   CloseBody,
   FragmentParams,
   GoalParams,
+  HoldBody,
   OpenCaseBody,
   PageOf,
   ReassignBody,
+  ResumeBody,
   SendEventBody,
   TimelineEntryView,
   TimelineQuery,
@@ -335,6 +337,30 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
         ...optional('reason', b.reason),
       }, { authorize: (state) => assertOwnerOrSupervisor(request.principal, state) });
     },
+  );
+
+  app.post(
+    '/v1/cases/:id/hold',
+    {
+      config: { roles: WORKERS },
+      schema: { tags: ['cases'], summary: 'Put the case on hold (waiting on the customer): goal clocks stop, where the template allows it', params: CaseParams, body: HoldBody, response: caseReply },
+    },
+    async (request, reply) =>
+      command(request, reply, request.params.id, { type: 'case.hold', reason: request.body.reason }, {
+        authorize: (state) => assertOwnerOrSupervisor(request.principal, state),
+      }),
+  );
+
+  app.post(
+    '/v1/cases/:id/resume',
+    {
+      config: { roles: WORKERS },
+      schema: { tags: ['cases'], summary: 'Resume a held case: open goal deadlines move by the time on hold', params: CaseParams, body: ResumeBody, response: caseReply },
+    },
+    async (request, reply) =>
+      command(request, reply, request.params.id, { type: 'case.resume', ...optional('reason', request.body?.reason) }, {
+        authorize: (state) => assertOwnerOrSupervisor(request.principal, state),
+      }),
   );
 
   app.post(

@@ -17,6 +17,9 @@ export function goalView(g: Goal) {
     deadline_at: g.deadlineAt ?? null,
     achieved_at: g.achievedAt ?? null,
     ad_hoc: g.adHoc ?? false,
+    sla: g.sla ?? null,
+    at_risk_at: g.atRiskAt ?? null,
+    achieved_late: g.achievedLate ?? false,
   };
 }
 
@@ -86,6 +89,8 @@ export function caseView(c: CaseState, accepted: AcceptedEvents) {
     accepted_events: accepted.all,
     closed_at: c.closedAt ?? null,
     close_reason: c.closeReason ?? null,
+    held_at: c.heldAt ?? null,
+    hold_reason: c.holdReason ?? null,
   };
 }
 

@@ -111,6 +111,9 @@ export const CloseBody = Type.Object(
   { additionalProperties: false },
 );
 
+export const HoldBody = Type.Object({ reason: Text(2000) }, { additionalProperties: false });
+export const ResumeBody = Type.Object({ reason: Type.Optional(Text(2000)) }, { additionalProperties: false });
+
 export const CompleteTaskBody = Type.Object({ output: Type.Optional(Json) }, { additionalProperties: false });
 export const ReassignTaskBody = Type.Object({ assignment: Assignment, reason: Type.Optional(Text(2000)) }, { additionalProperties: false });
 
@@ -161,6 +164,10 @@ export const GoalView = Type.Object({
   deadline_at: Nullable(Type.String()),
   achieved_at: Nullable(Type.String()),
   ad_hoc: Type.Boolean(),
+  /** on_track | at_risk | breached; null without a deadline. */
+  sla: Nullable(Type.String()),
+  at_risk_at: Nullable(Type.String()),
+  achieved_late: Type.Boolean(),
 });
 
 export const TaskView = Type.Object({
@@ -219,6 +226,8 @@ export const CaseView = Type.Object({
   updated_at: Type.String(),
   closed_at: Nullable(Type.String()),
   close_reason: Nullable(Type.String()),
+  held_at: Nullable(Type.String()),
+  hold_reason: Nullable(Type.String()),
 });
 
 export const CaseSummaryView = Type.Object({
