@@ -1,6 +1,7 @@
 /** Shared bench plumbing: a throwaway database, percentiles, a fixed-concurrency runner. */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { deleteRedisKeys } from '../src/platform/redis-keys.js';
 
 export async function createBenchDatabase(serverUrl: string): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = `tessera_bench_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
@@ -59,19 +60,6 @@ export async function runClosedLoop(concurrency: number, total: number, op: (i: 
 export const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
 
 /** Deletes every Redis key under a BullMQ prefix (a bench's own; never FLUSHALL a shared Redis). */
-export async function deleteRedisPrefix(redisUrl: string, prefix: string): Promise<number> {
-  const { Redis } = await import('ioredis');
-  const redis = new Redis(redisUrl);
-  let deleted = 0;
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) deleted += await redis.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
-  return deleted;
+export function deleteRedisPrefix(redisUrl: string, prefix: string): Promise<number> {
+  return deleteRedisKeys(redisUrl, `${prefix}:*`);
 }

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { Redis } from 'ioredis';
+import { deleteRedisKeys } from '../src/platform/redis-keys.js';
 import type { TestProject } from 'vitest/node';
 import { Kysely, PostgresDialect } from 'kysely';
 import { migrateToLatest } from '../src/persistence/migrate.js';
@@ -44,13 +44,7 @@ export default async function setup(project: TestProject) {
     await client.connect();
     await client.query(`drop database if exists ${databaseName} with (force)`);
     await client.end();
-    const redis = new Redis(redisUrl);
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${redisPrefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
-    redis.disconnect();
+    // `<prefix>*`, not `<prefix>:*`: tests with private prefixes extend the run's prefix.
+    await deleteRedisKeys(redisUrl, `${redisPrefix}*`);
   };
 }

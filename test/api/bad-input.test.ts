@@ -6,7 +6,7 @@
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createActor, type Actor } from '../support/actors.js';
-import { caseApi, caseRows, fragmentOf, taskOf, type CaseView } from '../support/case-api.js';
+import { caseApi, caseRows, expectProblem, fragmentOf, taskOf, type CaseView } from '../support/case-api.js';
 import { startTestApp } from '../support/platform.js';
 
 let t: Awaited<ReturnType<typeof startTestApp>>;
@@ -33,11 +33,7 @@ beforeEach(async () => {
 
 /** The refusal is problem+json with this status and code, and the case is untouched. */
 async function expectRefused(res: LightMyRequestResponse, status: number, code: string) {
-  expect(res.statusCode, res.body.slice(0, 500)).toBe(status);
-  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
-  const problem = res.json();
-  expect(problem).toMatchObject({ status, code, type: expect.stringContaining('https://tessera.dev/problems/') });
-  expect(problem.detail).toEqual(expect.any(String));
+  const problem = expectProblem(res, status, code);
   expect(await rows.snapshot(c.id)).toEqual(before);
   return problem;
 }

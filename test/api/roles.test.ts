@@ -7,7 +7,7 @@
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createActor, type Actor } from '../support/actors.js';
-import { caseApi, caseRows, fragmentOf, taskOf, type CaseView } from '../support/case-api.js';
+import { caseApi, caseRows, expectProblem, fragmentOf, taskOf, type CaseView } from '../support/case-api.js';
 import { startTestApp } from '../support/platform.js';
 
 let t: Awaited<ReturnType<typeof startTestApp>>;
@@ -41,10 +41,9 @@ beforeEach(async () => {
 });
 
 async function expectRefused(res: LightMyRequestResponse, status: number, code: string) {
-  expect(res.statusCode, res.body.slice(0, 500)).toBe(status);
-  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
-  expect(res.json().code).toBe(code);
+  const problem = expectProblem(res, status, code);
   expect(await rows.snapshot(c.id)).toEqual(before);
+  return problem;
 }
 
 const records = { type: 'BILLING_RECORDS_RECEIVED', data: { records: [] } };

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { sql } from 'kysely';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { deleteRedisKeys } from '../../src/platform/redis-keys.js';
 import { inject } from 'vitest';
 import { assembleCore, type Core } from '../../src/core.js';
 import { QUEUES } from '../../src/jobs/queues.js';
@@ -69,20 +70,8 @@ export function privatePrefix(label: string): string {
  * Deletes every Redis key under `prefix` — the prefix-scoped equivalent of FLUSHALL (a Redis
  * restart without persistence). Never FLUSHALL: other test runs share this Redis.
  */
-export async function wipeRedisPrefix(prefix: string): Promise<number> {
-  const redis = new Redis(inject('redisUrl'));
-  let deleted = 0;
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) deleted += await redis.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
-  return deleted;
+export function wipeRedisPrefix(prefix: string): Promise<number> {
+  return deleteRedisKeys(inject('redisUrl'), `${prefix}:*`);
 }
 
 /** A process's worth of Tessera on the private database and prefix: database, queue, core. */

@@ -224,3 +224,13 @@ export function taskOf(view: CaseView, fragmentId: string, state?: string): Task
 export function entriesAfter(timeline: TimelineEntry[], version: number): TimelineEntry[] {
   return timeline.filter((e) => e.version > version);
 }
+
+/** The answer is problem+json with this status and stable code; returns the problem body. */
+export function expectProblem(res: LightMyRequestResponse, status: number, code: string) {
+  expect(res.statusCode, res.body.slice(0, 500)).toBe(status);
+  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+  const problem = res.json();
+  expect(problem).toMatchObject({ status, code, type: expect.stringContaining('https://tessera.dev/problems/') });
+  expect(problem.detail).toEqual(expect.any(String));
+  return problem;
+}
