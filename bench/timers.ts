@@ -22,6 +22,7 @@ import { assembleCore } from '../src/core.js';
 import { migrateToLatest } from '../src/persistence/migrate.js';
 import { createBullmqJobQueue } from '../src/platform/bullmq-job-queue.js';
 import { openDatabase } from '../src/platform/database.js';
+import { createSecretBox } from '../src/platform/secret-box.js';
 import { startWorkers, type Workers } from '../src/worker.js';
 import { createBenchDatabase, deleteRedisPrefix, round } from './support.js';
 
@@ -36,6 +37,8 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const POOL = Number(process.env.BENCH_POOL ?? 20);
 const PROCESSES = Number(process.env.BENCH_PROCESSES ?? 0);
 const CLONE_BATCH = 5_000;
+/** One deployment key for the bench and its worker processes (no webhook secrets are used here). */
+const SECRET_KEY = randomBytes(32);
 
 const CATALOG = path.resolve(import.meta.dirname, 'catalog');
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -57,7 +60,7 @@ async function main() {
     if (PROCESSES > 0) {
       for (let i = 0; i < PROCESSES; i++) children.push(await startWorkerProcess(bench.url, prefix));
     } else {
-      workers = await startWorkers({ database, jobs, close: async () => {} }, core, logger, { timerConcurrency: CONCURRENCY });
+      workers = await startWorkers({ database, jobs, secrets: createSecretBox(SECRET_KEY), close: async () => {} }, core, logger, { timerConcurrency: CONCURRENCY });
     }
 
     // The prototype case, through the command path; its own timer is set aside.
@@ -197,6 +200,7 @@ async function startWorkerProcess(databaseUrl: string, prefix: string): Promise<
       TESSERA_REDIS_PREFIX: prefix,
       TESSERA_TEMPLATES_DIR: CATALOG,
       TESSERA_MIGRATE_ON_START: 'false',
+      TESSERA_SECRET_KEY: SECRET_KEY.toString('base64'),
       LOG_LEVEL: 'info',
     },
     stdio: ['ignore', 'pipe', 'inherit'],

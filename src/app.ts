@@ -17,6 +17,7 @@ import { systemRoutes, type Check } from './http/system-routes.js';
 import { createApiKeyStore } from './persistence/api-key-store.js';
 import type { DatabaseHandle } from './platform/database.js';
 import type { JobQueue } from './platform/job-queue.js';
+import type { SecretBox } from './platform/secret-box.js';
 import type { CaseState } from './cases/types.js';
 import type { Core } from './core.js';
 import { caseRoutes } from './http/case-routes.js';
@@ -28,6 +29,8 @@ export interface AppDeps {
   logger: Logger;
   database: DatabaseHandle;
   jobs: JobQueue;
+  /** Seals webhook secrets before they are stored. */
+  secrets: SecretBox;
   core: Core;
 }
 

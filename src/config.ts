@@ -3,6 +3,7 @@
  * A bad value fails with one line naming the variable and what is expected.
  */
 import path from 'node:path';
+import { decodeSecretKey } from './platform/secret-box.js';
 
 export const ROLES_OF_PROCESS = ['all', 'api', 'worker'] as const;
 export type ProcessRole = (typeof ROLES_OF_PROCESS)[number];
@@ -23,6 +24,8 @@ export interface Config {
   readonly dataDir: string;
   readonly role: ProcessRole;
   readonly adminKey: string | undefined;
+  /** Encrypts stored webhook secrets. Unset: embedded mode generates one; queue mode refuses to start. */
+  readonly secretKey: Buffer | undefined;
   readonly migrateOnStart: boolean;
   readonly templatesDir: string;
   readonly bodyLimitBytes: number;
@@ -93,6 +96,11 @@ export function loadConfig(env: Env = process.env): Config {
   if (!/^[A-Za-z0-9_-]+$/.test(prefix)) {
     throw new ConfigError(`TESSERA_REDIS_PREFIX must contain only letters, digits, _ and - (got "${prefix}")`);
   }
+  const secretKeyText = text(env, 'TESSERA_SECRET_KEY');
+  const secretKey = secretKeyText === undefined ? undefined : decodeSecretKey(secretKeyText);
+  if (secretKeyText !== undefined && !secretKey) {
+    throw new ConfigError('TESSERA_SECRET_KEY must be 32 bytes in base64 (generate one with `openssl rand -base64 32`)');
+  }
   const config: Config = {
     port: integer(env, 'PORT', 3000, 0, 65535),
     host: text(env, 'HOST', '0.0.0.0')!,
@@ -103,6 +111,7 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir: path.resolve(text(env, 'TESSERA_DATA_DIR', './.tessera')!),
     role: oneOf(env, 'TESSERA_ROLE', ROLES_OF_PROCESS, 'all'),
     adminKey,
+    secretKey,
     migrateOnStart: boolean(env, 'TESSERA_MIGRATE_ON_START', true),
     templatesDir: path.resolve(text(env, 'TESSERA_TEMPLATES_DIR', './case-templates')!),
     bodyLimitBytes: integer(env, 'TESSERA_BODY_LIMIT_BYTES', 1_048_576, 1024, 104_857_600),

@@ -6,7 +6,8 @@ import { pino } from 'pino';
 import { buildApp, type TesseraApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { loggerOptions } from './platform/logger.js';
-import { openPlatform } from './platform/platform.js';
+import { openPlatform, type Platform } from './platform/platform.js';
+import { SecretBoxError } from './platform/secret-box.js';
 import { assembleCore } from './core.js';
 import { startWorkers, type Workers } from './worker.js';
 
@@ -23,7 +24,16 @@ async function main(): Promise<void> {
   }
 
   const logger = pino(loggerOptions(config.logLevel));
-  const platform = await openPlatform(config, logger);
+  let platform: Platform;
+  try {
+    platform = await openPlatform(config, logger);
+  } catch (err) {
+    if (err instanceof SecretBoxError) {
+      process.stderr.write(`tessera: invalid configuration: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
   let app: TesseraApp | undefined;
   let workers: Workers | undefined;
 
@@ -55,7 +65,7 @@ async function main(): Promise<void> {
   const core = await assembleCore({ database: platform.database, jobs: platform.jobs, logger, templatesDir: config.templatesDir });
   if (config.role !== 'api') workers = await startWorkers(platform, core, logger);
   if (config.role !== 'worker') {
-    app = await buildApp({ config, logger, database: platform.database, jobs: platform.jobs, core });
+    app = await buildApp({ config, logger, database: platform.database, jobs: platform.jobs, secrets: platform.secrets, core });
     await app.listen({ port: config.port, host: config.host });
   }
 }

@@ -21,6 +21,7 @@ export const REDACTED_PATHS = [
   '*.caseFile',
   '*.case_file',
   'config.adminKey',
+  'config.secretKey',
   'config.databaseUrl',
   'config.redisUrl',
 ];

@@ -9,14 +9,19 @@ import { createBullmqJobQueue } from './bullmq-job-queue.js';
 import { openDatabase, type DatabaseHandle } from './database.js';
 import { createInProcessJobQueue } from './in-process-job-queue.js';
 import type { JobQueue } from './job-queue.js';
+import { openSecretBox, type SecretBox } from './secret-box.js';
 
 export interface Platform {
   database: DatabaseHandle;
   jobs: JobQueue;
+  /** Seals and opens stored webhook secrets. */
+  secrets: SecretBox;
   close(): Promise<void>;
 }
 
 export async function openPlatform(config: Config, logger: Logger): Promise<Platform> {
+  // Before anything opens: a missing key is a configuration error, not a half-started process.
+  const secrets = await openSecretBox({ secretKey: config.secretKey, embedded: config.databaseUrl === undefined, dataDir: config.dataDir });
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   try {
     if (config.migrateOnStart) {
@@ -37,6 +42,7 @@ export async function openPlatform(config: Config, logger: Logger): Promise<Plat
   return {
     database,
     jobs,
+    secrets,
     async close() {
       await jobs.close();
       await database.close();

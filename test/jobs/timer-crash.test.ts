@@ -9,6 +9,7 @@ import pg from 'pg';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { QUEUES } from '../../src/jobs/queues.js';
 import { spawnTs } from '../support/process.js';
+import { SECRET_KEY } from '../support/platform.js';
 import {
   createPrivateDatabase,
   openNode,
@@ -41,6 +42,7 @@ async function startWorkerProcess(databaseUrl: string, prefix: string): Promise<
     TESSERA_REDIS_PREFIX: prefix,
     TESSERA_TEMPLATES_DIR: TIMER_CATALOG,
     TESSERA_MIGRATE_ON_START: 'false',
+    TESSERA_SECRET_KEY: SECRET_KEY,
     LOG_LEVEL: 'info',
   });
   let out = '';

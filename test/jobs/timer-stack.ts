@@ -18,7 +18,7 @@ import { openDatabase, type DatabaseHandle } from '../../src/platform/database.j
 import type { JobQueue } from '../../src/platform/job-queue.js';
 import type { Platform } from '../../src/platform/platform.js';
 import { startWorkers, type Workers } from '../../src/worker.js';
-import { silentLogger } from '../support/platform.js';
+import { silentLogger, testSecretBox } from '../support/platform.js';
 
 export const TIMER_CATALOG = path.resolve(import.meta.dirname, 'catalog');
 /** The `after` delay of `waiter@1` (test/jobs/catalog). */
@@ -88,7 +88,7 @@ export async function openNode(databaseUrl: string, prefix: string, poolSize = 1
   const database = await openDatabase({ databaseUrl, dataDir: '/nonexistent', poolSize });
   const jobs = createBullmqJobQueue({ redisUrl: inject('redisUrl'), prefix, logger: silentLogger });
   const core = await assembleCore({ database, jobs, logger: silentLogger, templatesDir: TIMER_CATALOG });
-  const platform: Platform = { database, jobs, close: async () => {} };
+  const platform: Platform = { database, jobs, secrets: testSecretBox(), close: async () => {} };
   let workers: Workers | undefined;
   return {
     database,

@@ -91,7 +91,7 @@ describe('fragment timers', () => {
   });
 
   it('fires within a second of its due time, once, through BullMQ', async () => {
-    workers = await startWorkers({ database: t.database, jobs: t.jobs, close: async () => {} }, t.core, silentLogger, { reconcileEveryMs: 600_000 });
+    workers = await startWorkers({ database: t.database, jobs: t.jobs, secrets: t.secrets, close: async () => {} }, t.core, silentLogger, { reconcileEveryMs: 600_000 });
     const { caseId, fragmentId } = await openCaseWithWait(300);
     const [timer] = await timerRows(caseId, fragmentId);
     const fired = await waitFor(async () => {
@@ -131,7 +131,7 @@ describe('fragment timers', () => {
     const { assembleCore } = await import('../../src/core.js');
     const { TEMPLATES_DIR } = await import('../support/platform.js');
     const core = await assembleCore({ database: t.database, jobs: t.jobs, logger: silentLogger, templatesDir: TEMPLATES_DIR });
-    workers = await startWorkers({ database: t.database, jobs: t.jobs, close: async () => {} }, core, silentLogger, { reconcileEveryMs: 600_000 });
+    workers = await startWorkers({ database: t.database, jobs: t.jobs, secrets: t.secrets, close: async () => {} }, core, silentLogger, { reconcileEveryMs: 600_000 });
     const fired = await waitFor(async () => {
       const [row] = await timerRows(caseId, fragmentId);
       return row?.status === 'fired' ? row : undefined;

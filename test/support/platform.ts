@@ -10,6 +10,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { createBullmqJobQueue } from '../../src/platform/bullmq-job-queue.js';
 import { openDatabase, type DatabaseHandle } from '../../src/platform/database.js';
 import type { JobQueue } from '../../src/platform/job-queue.js';
+import { createSecretBox, decodeSecretKey, type SecretBox } from '../../src/platform/secret-box.js';
 import { assembleCore } from '../../src/core.js';
 import path from 'node:path';
 
@@ -17,12 +18,20 @@ export const TEMPLATES_DIR = path.resolve(import.meta.dirname, '../../case-templ
 
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
 
+/** The tests' deployment key (32 bytes, base64). */
+export const SECRET_KEY = 'dGVzc2VyYS10ZXN0LXNlY3JldC1rZXktMzItYnl0ZXM=';
+
+export function testSecretBox(): SecretBox {
+  return createSecretBox(decodeSecretKey(SECRET_KEY)!);
+}
+
 export function testConfig(overrides: Record<string, string> = {}): Config {
   return loadConfig({
     DATABASE_URL: inject('databaseUrl'),
     REDIS_URL: inject('redisUrl'),
     TESSERA_REDIS_PREFIX: inject('redisPrefix'),
     TESSERA_ADMIN_KEY: ADMIN_KEY,
+    TESSERA_SECRET_KEY: SECRET_KEY,
     LOG_LEVEL: 'silent',
     TESSERA_MIGRATE_ON_START: 'false',
     ...overrides,
@@ -46,12 +55,14 @@ export async function startTestApp(options: { redisUrl?: string; prefixSuffix?: 
   const database = await openTestDatabase();
   const jobs = openTestJobQueue(options.redisUrl, options.prefixSuffix);
   const core = await assembleCore({ database, jobs, logger: silentLogger, templatesDir: TEMPLATES_DIR });
-  const app = await buildApp({ config, logger: silentLogger, database, jobs, core });
+  const secrets = testSecretBox();
+  const app = await buildApp({ config, logger: silentLogger, database, jobs, secrets, core });
   await app.ready();
   return {
     app,
     database,
     jobs,
+    secrets,
     core,
     async close() {
       await app.close();
