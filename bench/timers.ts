@@ -4,7 +4,7 @@
  * and lets BullMQ workers fire them through the real processor and command transaction.
  *
  *   npm run bench:timers
- *   BENCH_TIMERS=20000 BENCH_CONCURRENCY=32 BENCH_POOL=32 npm run bench:timers
+ *   BENCH_TIMERS=20000 BENCH_BATCH=50 BENCH_TRANSACTIONS=8 npm run bench:timers
  *   BENCH_PROCESSES=2 npm run bench:timers      (workers in N child processes instead of this one)
  *
  * Cases: one prototype case is opened through the command path (template bench-timer-case: one
@@ -33,7 +33,9 @@ const WINDOW_S = Number(process.env.BENCH_WINDOW_S ?? 60);
 /** Seconds from the end of the bulk insert to the first due time (arming must fit in it). */
 const LEAD_S = Number(process.env.BENCH_LEAD_S ?? 15);
 const DRAIN_S = Number(process.env.BENCH_DRAIN_S ?? 300);
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
+/** Timers per firing transaction, and firing transactions at once (the worker's defaults). */
+const BATCH = Number(process.env.BENCH_BATCH ?? 100);
+const TRANSACTIONS = Number(process.env.BENCH_TRANSACTIONS ?? 4);
 const POOL = Number(process.env.BENCH_POOL ?? 20);
 const PROCESSES = Number(process.env.BENCH_PROCESSES ?? 0);
 const CLONE_BATCH = 5_000;
@@ -60,7 +62,7 @@ async function main() {
     if (PROCESSES > 0) {
       for (let i = 0; i < PROCESSES; i++) children.push(await startWorkerProcess(bench.url, prefix));
     } else {
-      workers = await startWorkers({ database, jobs, secrets: createSecretBox(SECRET_KEY), close: async () => {} }, core, logger, { timerConcurrency: CONCURRENCY });
+      workers = await startWorkers({ database, jobs, secrets: createSecretBox(SECRET_KEY), close: async () => {} }, core, logger, { timerBatch: BATCH, timerTransactions: TRANSACTIONS });
     }
 
     // The prototype case, through the command path; its own timer is set aside.
@@ -167,7 +169,9 @@ async function main() {
         bench: 'timers',
         timers: TIMERS,
         window_s: WINDOW_S,
-        workers: PROCESSES > 0 ? `${PROCESSES} processes x 16` : `in-process x ${CONCURRENCY}`,
+        workers: PROCESSES > 0 ? `${PROCESSES} processes` : 'in-process',
+        batch: BATCH,
+        transactions: TRANSACTIONS,
         pool: POOL,
         arm_per_s: round(armed / armS),
         lateness_p50_ms: round(Number(s.p50)),

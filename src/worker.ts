@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { Core } from './core.js';
 import { fireTimerProcessor } from './jobs/fire-timer-job.js';
 import { QUEUES } from './jobs/queues.js';
+import { createTimerBatcher } from './jobs/timer-batcher.js';
 import type { Platform } from './platform/platform.js';
 
 export interface Workers {
@@ -16,14 +17,20 @@ export interface Workers {
 export interface WorkerOptions {
   /** How often the reconciler re-arms pending timers (it also runs at start). Default 60 s. */
   reconcileEveryMs?: number;
-  /** Timer jobs run at once in this process (default 16; keep it near the database pool size). */
-  timerConcurrency?: number;
+  /** Timers per firing transaction (default 100). */
+  timerBatch?: number;
+  /** Firing transactions at once (default 4; each holds a database connection). */
+  timerTransactions?: number;
 }
 
 export async function startWorkers(platform: Platform, core: Core, logger: Logger, options: WorkerOptions = {}): Promise<Workers> {
   const reconcileEveryMs = options.reconcileEveryMs ?? 60_000;
-  platform.jobs.process(QUEUES.timers, fireTimerProcessor({ db: platform.database.db, runner: core.runner, jobs: platform.jobs, logger }), {
-    concurrency: options.timerConcurrency ?? 16,
+  const timerBatch = options.timerBatch ?? 100;
+  const timerTransactions = options.timerTransactions ?? 4;
+  const batcher = createTimerBatcher({ fire: core.runner.fireTimers, maxBatch: timerBatch, maxInFlight: timerTransactions });
+  // Enough jobs at once to fill every transaction's batch; a job is only a wait on its batch.
+  platform.jobs.process(QUEUES.timers, fireTimerProcessor({ db: platform.database.db, batcher, jobs: platform.jobs, logger }), {
+    concurrency: timerBatch * timerTransactions,
   });
 
   const reconcile = async (overdueAfterMs: number) => {

@@ -4,17 +4,24 @@
  *   tasks, timers, outbox, content and idempotency key in one statement -> commit
  *   -> hand the new timers and outbox rows to the relay.
  * All or nothing: a refused command or a crash before commit leaves no trace.
+ *
+ * Due timers take the same path in batches (`fireTimers`): one transaction locks the cases of
+ * many timers at once, decides each, and writes them all in one statement — at thousands of
+ * timers a second, the per-transaction cost is what would make them late.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Engine } from '../cases/engine.js';
 import type { Actor, CaseState, Command, Decision, Effect } from '../cases/types.js';
+import type { CaseTemplate } from '../templates/types.js';
 import { ERROR_CODES, TesseraError, type ErrorCode } from '../errors.js';
 import {
   findIdempotencyRecord,
   loadCaseForUpdate,
+  loadCasesForUpdate,
   saveDecision,
-  settleTimer,
+  saveDecisions,
+  type SaveInput,
 } from '../persistence/case-store.js';
 import { loadFragmentDefinitions } from '../persistence/definition-store.js';
 import { isUniqueViolation } from '../persistence/driver-errors.js';
@@ -72,6 +79,17 @@ export interface CommandResponse {
   replayed: boolean;
 }
 
+/** A due timer to fire: its row id and its case. */
+export interface DueTimer {
+  timerId: string;
+  caseId: string;
+}
+
+/** What became of one timer of a batch: applied, stale (settled, nothing changed), or refused. */
+export type TimerOutcome = { timerId: string; outcome: 'applied' | 'stale' | 'case_missing' } | { timerId: string; outcome: 'failed'; error: Error };
+
+const TIMER_ACTOR: Actor = { id: 'timer', role: 'system' };
+
 export function hashRequest(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex');
 }
@@ -104,7 +122,22 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
     for (const definition of await loadFragmentDefinitions(trx, [...new Set(missing)])) deps.catalog.remember(definition);
   }
 
+  function templateOf(ref: { key: string; version?: number } | undefined): CaseTemplate {
+    const template = ref ? deps.catalog.template(ref.key, ref.version) : undefined;
+    if (!template) {
+      const name = ref ? `${ref.key}${ref.version ? `@${ref.version}` : ''}` : '(none)';
+      throw new TesseraError('TEMPLATE_NOT_FOUND', `No case template ${name}; GET /v1/templates lists them`);
+    }
+    return template;
+  }
+
+  function decide(state: CaseState | undefined, command: Command, actor: Actor, template: CaseTemplate, at: Date): Decision {
+    return deps.engine.decide(state, command, { now: at, actor, newId, template, definitions: (ref) => deps.catalog.fragment(ref) });
+  }
+
   async function run(request: CommandRequest): Promise<CommandResponse> {
+    // Its row must be marked fired in the same statement; only fireTimers does that.
+    if (request.command.type === 'timer.fire') throw new Error('timer.fire commands go through fireTimers');
     if (request.idempotency) {
       const earlier = await replay(request.idempotency);
       if (earlier) return earlier;
@@ -129,35 +162,18 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
           await ensureDefinitions(state, trx);
         }
 
-        const templateRef = state ? state.template : request.template;
-        const template = templateRef ? deps.catalog.template(templateRef.key, templateRef.version) : undefined;
-        if (!template) {
-          const name = templateRef ? `${templateRef.key}${templateRef.version ? `@${templateRef.version}` : ''}` : '(none)';
-          throw new TesseraError('TEMPLATE_NOT_FOUND', `No case template ${name}; GET /v1/templates lists them`);
-        }
-
-        const decision = deps.engine.decide(state, request.command, {
-          now: now(),
-          actor: request.actor,
-          newId,
-          template,
-          definitions: (ref) => deps.catalog.fragment(ref),
-        });
+        const template = templateOf(state ? state.template : request.template);
+        const decision = decide(state, request.command, request.actor, template, now());
         if (!decision.ok) refuse(decision.error);
 
         const answer = request.respond({ case: decision.case, decision });
-        const firedTimerId = request.command.type === 'timer.fire' ? request.command.timerId : undefined;
-        if (state && decision.case === state) {
-          // Nothing to write (a stale timer, a dry run); a fired timer is settled all the same.
-          if (firedTimerId) await settleTimer(trx, firedTimerId, now().toISOString());
-          return { ...answer, replayed: false };
-        }
+        // Nothing to write (a dry run).
+        if (state && decision.case === state) return { ...answer, replayed: false };
         const written = await saveDecision(trx, {
           previousVersion: state?.version,
           next: decision.case,
           effects: decision.effects,
           journal: decision.journal,
-          ...(firedTimerId ? { firedTimerId } : {}),
           ...(request.idempotency
             ? { idempotency: { ...request.idempotency, statusCode: answer.statusCode, response: answer.body } }
             : {}),
@@ -179,7 +195,66 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
     return response;
   }
 
-  return { run };
+  /**
+   * Fires due timers, at most one per case, in one transaction: lock and load their cases (one
+   * round trip), decide each `timer.fire`, write every change and mark every timer row fired (one
+   * statement). A timer whose state was left is settled without a change. A timer the engine
+   * refuses is reported as failed and left pending (its job retries); the others still commit.
+   * Throws when the transaction fails: then nothing of the batch was applied.
+   */
+  async function fireTimers(timers: DueTimer[]): Promise<TimerOutcome[]> {
+    const caseIds = [...new Set(timers.map((t) => t.caseId))].sort();
+    if (caseIds.length !== timers.length) throw new Error('fireTimers takes at most one timer per case');
+    const outcomes: TimerOutcome[] = [];
+    const committed: CommittedEffects[] = [];
+    await deps.db.transaction().execute(async (trx) => {
+      outcomes.length = 0;
+      committed.length = 0;
+      const states = await loadCasesForUpdate(trx, caseIds);
+      for (const state of states.values()) await ensureDefinitions(state, trx);
+      const at = now();
+      const inputs: SaveInput[] = [];
+      const settled: { id: string; at: string }[] = [];
+      for (const timer of timers) {
+        const state = states.get(timer.caseId);
+        if (!state) {
+          outcomes.push({ timerId: timer.timerId, outcome: 'case_missing' });
+          continue;
+        }
+        let decision: Decision;
+        try {
+          decision = decide(state, { type: 'timer.fire', timerId: timer.timerId }, TIMER_ACTOR, templateOf(state.template), at);
+        } catch (err) {
+          outcomes.push({ timerId: timer.timerId, outcome: 'failed', error: err instanceof Error ? err : new Error(String(err)) });
+          continue;
+        }
+        if (!decision.ok) {
+          const error = new TesseraError('VALIDATION_FAILED', `timer ${timer.timerId} was refused: ${decision.error.message}`);
+          outcomes.push({ timerId: timer.timerId, outcome: 'failed', error });
+        } else if (decision.case === state) {
+          settled.push({ id: timer.timerId, at: at.toISOString() });
+          outcomes.push({ timerId: timer.timerId, outcome: 'stale' });
+        } else {
+          inputs.push({
+            previousVersion: state.version,
+            next: decision.case,
+            effects: decision.effects,
+            journal: decision.journal,
+            firedTimerId: timer.timerId,
+          });
+          committed.push({ caseId: state.id, effects: decision.effects });
+          outcomes.push({ timerId: timer.timerId, outcome: 'applied' });
+        }
+      }
+      const written = await saveDecisions(trx, inputs, settled);
+      // The row locks make this unreachable; if it ever happens, the whole batch retries.
+      if (written !== inputs.length) throw new TesseraError('VERSION_MISMATCH', 'A case changed concurrently; try again');
+    });
+    for (const c of committed) deps.afterCommit?.(c);
+    return outcomes;
+  }
+
+  return { run, fireTimers };
 }
 
 export type CommandRunner = ReturnType<typeof createCommandRunner>;

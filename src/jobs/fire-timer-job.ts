@@ -1,15 +1,15 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import type { CommandRunner } from '../commands/run-command.js';
-import { TesseraError } from '../errors.js';
 import type { JobQueue, RunningJob } from '../platform/job-queue.js';
 import type { Database } from '../persistence/schema.js';
 import { findTimer } from '../persistence/timer-store.js';
 import { QUEUES, TIMER_JOB_ATTEMPTS, TIMER_JOB_BACKOFF_MS, type TimerJob } from './queues.js';
+import type { TimerBatcher } from './timer-batcher.js';
 
 export interface FireTimerDeps {
   db: Kysely<Database>;
-  runner: CommandRunner;
+  /** Applies the timer in a batch with other due timers (one transaction for many cases). */
+  batcher: TimerBatcher;
   jobs: JobQueue;
   logger: Logger;
   now?: () => Date;
@@ -20,8 +20,9 @@ export interface FireTimerDeps {
  * early (clock skew) is put back for the rest of its delay; a timer that is no longer pending is a
  * no-op (the engine ignores a timer whose state was left or that already fired). Applied at most once in
  * effect, however many jobs point at the row (handOver and the reconciler racing, a stalled job
- * re-run, two workers): the command locks the case, the engine removes the timer from the case
- * and the same transaction marks the row fired, so the second one finds nothing to apply.
+ * re-run, two workers): the batch transaction locks the case, the engine removes the timer from
+ * the case and the same statement marks the row fired, so the second one finds nothing to apply.
+ * The job completes only after that transaction committed.
  * Throws only on transient failures (the job retries; the reconciler re-arms after that).
  */
 export function fireTimerProcessor(deps: FireTimerDeps) {
@@ -49,20 +50,9 @@ export function fireTimerProcessor(deps: FireTimerDeps) {
       });
       return;
     }
-    try {
-      await deps.runner.run({
-        caseId: timer.case_id,
-        command: { type: 'timer.fire', timerId: timer.id },
-        actor: { id: 'timer', role: 'system' },
-        respond: ({ case: c }) => ({ statusCode: 200, body: { case_id: c.id, version: c.version } }),
-      });
-    } catch (err) {
-      // Retrying cannot make a vanished case appear (the row outlived its case: log, move on).
-      if (err instanceof TesseraError && err.code === 'CASE_NOT_FOUND') {
-        deps.logger.warn({ timerId: timer.id, caseId: timer.case_id }, 'timer of a missing case skipped');
-        return;
-      }
-      throw err;
-    }
+    const result = await deps.batcher.submit({ timerId: timer.id, caseId: timer.case_id });
+    // Retrying cannot make a vanished case appear (the row outlived its case: log, move on).
+    if (result.outcome === 'case_missing') deps.logger.warn({ timerId: timer.id, caseId: timer.case_id }, 'timer of a missing case skipped');
+    if (result.outcome === 'failed') throw result.error;
   };
 }

@@ -35,6 +35,21 @@ export async function loadCaseForUpdate(trx: Transaction<Database>, caseId: stri
   return row?.state as CaseState | undefined;
 }
 
+/**
+ * Locks several case rows and returns their aggregates by id. Rows are locked in id order, so two
+ * batches that share cases wait for each other instead of deadlocking.
+ */
+export async function loadCasesForUpdate(trx: Transaction<Database>, caseIds: string[]): Promise<Map<string, CaseState>> {
+  const rows = await trx
+    .selectFrom('cases')
+    .select(['id', 'state'])
+    .where(sql<boolean>`id = any(${caseIds}::text[])`)
+    .orderBy('id')
+    .forUpdate()
+    .execute();
+  return new Map(rows.map((row) => [row.id, row.state as CaseState]));
+}
+
 export async function loadCase(db: Db, caseId: string): Promise<CaseState | undefined> {
   const row = await db.selectFrom('cases').select('state').where('id', '=', caseId).executeTakeFirst();
   return row?.state as CaseState | undefined;
@@ -108,106 +123,182 @@ function taskRows(tasks: Task[]) {
   }));
 }
 
+/** A case row as the cases table holds it; `previous_version` null means the case is new. */
+function caseRow(input: SaveInput) {
+  const c = input.next;
+  return {
+    id: c.id,
+    previous_version: input.previousVersion ?? null,
+    template_key: c.template.key,
+    template_version: c.template.version,
+    title: c.title,
+    status: c.status,
+    priority: c.priority,
+    owner_id: c.ownerId ?? null,
+    queue: c.queue ?? null,
+    customer_id: c.customer?.id ?? null,
+    version: c.version,
+    state: c,
+    opened_at: c.openedAt,
+    updated_at: c.updatedAt,
+    closed_at: c.closedAt ?? null,
+  };
+}
+
+const CASE_RECORD = sql`n(id text, previous_version int, template_key text, template_version int, title text, status text,
+  priority text, owner_id text, queue text, customer_id text, version int, state jsonb,
+  opened_at timestamptz, updated_at timestamptz, closed_at timestamptz)`;
+
 /**
  * Writes the case and everything the decision produced in one statement.
  * Returns false when the case row was not at `previousVersion` (a concurrent writer won).
  * Throws the driver's unique violation when the idempotency key is already stored.
  */
 export async function saveDecision(trx: Transaction<Database>, input: SaveInput): Promise<boolean> {
-  const c = input.next;
-  const { tasks, timers, cancelled, outbox, content, definitions } = collect(input.effects);
-  const caseWrite =
-    input.previousVersion === undefined
-      ? sql`insert into cases (id, template_key, template_version, title, status, priority, owner_id, queue, customer_id,
-              version, state, opened_at, updated_at, closed_at)
-            values (${c.id}, ${c.template.key}, ${c.template.version}, ${c.title}, ${c.status}, ${c.priority},
-              ${c.ownerId ?? null}, ${c.queue ?? null}, ${c.customer?.id ?? null}, ${c.version}, ${json(c)}::jsonb,
-              ${c.openedAt}, ${c.updatedAt}, ${c.closedAt ?? null})
-            returning id`
-      : sql`update cases set title = ${c.title}, status = ${c.status}, priority = ${c.priority},
-              owner_id = ${c.ownerId ?? null}, queue = ${c.queue ?? null}, customer_id = ${c.customer?.id ?? null},
-              version = ${c.version}, state = ${json(c)}::jsonb, updated_at = ${c.updatedAt}, closed_at = ${c.closedAt ?? null}
-            where id = ${c.id} and version = ${input.previousVersion}
-            returning id`;
+  return (await saveDecisions(trx, [input])) === 1;
+}
 
-  const idem = input.idempotency;
-  // Only the parts this decision needs: Postgres parses and plans the statement on every call,
+/**
+ * Writes several decisions — each for a different case, all locked by the caller — in one
+ * statement, so a batch of timer firings costs one round trip and one plan, not one per case.
+ * `settledTimers` are fired timers that changed nothing (stale): marked fired all the same.
+ * Returns how many cases were written; fewer than `inputs.length` means a case was not at its
+ * `previousVersion`, and the caller must roll back (rows of the others were written).
+ */
+export async function saveDecisions(
+  trx: Transaction<Database>,
+  inputs: SaveInput[],
+  settledTimers: { id: string; at: string }[] = [],
+): Promise<number> {
+  const inserts = inputs.filter((i) => i.previousVersion === undefined).map(caseRow);
+  const updates = inputs.filter((i) => i.previousVersion !== undefined).map(caseRow);
+  const writes = inputs.map((input) => ({ caseId: input.next.id, version: input.next.version, ...collect(input.effects), input }));
+  const rowsOf = <T>(pick: (w: (typeof writes)[number]) => T[]) =>
+    writes.flatMap((w) => pick(w).map((row) => ({ ...row, case_id: w.caseId })));
+
+  // Only the parts this batch needs: Postgres parses and plans the statement on every call,
   // and a typical event writes just the case and its journal.
-  const parts: RawBuilder<unknown>[] = [sql`written as (${caseWrite})`];
-  if (input.journal.length > 0) {
+  const parts: RawBuilder<unknown>[] = [];
+  const written: RawBuilder<unknown>[] = [];
+  if (inserts.length > 0) {
+    parts.push(sql`inserted as (
+      insert into cases (id, template_key, template_version, title, status, priority, owner_id, queue, customer_id,
+        version, state, opened_at, updated_at, closed_at)
+      select n.id, n.template_key, n.template_version, n.title, n.status, n.priority, n.owner_id, n.queue, n.customer_id,
+        n.version, n.state, n.opened_at, n.updated_at, n.closed_at
+      from jsonb_to_recordset(${json(inserts)}::jsonb) as ${CASE_RECORD}
+      returning id)`);
+    written.push(sql`select id from inserted`);
+  }
+  if (updates.length > 0) {
+    parts.push(sql`updated as (
+      update cases c set title = n.title, status = n.status, priority = n.priority, owner_id = n.owner_id, queue = n.queue,
+        customer_id = n.customer_id, version = n.version, state = n.state, updated_at = n.updated_at, closed_at = n.closed_at
+      from jsonb_to_recordset(${json(updates)}::jsonb) as ${CASE_RECORD}
+      where c.id = n.id and c.version = n.previous_version
+      returning c.id)`);
+    written.push(sql`select id from updated`);
+  }
+  if (written.length > 0) parts.push(sql`written as (${sql.join(written, sql` union all `)})`);
+
+  const journal = rowsOf((w) => journalRows(w.input.journal).map((row) => ({ ...row, version: w.version })));
+  if (journal.length > 0) {
     parts.push(sql`journal_rows as (
       insert into journal (case_id, version, idx, type, actor_id, actor_role, reason, data, at)
-      select ${c.id}, ${c.version}, j.idx, j.type, j.actor_id, j.actor_role, j.reason, j.data, j.at
-      from jsonb_to_recordset(${json(journalRows(input.journal))}::jsonb)
-        as j(idx int, type text, actor_id text, actor_role text, reason text, data jsonb, at timestamptz)
-      where exists (select 1 from written))`);
+      select j.case_id, j.version, j.idx, j.type, j.actor_id, j.actor_role, j.reason, j.data, j.at
+      from jsonb_to_recordset(${json(journal)}::jsonb)
+        as j(case_id text, version int, idx int, type text, actor_id text, actor_role text, reason text, data jsonb, at timestamptz)
+      where j.case_id in (select id from written))`);
   }
+  const tasks = rowsOf((w) => taskRows(w.tasks));
   if (tasks.length > 0) {
     parts.push(sql`task_rows as (
       insert into tasks (id, case_id, fragment_id, title, status, role, assignee_id, queue, due_at, opened_at, closed_at, body)
-      select t.id, ${c.id}, t.fragment_id, t.title, t.status, t.role, t.assignee_id, t.queue, t.due_at, t.opened_at, t.closed_at, t.body
-      from jsonb_to_recordset(${json(taskRows(tasks))}::jsonb)
-        as t(id text, fragment_id text, title text, status text, role text, assignee_id text, queue text,
+      select t.id, t.case_id, t.fragment_id, t.title, t.status, t.role, t.assignee_id, t.queue, t.due_at, t.opened_at, t.closed_at, t.body
+      from jsonb_to_recordset(${json(tasks)}::jsonb)
+        as t(id text, case_id text, fragment_id text, title text, status text, role text, assignee_id text, queue text,
              due_at timestamptz, opened_at timestamptz, closed_at timestamptz, body jsonb)
-      where exists (select 1 from written)
+      where t.case_id in (select id from written)
       on conflict (id) do update set title = excluded.title, status = excluded.status, assignee_id = excluded.assignee_id,
         queue = excluded.queue, due_at = excluded.due_at, closed_at = excluded.closed_at, body = excluded.body)`);
   }
+  const timers = rowsOf((w) => w.timers);
   if (timers.length > 0) {
     parts.push(sql`timer_rows as (
       insert into timers (id, case_id, kind, fragment_id, goal_key, due_at, event)
-      select t.id, ${c.id}, t.kind, t."fragmentId", t."goalKey", t."dueAt", t.event
+      select t.id, t.case_id, t.kind, t."fragmentId", t."goalKey", t."dueAt", t.event
       from jsonb_to_recordset(${json(timers)}::jsonb)
-        as t(id text, kind text, "fragmentId" text, "goalKey" text, "dueAt" timestamptz, event jsonb)
-      where exists (select 1 from written))`);
+        as t(id text, case_id text, kind text, "fragmentId" text, "goalKey" text, "dueAt" timestamptz, event jsonb)
+      where t.case_id in (select id from written))`);
   }
+  const cancelled = rowsOf((w) => w.cancelled.map((id) => ({ id, at: w.input.next.updatedAt })));
   if (cancelled.length > 0) {
     parts.push(sql`cancelled_timers as (
-      update timers set status = 'cancelled', settled_at = ${c.updatedAt}
-      where id in (select jsonb_array_elements_text(${json(cancelled)}::jsonb)) and status = 'pending'
-        and exists (select 1 from written))`);
+      update timers t set status = 'cancelled', settled_at = x.at
+      from jsonb_to_recordset(${json(cancelled)}::jsonb) as x(id text, case_id text, at timestamptz)
+      where t.id = x.id and t.status = 'pending' and x.case_id in (select id from written))`);
   }
-  if (input.firedTimerId !== undefined) {
-    parts.push(sql`fired_timer as (
-      update timers set status = 'fired', settled_at = ${c.updatedAt}
-      where id = ${input.firedTimerId} and status = 'pending' and exists (select 1 from written))`);
+  const fired = inputs.flatMap((i) => (i.firedTimerId === undefined ? [] : [{ id: i.firedTimerId, case_id: i.next.id, at: i.next.updatedAt }]));
+  if (fired.length > 0) {
+    parts.push(sql`fired_timers as (
+      update timers t set status = 'fired', settled_at = x.at
+      from jsonb_to_recordset(${json(fired)}::jsonb) as x(id text, case_id text, at timestamptz)
+      where t.id = x.id and t.status = 'pending' and x.case_id in (select id from written))`);
   }
+  if (settledTimers.length > 0) {
+    parts.push(sql`settled_timers as (
+      update timers t set status = 'fired', settled_at = x.at
+      from jsonb_to_recordset(${json(settledTimers)}::jsonb) as x(id text, at timestamptz)
+      where t.id = x.id and t.status = 'pending')`);
+  }
+  const outbox = rowsOf((w) => w.outbox.map((event, n) => ({ ...event, n })));
   if (outbox.length > 0) {
     parts.push(sql`outbox_rows as (
       insert into outbox (id, case_id, type, data, occurred_at)
-      select o.id, ${c.id}, o.type, o.data, o."occurredAt"
-      from jsonb_to_recordset(${json(outbox.map((event, n) => ({ ...event, n })))}::jsonb)
-        as o(id text, type text, data jsonb, "occurredAt" timestamptz, n int)
-      where exists (select 1 from written)
-      order by o.n)`);
+      select o.id, o.case_id, o.type, o.data, o."occurredAt"
+      from jsonb_to_recordset(${json(outbox)}::jsonb)
+        as o(id text, case_id text, type text, data jsonb, "occurredAt" timestamptz, n int)
+      where o.case_id in (select id from written)
+      order by o.case_id, o.n)`);
   }
+  const content = rowsOf((w) => w.content);
   if (content.length > 0) {
     parts.push(sql`content_rows as (
       insert into content (id, case_id, kind, data, added_by, added_at)
-      select x.id, ${c.id}, x.kind, x.data, x."addedBy", x."addedAt"
-      from jsonb_to_recordset(${json(content)}::jsonb) as x(id text, kind text, data jsonb, "addedBy" text, "addedAt" timestamptz)
-      where exists (select 1 from written))`);
+      select x.id, x.case_id, x.kind, x.data, x."addedBy", x."addedAt"
+      from jsonb_to_recordset(${json(content)}::jsonb)
+        as x(id text, case_id text, kind text, data jsonb, "addedBy" text, "addedAt" timestamptz)
+      where x.case_id in (select id from written))`);
   }
+  const definitions = rowsOf((w) => w.definitions.map((body) => ({ key: body.key, version: body.version, hash: canonicalHash(body), body })));
   if (definitions.length > 0) {
     parts.push(sql`definition_rows as (
       insert into definitions (kind, key, version, hash, source, body)
       select 'fragment', d.key, d.version, d.hash, 'api', d.body
-      from jsonb_to_recordset(${json(definitions.map((body) => ({ key: body.key, version: body.version, hash: canonicalHash(body), body })))}::jsonb)
-        as d(key text, version int, hash text, body jsonb)
-      where exists (select 1 from written)
+      from jsonb_to_recordset(${json(definitions)}::jsonb) as d(case_id text, key text, version int, hash text, body jsonb)
+      where d.case_id in (select id from written)
       on conflict do nothing)`);
   }
-  if (idem) {
-    parts.push(sql`idempotency_row as (
+  const idempotency = inputs.flatMap((i) =>
+    i.idempotency
+      ? [{ owner: i.idempotency.owner, key: i.idempotency.key, request_hash: i.idempotency.requestHash, case_id: i.next.id,
+          status_code: i.idempotency.statusCode, response: i.idempotency.response }]
+      : [],
+  );
+  if (idempotency.length > 0) {
+    parts.push(sql`idempotency_rows as (
       insert into idempotency_keys (owner, key, request_hash, case_id, status_code, response)
-      select ${idem.owner}, ${idem.key}, ${idem.requestHash}, ${c.id}, ${idem.statusCode}, ${json(idem.response)}::jsonb
-      where exists (select 1 from written))`);
+      select k.owner, k.key, k.request_hash, k.case_id, k.status_code, k.response
+      from jsonb_to_recordset(${json(idempotency)}::jsonb)
+        as k(owner text, key text, request_hash text, case_id text, status_code int, response jsonb)
+      where k.case_id in (select id from written))`);
   }
+  if (parts.length === 0) return 0;
   const result = await sql<{ written: number }>`
     with ${sql.join(parts, sql`, `)}
-    select count(*)::int as written from written
+    select ${written.length > 0 ? sql`(select count(*) from written)` : sql`0`}::int as written
   `.execute(trx);
-  return (result.rows[0]?.written ?? 0) > 0;
+  return result.rows[0]?.written ?? 0;
 }
 
 /** Marks a timer fired without changing its case (a stale or already-applied timer). */

@@ -17,7 +17,7 @@ import { createBullmqJobQueue } from '../../src/platform/bullmq-job-queue.js';
 import { openDatabase, type DatabaseHandle } from '../../src/platform/database.js';
 import type { JobQueue } from '../../src/platform/job-queue.js';
 import type { Platform } from '../../src/platform/platform.js';
-import { startWorkers, type Workers } from '../../src/worker.js';
+import { startWorkers, type WorkerOptions, type Workers } from '../../src/worker.js';
 import { silentLogger, testSecretBox } from '../support/platform.js';
 
 export const TIMER_CATALOG = path.resolve(import.meta.dirname, 'catalog');
@@ -80,7 +80,7 @@ export interface Node {
   jobs: JobQueue;
   core: Core;
   /** Starts the timer processor and the reconciler in this node. */
-  startWorkers(options?: { reconcileEveryMs?: number; timerConcurrency?: number }): Promise<Workers>;
+  startWorkers(options?: WorkerOptions): Promise<Workers>;
   close(): Promise<void>;
 }
 
