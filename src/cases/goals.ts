@@ -7,6 +7,7 @@ import { armSlaPoints, cancelSlaPoints } from './sla.js';
 import { addIsoDuration } from './time.js';
 import { windDown } from './wind-down.js';
 import type { Goal } from './types.js';
+import type { GoalSpec } from '../templates/types.js';
 
 /**
  * The template's goals for a case opened now, with their SLA points armed. A deadline counts
@@ -16,14 +17,35 @@ import type { Goal } from './types.js';
 export function createTemplateGoals(d: Draft): void {
   for (const spec of d.ctx.template.goals) {
     const goal: Goal = { key: spec.key, title: spec.title, condition: spec.condition, required: spec.required, status: 'open' };
-    if (spec.deadline !== undefined) {
-      const calendar = spec.deadlineCalendar ?? d.ctx.template.calendar;
-      goal.deadlineAt =
-        calendar === undefined
-          ? addIsoDuration(d.ctx.now, spec.deadline, `Goal "${spec.key}" deadline`)
-          : addWorkingTime(d.ctx.now, spec.deadline, calendar).toISOString();
-    }
+    // A clock that starts at a milestone starts later (startMilestoneClocks).
+    if (spec.deadline !== undefined && spec.deadlineFrom === undefined) goal.deadlineAt = deadlineFrom(d, spec, spec.deadline, d.ctx.now);
     d.case.goals.push(goal);
+    armSlaPoints(d, goal);
+  }
+}
+
+function deadlineFrom(d: Draft, spec: GoalSpec, deadline: string, start: Date): string {
+  const calendar = spec.deadlineCalendar ?? d.ctx.template.calendar;
+  return calendar === undefined
+    ? addIsoDuration(start, deadline, `Goal "${spec.key}" deadline`)
+    : addWorkingTime(start, deadline, calendar).toISOString();
+}
+
+/**
+ * Starts the deadline of every open template goal whose clock waits for a milestone that has
+ * now been reached: due `deadline` after the milestone's time, with its SLA points armed.
+ * Once set, a deadline only moves through `goal.update` (or a hold).
+ */
+function startMilestoneClocks(d: Draft): void {
+  for (const spec of d.ctx.template.goals) {
+    const from = spec.deadlineFrom?.milestone;
+    const reachedAt = from === undefined ? undefined : d.case.milestones[from];
+    if (reachedAt === undefined || spec.deadline === undefined) continue;
+    const goal = d.case.goals.find((g) => g.key === spec.key && g.adHoc !== true);
+    if (!goal || goal.status !== 'open' || goal.deadlineAt !== undefined) continue;
+    goal.deadlineAt = deadlineFrom(d, spec, spec.deadline, new Date(reachedAt));
+    journal(d, 'goal.deadline_started', { goalKey: goal.key, milestone: from, deadlineAt: goal.deadlineAt });
+    emit(d, 'goal.updated', { goalKey: goal.key, deadlineAt: goal.deadlineAt, reason: `milestone ${from} reached` });
     armSlaPoints(d, goal);
   }
 }
@@ -51,6 +73,7 @@ export function compiledCondition(d: Draft, source: string): unknown {
  */
 export function evaluateGoals(d: Draft): void {
   if (d.case.status !== 'open') return;
+  startMilestoneClocks(d);
   const scope = goalScope(d.case);
   for (const goal of d.case.goals) {
     if (goal.status !== 'open' || !holds(d, goal.condition, scope)) continue;

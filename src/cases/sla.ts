@@ -10,7 +10,8 @@
  */
 import { DateTime, Duration } from 'luxon';
 import type { Escalation, SlaSpec } from '../templates/types.js';
-import { emit, type Draft } from './draft.js';
+import { compiledFor, emit, type Draft } from './draft.js';
+import { startFragment } from './start-fragment.js';
 import { newTimerId } from './timers.js';
 import { PRIORITIES, type Actor, type Goal, type JournalEntry } from './types.js';
 
@@ -113,7 +114,9 @@ export function fireSlaPoint(d: Draft, timerId: string): Record<string, unknown>
  * - setPriority: raises the case priority (never lowers it: a case already more urgent stays);
  * - reassign: the case moves to the queue and its owner is cleared; without a queue there is
  *   nowhere to move it, and the escalation is journaled as skipped. Open tasks keep their
- *   assignment, as with `case.reassign`.
+ *   assignment, as with `case.reassign`;
+ * - startFragment: opens the escalation fragment, assigned to the queue if given — unless an
+ *   instance of it is still active (a breach after a warning that started it adds no second one).
  */
 function escalate(d: Draft, goal: Goal, point: SlaPoint, escalations: Escalation[]): void {
   const sla = { goalKey: goal.key, point };
@@ -146,6 +149,21 @@ function escalate(d: Draft, goal: Goal, point: SlaPoint, escalations: Escalation
         const to = { ownerId: null, queue: e.queue };
         journalEntry(d, SLA_ACTOR, 'case.reassigned', { ...sla, from, to, ...(e.role !== undefined ? { role: e.role } : {}) });
         emit(d, 'case.reassigned', to);
+        break;
+      }
+      case 'startFragment': {
+        if (d.case.fragments.some((f) => f.definition === e.fragment && f.status === 'active')) {
+          journalEntry(d, SLA_ACTOR, 'sla.escalation_skipped', { ...sla, action: e.action, why: `${e.fragment} is already active` });
+          break;
+        }
+        const f = startFragment(d, {
+          id: d.ctx.newId(),
+          ref: e.fragment,
+          compiled: compiledFor(d, e.fragment),
+          source: 'escalation',
+          ...(e.queue !== undefined ? { assignment: { queue: e.queue } } : {}),
+        });
+        journalEntry(d, SLA_ACTOR, 'sla.fragment_started', { ...sla, fragmentId: f.id, definition: e.fragment });
         break;
       }
     }

@@ -219,6 +219,28 @@ function checkTemplate(t: CaseTemplate, ctx: TemplateCheckContext): void {
         );
       }
     }
+    if (goal.deadlineFrom !== undefined) {
+      const key = goal.deadlineFrom.milestone;
+      if (goal.deadline === undefined) {
+        at('INVALID_REFERENCE', `/goals/${i}/deadlineFrom`, `goal \`${goal.key}\` starts its deadline at a milestone but has no \`deadline\`; add one (e.g. P2D)`);
+      } else if (!milestoneKeys.has(key)) {
+        at('INVALID_REFERENCE', `/goals/${i}/deadlineFrom/milestone`, `milestone \`${key}\` is not declared in \`milestones\``);
+      } else if (!settable.has(key)) {
+        at('INVALID_REFERENCE', `/goals/${i}/deadlineFrom/milestone`, `no default or discretionary fragment sets milestone \`${key}\` (setMilestone), so the deadline would never start`);
+      }
+    }
+  });
+
+  // Escalation fragments are part of the template's plan: known, and their tasks need its roles.
+  (t.slas ?? []).forEach((sla, i) => {
+    for (const list of ['onWarning', 'onBreach'] as const) {
+      (sla[list] ?? []).forEach((e, j) => {
+        if (e.action !== 'startFragment') return;
+        const path = `/slas/${i}/${list}/${j}/fragment`;
+        if (ctx.validFragments.has(e.fragment)) fragmentsOfTemplate.push({ ref: e.fragment, path });
+        else at('UNKNOWN_FRAGMENT', path, unknownFragmentMessage(e.fragment, ctx.validFragments));
+      });
+    }
   });
 
   // Roles: every task of the template's fragments can be worked by one of its roles.

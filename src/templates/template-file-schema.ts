@@ -76,6 +76,12 @@ export const GoalSpecSchema = Type.Object(
     condition: Cel('CEL over { caseFile, milestones, case, fragments } that makes the goal achieved.'),
     required: Type.Boolean({ description: 'Required goals must be achieved before the case resolves.' }),
     deadline: Type.Optional(Duration('ISO 8601 duration from case open, e.g. PT1H, P2D.')),
+    deadlineFrom: Type.Optional(
+      Type.Object(
+        { milestone: Type.String({ pattern: SNAKE_KEY_PATTERN, description: 'A milestone of this template.' }) },
+        { additionalProperties: false, description: 'Start the deadline clock when this milestone is reached, not at case open.' },
+      ),
+    ),
     deadlineCalendar: Type.Optional(BusinessCalendarSchema),
   },
   { additionalProperties: false },
@@ -123,6 +129,14 @@ export const EscalationSchema = Type.Union([
   NotifyOrReassign('notify'),
   NotifyOrReassign('reassign'),
   Type.Object({ action: Type.Literal('setPriority'), priority: PrioritySchema }, { additionalProperties: false }),
+  Type.Object(
+    {
+      action: Type.Literal('startFragment'),
+      fragment: Type.String({ pattern: FRAGMENT_REF_PATTERN, description: 'key@version of the escalation fragment.' }),
+      queue: Type.Optional(Name('Queue the fragment is assigned to.')),
+    },
+    { additionalProperties: false },
+  ),
 ]);
 
 export const SlaSpecSchema = Type.Object(

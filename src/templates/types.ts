@@ -14,6 +14,11 @@ export interface GoalSpec {
   /** Deadline as an ISO 8601 duration from case open (`PT1H`, `P2D`), if any. */
   deadline?: string;
   /**
+   * Start the deadline clock when this milestone is reached instead of at case open ("decide
+   * within 2 days of the supplier's answer"). Until then the goal has no deadline and no SLA points.
+   */
+  deadlineFrom?: { milestone: string };
+  /**
    * Measure `deadline` in this calendar's working time (overrides the template's `calendar`).
    * Without either, the deadline is elapsed time. See `BusinessCalendar` for what `P2D` means.
    */
@@ -100,14 +105,16 @@ export interface IntakeRule {
   priorityRules?: { when: string; priority: Priority }[];
 }
 
-export const ESCALATION_ACTIONS = ['notify', 'reassign', 'setPriority'] as const;
+export const ESCALATION_ACTIONS = ['notify', 'reassign', 'setPriority', 'startFragment'] as const;
 export type EscalationAction = (typeof ESCALATION_ACTIONS)[number];
 
 /** What happens when a goal deadline reaches its warning (at risk) or breach point. */
 export type Escalation =
   | { action: 'notify'; role?: string; queue?: string }
   | { action: 'reassign'; role?: string; queue?: string }
-  | { action: 'setPriority'; priority: Priority };
+  | { action: 'setPriority'; priority: Priority }
+  /** Opens an escalation fragment (library `key@version`) in the case, assigned to `queue` if given. */
+  | { action: 'startFragment'; fragment: FragmentRef; queue?: string };
 
 /** Service level on a goal with a deadline. */
 export interface SlaSpec {

@@ -396,6 +396,43 @@ describe('bad files', () => {
     expect(problems[0]!.message).toBe('warnBefore PT2H is not shorter than the deadline PT1H');
   });
 
+  it('a deadline that starts at a milestone needs a deadline and a milestone a fragment sets', async () => {
+    const goals = `  - key: answered
+    title: Answered
+    condition: "'greeted' in milestones"
+    required: false
+    deadlineFrom: { milestone: greeted }
+  - key: followed_up
+    title: Followed up
+    condition: "'greeted' in milestones"
+    required: false
+    deadline: PT2H
+    deadlineFrom: { milestone: waved }
+milestones:
+  - { key: greeted, title: Greeted }
+  - { key: waved, title: Waved }
+`;
+    const dir = await catalog({
+      'hello.yaml': TEMPLATE.replace('milestones:\n  - { key: greeted, title: Greeted }\n', goals),
+      'fragments/say-hello.yaml': FRAGMENT,
+    });
+    const { problems } = await loadCatalog(dir);
+    expect(problems.map((p) => [p.path, p.message])).toEqual([
+      ['/goals/1/deadlineFrom', 'goal `answered` starts its deadline at a milestone but has no `deadline`; add one (e.g. P2D)'],
+      ['/goals/2/deadlineFrom/milestone', 'no default or discretionary fragment sets milestone `waved` (setMilestone), so the deadline would never start'],
+    ]);
+  });
+
+  it('an escalation fragment must exist in the library', async () => {
+    const dir = await catalog({
+      'hello.yaml': `${TEMPLATE}slas:\n  - goal: greeted\n    onBreach:\n      - { action: startFragment, fragment: say-goodbye@1, queue: leads }\n      - { action: startFragment, fragment: say-hello@1 }\n`,
+      'fragments/say-hello.yaml': FRAGMENT,
+    });
+    const { problems } = await loadCatalog(dir);
+    expect(problems.map((p) => [p.code, p.path, p.line])).toEqual([['UNKNOWN_FRAGMENT', '/slas/0/onBreach/0/fragment', 21]]);
+    expect(problems[0]!.message).toMatch(/say-goodbye@1/);
+  });
+
   it('refuses files over the size limit unread', async () => {
     const dir = await catalog({ 'huge.yaml': `# ${'x'.repeat(1024 * 1024)}\n` });
     const { problems } = await loadCatalog(dir);
