@@ -31,4 +31,6 @@ VOLUME ["/data"]
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 # exec form: node is PID 1's child-free process and receives SIGTERM directly for a graceful stop.
-CMD ["node", "dist/src/server.js"]
+# A larger young generation: short-lived command garbage dies young instead of being copied
+# (about a fifth less CPU per fired timer in `npm run bench:timers`).
+CMD ["node", "--max-semi-space-size=64", "dist/src/server.js"]

@@ -13,10 +13,12 @@
  * transition, write case + journal + timer row). Lateness is settled_at - due_at of each row.
  * `lost` counts rows still pending at the end. The last line is one JSON object.
  */
+import { readFile, writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
 import path from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { sql } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { pino } from 'pino';
 import { assembleCore } from '../src/core.js';
 import { migrateToLatest } from '../src/persistence/migrate.js';
@@ -39,6 +41,8 @@ const TRANSACTIONS = Number(process.env.BENCH_TRANSACTIONS ?? 4);
 const POOL = Number(process.env.BENCH_POOL ?? 20);
 const PROCESSES = Number(process.env.BENCH_PROCESSES ?? 0);
 const CLONE_BATCH = 5_000;
+/** Write a CPU profile (.cpuprofile, for Chrome DevTools) of this process's firing phase here. */
+const PROFILE_TO = process.env.BENCH_PROFILE;
 /** One deployment key for the bench and its worker processes (no webhook secrets are used here). */
 const SECRET_KEY = randomBytes(32);
 
@@ -127,6 +131,10 @@ async function main() {
     if (armed !== TIMERS) console.log(`the relay armed ${armed} jobs for ${TIMERS} pending timers`);
     console.log(`armed ${armed} timers in ${round(armS, 1)} s (${round(armed / armS)} /s)${armedBeforeDue ? '' : ' — arming ran into the window; raise BENCH_LEAD_S'}`);
 
+    // CPU spent firing, per timer: steadier than throughput on a machine shared with other work.
+    const cpuBefore = { node: process.cpuUsage(), postgres: await postgresCpuMs(database.db) };
+    const profiler = PROFILE_TO ? await startProfiler() : undefined;
+
     // Wait for the window and the drain; report progress.
     const deadline = windowStart.getTime() + (WINDOW_S + DRAIN_S) * 1000;
     let pending = TIMERS;
@@ -141,6 +149,12 @@ async function main() {
       if (pending === 0) break;
     }
 
+    const nodeCpu = process.cpuUsage(cpuBefore.node);
+    if (profiler && PROFILE_TO) {
+      await writeFile(PROFILE_TO, JSON.stringify(await profiler.stop()));
+      console.log(`CPU profile of the firing phase written to ${PROFILE_TO}`);
+    }
+    const postgresCpu = subtractCpu(await postgresCpuMs(database.db), cpuBefore.postgres);
     const stats = await sql<{ fired: number; p50: number; p99: number; max: number; first_due: Date; first: Date; last: Date }>`
       select count(*)::int as fired,
              percentile_cont(0.5) within group (order by extract(epoch from settled_at - due_at) * 1000) as p50,
@@ -178,6 +192,9 @@ async function main() {
         lateness_p99_ms: round(Number(s.p99)),
         lateness_max_ms: round(Number(s.max)),
         applied_per_s: round(appliedPerS),
+        // Worker processes' own CPU is not counted when BENCH_PROCESSES > 0.
+        node_cpu_ms_per_timer: PROCESSES > 0 ? null : round((nodeCpu.user + nodeCpu.system) / 1000 / Math.max(1, s.fired), 3),
+        postgres_cpu_ms_per_timer: postgresCpu === undefined ? null : round(postgresCpu / Math.max(1, s.fired), 3),
         lost,
       }),
     );
@@ -192,9 +209,51 @@ async function main() {
   }
 }
 
+async function startProfiler() {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return {
+    async stop() {
+      const { profile } = await session.post('Profiler.stop');
+      session.disconnect();
+      return profile;
+    },
+  };
+}
+
+/**
+ * CPU time (ms) of every Postgres backend connected to the bench database, by pid, read from
+ * /proc (Linux, same host); undefined where that is not possible.
+ */
+async function postgresCpuMs(db: Kysely<any>): Promise<Map<number, number> | undefined> {
+  try {
+    const pids = await sql<{ pid: number }>`select pid from pg_stat_activity where datname = current_database()`.execute(db);
+    const ticksPerMs = 100 / 1000; // USER_HZ is 100 on Linux
+    const cpu = new Map<number, number>();
+    for (const { pid } of pids.rows) {
+      const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+      if (stat === undefined) return undefined;
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      cpu.set(pid, (Number(fields[11]) + Number(fields[12])) / ticksPerMs);
+    }
+    return cpu;
+  } catch {
+    return undefined;
+  }
+}
+
+function subtractCpu(after: Map<number, number> | undefined, before: Map<number, number> | undefined): number | undefined {
+  if (!after || !before) return undefined;
+  let total = 0;
+  for (const [pid, ms] of after) total += ms - (before.get(pid) ?? 0);
+  return total;
+}
+
 /** A `TESSERA_ROLE=worker` process on the bench database and prefix; resolves once it takes jobs. */
 async function startWorkerProcess(databaseUrl: string, prefix: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/server.ts')], {
+  const child = spawn(process.execPath, ['--max-semi-space-size=64', '--import', 'tsx', path.join(ROOT, 'src/server.ts')], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '',

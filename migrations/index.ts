@@ -5,10 +5,10 @@
 import type { Migration } from 'kysely';
 import * as m0001 from './0001_api_keys.js';
 import * as m0002 from './0002_cases.js';
-import * as m0007 from './0007_case_fillfactor.js';
+import * as m0007 from './0007_case_write_path.js';
 
 export const migrations: Record<string, Migration> = {
   '0001_api_keys': m0001,
   '0002_cases': m0002,
-  '0007_case_fillfactor': m0007,
+  '0007_case_write_path': m0007,
 };
