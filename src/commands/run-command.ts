@@ -154,6 +154,7 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
         }
         const written = await saveDecision(trx, {
           previousVersion: state?.version,
+          ...(state ? { previous: state } : {}),
           next: decision.case,
           effects: decision.effects,
           journal: decision.journal,

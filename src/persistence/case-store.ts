@@ -6,6 +6,7 @@ import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import type { Actor, CaseState, ContentItem, Effect, JournalEntry, OutboundEvent, Task, TimerSpec } from '../cases/types.js';
 import type { FragmentDefinition } from '../fragments/types.js';
 import { canonicalHash } from '../templates/canonical-hash.js';
+import { goalViewsCte } from './goal-views.js';
 import type { Database } from './schema.js';
 
 export interface IdempotencyRecord {
@@ -19,6 +20,8 @@ export interface IdempotencyRecord {
 export interface SaveInput {
   /** Absent for `case.open`. */
   previousVersion: number | undefined;
+  /** The case as loaded (absent for `case.open`): the goal views are rewritten only when their part changed. */
+  previous?: CaseState;
   next: CaseState;
   effects: Effect[];
   journal: JournalEntry[];
@@ -197,6 +200,8 @@ export async function saveDecision(trx: Transaction<Database>, input: SaveInput)
       where exists (select 1 from written)
       on conflict do nothing)`);
   }
+  const goalViews = goalViewsCte([{ previous: input.previous, next: c }]);
+  if (goalViews) parts.push(goalViews);
   if (idem) {
     parts.push(sql`idempotency_row as (
       insert into idempotency_keys (owner, key, request_hash, case_id, status_code, response)
