@@ -56,7 +56,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
  * Projects the goals of every case already stored, the same rows `goalViewRows` writes
  * (exported so a test can check the two agree). Rows already there are left alone.
  */
-export async function backfillGoalViews(db: Kysely<unknown>, caseId?: string): Promise<void> {
+export async function backfillGoalViews(db: Kysely<any>, caseId?: string): Promise<void> {
   await sql`
     insert into goal_views (case_id, goal_key, goal_title, case_title, template_key, template_version, queue, owner_id, priority,
       case_status, status, sla, required, ad_hoc, deadline_at, at_risk_at, breached_at, achieved_at, achieved_late, opened_at, updated_at)
