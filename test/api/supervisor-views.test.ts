@@ -293,6 +293,15 @@ describe('GET /v1/reports/sla-attainment', () => {
 });
 
 describe('who may look, and bad parameters', () => {
+  it('are described in the OpenAPI document, under the supervisor tag', async () => {
+    const doc = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json();
+    for (const route of ['/v1/goals', '/v1/goals/due', '/v1/reports/sla-attainment']) {
+      expect(doc.paths[route]?.get?.tags, route).toEqual(['supervisor']);
+    }
+    const params = (doc.paths['/v1/goals/due'].get.parameters as { name: string; required?: boolean }[]).map((p) => [p.name, p.required === true]);
+    expect(params).toEqual(expect.arrayContaining([['within_hours', true], ['limit', false], ['sla', false], ['cursor', false]]));
+  });
+
   it('answers 403 to agents and integrators', async () => {
     for (const actor of [agent, integrator]) {
       for (const url of ['/v1/goals', '/v1/goals/due?within_hours=4', `/v1/reports/sla-attainment?from=${at(T0)}&to=${at(T0 + DAY)}`]) {
