@@ -4,11 +4,15 @@
  * rolled-back command leaves them as they were, and the migration's backfill writes the same rows.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { backfillGoalViews } from '../../migrations/0003_goal_views.js';
 import type { CaseState } from '../../src/cases/types.js';
+import { createCommandRunner } from '../../src/commands/run-command.js';
 import { loadCaseForUpdate, saveDecision } from '../../src/persistence/case-store.js';
 import { goalViewRows, goalViewsChanged, type GoalViewRow } from '../../src/persistence/goal-views.js';
+import type { Database } from '../../src/persistence/schema.js';
 import { createActor, type Actor } from '../support/actors.js';
 import { caseApi, caseRows, expectProblem } from '../support/case-api.js';
 import { startTestApp, uniqueId } from '../support/platform.js';
@@ -173,5 +177,49 @@ describe('goal views projection', () => {
     await backfillGoalViews(t.database.db, c.id);
     expect(byKey(await projected(c.id))).toEqual(byKey(goalViewRows(await stateOf(c.id))));
     expect(withoutUpdatedAt(await projected(c.id))).toEqual(withoutUpdatedAt(live));
+  });
+
+  it('costs no extra round trip: the goal rows ride in the one write statement, and only when they changed', async () => {
+    const statements: string[] = [];
+    const db = new Kysely<Database>({
+      dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: inject('databaseUrl'), max: 2 }) }),
+      log: (event) => {
+        // begin and commit are logged too; the round trips that carry work are what is counted.
+        if (event.level === 'query' && !/^(begin|commit)\b/i.test(event.query.sql.trim())) statements.push(event.query.sql);
+      },
+    });
+    try {
+      const runner = createCommandRunner({ db, engine: t.core.engine, catalog: t.core.catalog, now: () => new Date(clock) });
+      const run = (caseId: string | undefined, command: Parameters<typeof runner.run>[0]['command']) =>
+        runner.run({
+          ...(caseId ? { caseId } : { template: { key: 'billing-dispute' } }),
+          command,
+          actor: { id: 'sup', role: 'supervisor' },
+          respond: ({ case: c }) => ({ statusCode: 200, body: { id: c.id } }),
+        });
+      const writes = () => statements.filter((q) => q.trimStart().startsWith('with'));
+
+      clock = T0;
+      const opened = await run(undefined, { type: 'case.open', input: { title: 'Counted', queue: uniqueId('q') } });
+      const caseId = (opened.body as { id: string }).id;
+      expect(statements).toHaveLength(1);
+      expect(writes()[0]).toContain('goal_view_rows');
+
+      statements.length = 0;
+      await run(caseId, { type: 'goal.update', goalKey: 'decision_made', deadlineAt: new Date(T0 + 10 * HOUR).toISOString(), reason: 'moved' });
+      expect(statements).toHaveLength(2); // lock + load, then one write
+      expect(statements[0]).toContain('for update');
+      expect(writes()).toHaveLength(1);
+      expect(writes()[0]).toContain('goal_view_rows');
+
+      statements.length = 0;
+      await run(caseId, { type: 'content.add', kind: 'note', data: { text: 'no goal changes' } });
+      expect(statements).toHaveLength(2);
+      expect(writes()).toHaveLength(1);
+      expect(writes()[0]).not.toContain('goal_views');
+      await expectConsistent(caseId);
+    } finally {
+      await db.destroy();
+    }
   });
 });
