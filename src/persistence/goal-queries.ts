@@ -22,8 +22,6 @@ export const isGoalCursor = (v: unknown): v is GoalCursor =>
   typeof (v as GoalCursor).g === 'string' &&
   !Number.isNaN(Date.parse((v as GoalCursor).d));
 
-export const ACTIVE_CASE_STATUSES = ['open', 'on_hold'] as const;
-
 export interface GoalFilters {
   /** SLA states to include; all when absent. */
   sla?: readonly string[];
