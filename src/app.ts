@@ -23,6 +23,7 @@ import type { Core } from './core.js';
 import { caseRoutes } from './http/case-routes.js';
 import { catalogRoutes } from './http/catalog-routes.js';
 import { taskRoutes } from './http/task-routes.js';
+import { supervisorRoutes } from './http/supervisor-routes.js';
 
 export interface AppDeps {
   config: Config;
@@ -89,6 +90,7 @@ export async function buildApp(deps: AppDeps) {
     await api.register(catalogRoutes, { catalog: deps.core.catalog });
     await api.register(caseRoutes, { core: deps.core, db: deps.database.db, describe });
     await api.register(taskRoutes, { core: deps.core, db: deps.database.db });
+    await api.register(supervisorRoutes, { db: deps.database.db, now: deps.core.now });
   });
 
   return app;

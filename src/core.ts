@@ -19,6 +19,8 @@ export interface Core {
   engine: Engine;
   runner: CommandRunner;
   relay: Relay;
+  /** The clock commands and time-based views read (tests inject one). */
+  now: () => Date;
 }
 
 export interface CoreOptions {
@@ -57,5 +59,5 @@ export async function assembleCore(options: CoreOptions): Promise<Core> {
     afterCommit: (committed) => relay.handOver(committed),
     ...(options.now ? { now: options.now } : {}),
   });
-  return { catalog, engine, runner, relay };
+  return { catalog, engine, runner, relay, now: options.now ?? (() => new Date()) };
 }

@@ -171,6 +171,7 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
         if (state && decision.case === state) return { ...answer, replayed: false };
         const written = await saveDecision(trx, {
           previousVersion: state?.version,
+          ...(state ? { previous: state } : {}),
           next: decision.case,
           effects: decision.effects,
           journal: decision.journal,
@@ -237,6 +238,7 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
         } else {
           inputs.push({
             previousVersion: state.version,
+            previous: state,
             next: decision.case,
             effects: decision.effects,
             journal: decision.journal,

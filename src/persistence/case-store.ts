@@ -6,6 +6,7 @@ import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import type { Actor, CaseState, ContentItem, Effect, JournalEntry, OutboundEvent, Task, TimerSpec } from '../cases/types.js';
 import type { FragmentDefinition } from '../fragments/types.js';
 import { canonicalHash } from '../templates/canonical-hash.js';
+import { goalViewsCte } from './goal-views.js';
 import type { Database } from './schema.js';
 
 export interface IdempotencyRecord {
@@ -19,6 +20,8 @@ export interface IdempotencyRecord {
 export interface SaveInput {
   /** Absent for `case.open`. */
   previousVersion: number | undefined;
+  /** The case as loaded (absent for `case.open`): the goal views are rewritten only when their part changed. */
+  previous?: CaseState;
   next: CaseState;
   effects: Effect[];
   journal: JournalEntry[];
@@ -279,6 +282,8 @@ export async function saveDecisions(
       where d.case_id in (select id from written)
       on conflict do nothing)`);
   }
+  const goalViews = goalViewsCte(inputs.map((i) => ({ previous: i.previous, next: i.next })));
+  if (goalViews) parts.push(goalViews);
   const idempotency = inputs.flatMap((i) =>
     i.idempotency
       ? [{ owner: i.idempotency.owner, key: i.idempotency.key, request_hash: i.idempotency.requestHash, case_id: i.next.id,

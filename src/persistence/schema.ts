@@ -125,6 +125,39 @@ export interface IdempotencyKeyTable {
   created_at: Generated<Timestamp>;
 }
 
+/**
+ * One row per (case, goal): the goal views' projection of `cases.state`, kept exact by the
+ * command transaction (persistence/goal-views.ts). Never written anywhere else.
+ */
+export interface GoalViewTable {
+  case_id: string;
+  goal_key: string;
+  goal_title: string;
+  case_title: string;
+  template_key: string;
+  template_version: number;
+  queue: string | null;
+  owner_id: string | null;
+  priority: string;
+  case_status: string;
+  /** Goal status: open | achieved | cancelled. */
+  status: string;
+  /** on_track | at_risk | breached; null without a deadline. */
+  sla: string | null;
+  required: boolean;
+  ad_hoc: boolean;
+  deadline_at: Timestamp | null;
+  at_risk_at: Timestamp | null;
+  /** When the breach point fired while the goal was open (`deadlineReachedAt`). */
+  breached_at: Timestamp | null;
+  achieved_at: Timestamp | null;
+  achieved_late: boolean;
+  /** The case's. */
+  opened_at: Timestamp;
+  /** The case's `updatedAt` at the last write of this row. */
+  updated_at: Timestamp;
+}
+
 export interface Database {
   api_keys: ApiKeyTable;
   definitions: DefinitionTable;
@@ -135,6 +168,7 @@ export interface Database {
   outbox: OutboxTable;
   content: ContentTable;
   idempotency_keys: IdempotencyKeyTable;
+  goal_views: GoalViewTable;
 }
 
 export type ApiKeyRow = Selectable<ApiKeyTable>;

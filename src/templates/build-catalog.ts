@@ -12,7 +12,8 @@ import { collectFragmentFacts, type FragmentFacts } from './fragment-facts.js';
 import type { LoadProblem, LoadProblemCode } from './load-problem.js';
 import { joinPointer, parseSource, type ParsedSource } from './parse-source.js';
 import { createSchemaChecker, type SchemaChecker } from './schema-checker.js';
-import type { CaseTemplate } from './types.js';
+import { calendarProblems, workingDeadlineProblem } from './check-calendar.js';
+import type { BusinessCalendar, CaseTemplate } from './types.js';
 
 export interface SourceFile {
   /** Shown in problems; the loader passes the path it read. */
@@ -260,6 +261,17 @@ function checkTemplate(t: CaseTemplate, ctx: TemplateCheckContext): void {
   (t.intake ?? []).forEach((rule, i) => {
     if (rule.when !== undefined) condition(`/intake/${i}/when`, rule.when);
     (rule.priorityRules ?? []).forEach((r, j) => condition(`/intake/${i}/priorityRules/${j}/when`, r.when));
+  });
+
+  // Business calendars: real zones, intervals and dates; deadlines they can count.
+  const checkCalendar = (calendar: BusinessCalendar, path: string) => {
+    for (const p of calendarProblems(calendar)) at('INVALID_CALENDAR', path + p.path, p.message);
+  };
+  if (t.calendar) checkCalendar(t.calendar, '/calendar');
+  t.goals.forEach((goal, i) => {
+    if (goal.deadlineCalendar) checkCalendar(goal.deadlineCalendar, `/goals/${i}/deadlineCalendar`);
+    const problem = goal.deadline !== undefined && (goal.deadlineCalendar ?? t.calendar) ? workingDeadlineProblem(goal.deadline) : undefined;
+    if (problem) at('INVALID_CALENDAR', `/goals/${i}/deadline`, problem);
   });
 
   // SLAs: name a goal with a deadline, warn before it, escalate to known roles.

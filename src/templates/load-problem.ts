@@ -22,6 +22,8 @@ export const LOAD_PROBLEM_CODES = [
   'DUPLICATE',
   /** Any other cross-reference inside a template (goal keys, SLAs, milestones). */
   'INVALID_REFERENCE',
+  /** A business calendar with an unknown zone, an interval that closes before it opens, a date that does not exist. */
+  'INVALID_CALENDAR',
   /** A published key@version was edited instead of bumped. */
   'VERSION_CHANGED',
 ] as const;

@@ -49,12 +49,15 @@ export function openTestJobQueue(redisUrl = inject('redisUrl'), prefixSuffix = '
   return createBullmqJobQueue({ redisUrl, prefix: `${inject('redisPrefix')}${prefixSuffix}`, logger: silentLogger });
 }
 
-/** A built app on real Postgres and Redis; `close()` closes it and everything it opened. */
-export async function startTestApp(options: { redisUrl?: string; prefixSuffix?: string } = {}) {
+/**
+ * A built app on real Postgres and Redis; `close()` closes it and everything it opened. `now` is
+ * the clock of commands and time-based views (a test that moves time injects one).
+ */
+export async function startTestApp(options: { redisUrl?: string; prefixSuffix?: string; now?: () => Date } = {}) {
   const config = testConfig();
   const database = await openTestDatabase();
   const jobs = openTestJobQueue(options.redisUrl, options.prefixSuffix);
-  const core = await assembleCore({ database, jobs, logger: silentLogger, templatesDir: TEMPLATES_DIR });
+  const core = await assembleCore({ database, jobs, logger: silentLogger, templatesDir: TEMPLATES_DIR, ...(options.now ? { now: options.now } : {}) });
   const secrets = testSecretBox();
   const app = await buildApp({ config, logger: silentLogger, database, jobs, secrets, core });
   await app.ready();
