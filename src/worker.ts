@@ -1,13 +1,19 @@
 /**
- * The worker side of a process (roles all and worker): job processors, and the reconciler that
- * re-arms pending timers from Postgres at start and periodically. Each processor ends by
+ * The worker side of a process (roles all and worker): job processors (timers, outbox fan-out,
+ * webhook attempts), and the reconciler that re-arms pending timers, undispatched outbox rows and
+ * due webhook deliveries from Postgres at start and periodically. Each processor ends by
  * dispatching a command; the HTTP side never runs jobs itself.
  */
 import type { Logger } from 'pino';
+import type { WebhookConfig } from './config.js';
 import type { Core } from './core.js';
+import { deliverWebhookProcessor } from './jobs/deliver-webhook-job.js';
+import { dispatchEventProcessor } from './jobs/dispatch-event-job.js';
 import { fireTimerProcessor } from './jobs/fire-timer-job.js';
 import { QUEUES } from './jobs/queues.js';
 import type { Platform } from './platform/platform.js';
+import type { SendWebhook } from './webhooks/send-webhook.js';
+import { createSsrfGuard, type HostResolver } from './webhooks/ssrf-guard.js';
 
 export interface Workers {
   close(): Promise<void>;
@@ -18,7 +24,16 @@ export interface WorkerOptions {
   reconcileEveryMs?: number;
   /** Timer jobs run at once in this process (default 16; keep it near the database pool size). */
   timerConcurrency?: number;
+  /** Outbound webhook delivery settings (default: the configuration defaults, no allowlist). */
+  webhooks?: WebhookConfig;
+  /** Seams for tests: how host names resolve, and how a request is sent. */
+  resolveHost?: HostResolver;
+  sendWebhook?: SendWebhook;
+  /** Webhook attempts run at once in this process (default 16). */
+  webhookConcurrency?: number;
 }
+
+const WEBHOOK_DEFAULTS: WebhookConfig = { allowlist: [], maxAttempts: 10, backoffBaseMs: 30_000, backoffMaxMs: 21_600_000, timeoutMs: 10_000 };
 
 export async function startWorkers(platform: Platform, core: Core, logger: Logger, options: WorkerOptions = {}): Promise<Workers> {
   const reconcileEveryMs = options.reconcileEveryMs ?? 60_000;
@@ -26,12 +41,38 @@ export async function startWorkers(platform: Platform, core: Core, logger: Logge
     concurrency: options.timerConcurrency ?? 16,
   });
 
+  const webhooks = options.webhooks ?? WEBHOOK_DEFAULTS;
+  const db = platform.database.db;
+  platform.jobs.process(QUEUES.outbox, dispatchEventProcessor({ db, relay: core.relay.webhooks }), { concurrency: 4 });
+  platform.jobs.process(
+    QUEUES.webhooks,
+    deliverWebhookProcessor({
+      db,
+      relay: core.relay.webhooks,
+      secrets: platform.secrets,
+      guard: createSsrfGuard({ allowlist: webhooks.allowlist, ...(options.resolveHost ? { resolveHost: options.resolveHost } : {}) }),
+      logger,
+      maxAttempts: webhooks.maxAttempts,
+      backoffBaseMs: webhooks.backoffBaseMs,
+      backoffMaxMs: webhooks.backoffMaxMs,
+      timeoutMs: webhooks.timeoutMs,
+      ...(options.sendWebhook ? { send: options.sendWebhook } : {}),
+    }),
+    { concurrency: options.webhookConcurrency ?? 16 },
+  );
+
   const reconcile = async (overdueAfterMs: number) => {
     try {
       const armed = await core.relay.reconcile({ overdueAfterMs });
       if (armed > 0) logger.info({ armed }, 'pending timers re-armed');
     } catch (err) {
       logger.warn({ err }, 'timer reconciliation failed; will retry');
+    }
+    try {
+      const outbound = await core.relay.webhooks.reconcile({ overdueAfterMs });
+      if (outbound.events + outbound.deliveries > 0) logger.info(outbound, 'undispatched events and due webhook deliveries re-enqueued');
+    } catch (err) {
+      logger.warn({ err }, 'webhook reconciliation failed; will retry');
     }
   };
   // At start, any overdue timer gets a fresh job: its own may sit active in a worker that just
