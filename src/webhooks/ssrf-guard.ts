@@ -69,19 +69,19 @@ function blockList(v4: Array<[string, number, string]>, v6: Array<[string, numbe
   return list;
 }
 
-const BLOCKED = blockList(BLOCKED_V4, BLOCKED_V6);
-// One list per range, to name the range in the refusal.
-const NAMED = [
-  ...BLOCKED_V4.map(([net, prefix, name]) => ({ name, list: blockList([[net, prefix, name]], []) })),
-  ...BLOCKED_V6.map(([net, prefix, name]) => ({ name, list: blockList([], [[net, prefix, name]]) })),
-];
+// Separate lists per family: Node's BlockList matches IPv4 input against IPv6 rules in
+// ::ffff:0:0/96, which would block every IPv4 address.
+const NAMED = {
+  ipv4: BLOCKED_V4.map(([net, prefix, name]) => ({ name, list: blockList([[net, prefix, name]], []) })),
+  ipv6: BLOCKED_V6.map(([net, prefix, name]) => ({ name, list: blockList([], [[net, prefix, name]]) })),
+};
 
 const family = (address: string): 'ipv4' | 'ipv6' => (isIP(address) === 6 ? 'ipv6' : 'ipv4');
 
 /** Which blocked range holds `address`, or undefined when it is a public address. */
 export function blockedRange(address: string): string | undefined {
-  if (!BLOCKED.check(address, family(address))) return undefined;
-  return NAMED.find((n) => n.list.check(address, family(address)))?.name ?? 'reserved';
+  const fam = family(address);
+  return NAMED[fam].find((n) => n.list.check(address, fam))?.name;
 }
 
 const CIDR = /^([0-9a-f.:]+)(?:\/(\d{1,3}))?$/i;
