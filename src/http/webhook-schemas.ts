@@ -21,7 +21,8 @@ export const UpdateSubscriptionBody = Type.Object(
   {
     url: Type.Optional(Url),
     event_types: Type.Optional(EventTypes),
-    description: Type.Optional(Nullable(Description)),
+    // Null first: with type coercion on, a string branch tried first would turn null into "".
+    description: Type.Optional(Type.Union([Type.Null(), Description])),
     enabled: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false, minProperties: 1 },
