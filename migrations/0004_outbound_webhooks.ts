@@ -43,7 +43,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('delivered_at', 'timestamptz')
     .execute();
   await db.schema.createIndex('webhook_deliveries_event_subscription').unique().on('webhook_deliveries').columns(['outbox_id', 'subscription_id']).execute();
-  await sql`create index webhook_deliveries_due on webhook_deliveries (next_attempt_at) where status = 'pending'`.execute(db);
+  await sql`create index webhook_deliveries_pending on webhook_deliveries (id) where status = 'pending'`.execute(db);
   await db.schema.createIndex('webhook_deliveries_subscription').on('webhook_deliveries').columns(['subscription_id', 'created_at desc', 'id desc']).execute();
   await db.schema.createIndex('webhook_deliveries_status').on('webhook_deliveries').columns(['status', 'created_at desc', 'id desc']).execute();
   await db.schema.createIndex('webhook_deliveries_created').on('webhook_deliveries').columns(['created_at desc', 'id desc']).execute();

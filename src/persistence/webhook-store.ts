@@ -180,18 +180,20 @@ export async function listPendingOutbox(db: Kysely<Database>, afterSeq: string |
   return q.execute();
 }
 
-/** Pending deliveries whose next attempt is due by `before`, soonest first. */
-export async function listDueDeliveries(db: Kysely<Database>, before: Date, afterId: string | undefined, limit: number): Promise<DueDelivery[]> {
+/**
+ * Every pending delivery with its next attempt time, by id. The reconciler arms them all (a
+ * delayed job for a future attempt), so after a Redis flush a retry runs on time, not a period late.
+ */
+export async function listPendingDeliveries(db: Kysely<Database>, afterId: string | undefined, limit: number): Promise<DueDelivery[]> {
   let q = db
     .selectFrom('webhook_deliveries')
     .select(['id', 'attempts', 'next_attempt_at'])
     .where('status', '=', 'pending')
-    .where('next_attempt_at', '<=', before)
     .orderBy('id')
     .limit(limit);
   if (afterId !== undefined) q = q.where('id', '>', afterId);
   const rows = await q.execute();
-  return rows.map((r) => ({ id: r.id, attempt: r.attempts + 1, nextAttemptAt: new Date(r.next_attempt_at!) }));
+  return rows.map((r) => ({ id: r.id, attempt: r.attempts + 1, nextAttemptAt: r.next_attempt_at ? new Date(r.next_attempt_at) : new Date(0) }));
 }
 
 // ---- attempts ---------------------------------------------------------------------------------

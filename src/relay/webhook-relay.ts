@@ -3,7 +3,7 @@
  * outbox id); dispatching creates the deliveries and hands each one over as a delivery job (job id =
  * `<delivery id>-<attempt>`: a retry cannot reuse the id of the job that is still running it, and
  * the claim in the processor makes a duplicate a no-op). The rows are the truth: `reconcile()`
- * re-enqueues outbox rows not yet dispatched and deliveries whose next attempt is due, which is
+ * re-enqueues outbox rows not yet dispatched and every pending delivery (at its next attempt time), which is
  * what makes a Redis flush lose nothing.
  */
 import type { Kysely } from 'kysely';
@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { QUEUES, WEBHOOK_JOB_ATTEMPTS, WEBHOOK_JOB_BACKOFF_MS, type DeliverWebhookJob, type DispatchEventJob } from '../jobs/queues.js';
 import type { JobQueue } from '../platform/job-queue.js';
 import type { Database } from '../persistence/schema.js';
-import { listDueDeliveries, listPendingOutbox, type DueDelivery } from '../persistence/webhook-store.js';
+import { listPendingDeliveries, listPendingOutbox, type DueDelivery } from '../persistence/webhook-store.js';
 
 export interface WebhookRelayDeps {
   db: Kysely<Database>;
@@ -58,7 +58,8 @@ export function createWebhookRelay(deps: WebhookRelayDeps) {
     },
 
     /**
-     * Re-enqueues outbox rows not yet dispatched and deliveries due now. Work overdue by more
+     * Re-enqueues outbox rows not yet dispatched and every pending delivery (delayed to its next
+     * attempt; the claim re-checks). Work overdue by more
      * than `overdueAfterMs` goes under a suffixed job id: its original job may be stuck in a dead
      * worker or failed for good (its id would make a re-add a no-op). A duplicate job is harmless:
      * dispatch skips a dispatched row, and the claim skips an attempt already made.
@@ -81,7 +82,7 @@ export function createWebhookRelay(deps: WebhookRelayDeps) {
       let deliveries = 0;
       let afterId: string | undefined;
       for (;;) {
-        const batch = await listDueDeliveries(deps.db, now(), afterId, BATCH);
+        const batch = await listPendingDeliveries(deps.db, afterId, BATCH);
         await Promise.all(batch.map((d) => arm(d, suffixFor(d.nextAttemptAt))));
         deliveries += batch.length;
         if (batch.length < BATCH) break;
