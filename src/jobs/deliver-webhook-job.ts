@@ -51,9 +51,16 @@ export function deliverWebhookProcessor(deps: DeliverWebhookDeps) {
     if (!verdict.ok) {
       return { ...base, statusCode: null, error: `refused before connecting: the URL ${verdict.reason}`, responseBody: null, durationMs: 0 };
     }
-    const secrets = [deps.secrets.open(subscription.secret_sealed)];
-    if (subscription.previous_secret_sealed && subscription.previous_secret_expires_at && new Date(subscription.previous_secret_expires_at) > at) {
-      secrets.push(deps.secrets.open(subscription.previous_secret_sealed));
+    let secrets: string[];
+    try {
+      secrets = [deps.secrets.open(subscription.secret_sealed)];
+      if (subscription.previous_secret_sealed && subscription.previous_secret_expires_at && new Date(subscription.previous_secret_expires_at) > at) {
+        secrets.push(deps.secrets.open(subscription.previous_secret_sealed));
+      }
+    } catch (err) {
+      // A changed TESSERA_SECRET_KEY: retrying cannot help until an operator fixes the key, so it
+      // counts as a failed attempt (and ends dead-lettered, replayable) instead of looping.
+      return { ...base, statusCode: null, error: `cannot open the signing secret: ${(err as Error).message}`, responseBody: null, durationMs: 0 };
     }
     const signed = signedRequest(delivery.id, event, secrets, at);
     const response = await send({ url: verdict.url, address: verdict.address, headers: signed.headers, body: signed.body, timeoutMs: deps.timeoutMs });

@@ -249,6 +249,31 @@ describe('delivering outbox events', () => {
   });
 });
 
+describe('receivers that do not answer 2xx', () => {
+  it('counts a redirect (not followed) and a stalled receiver (timeout) as failed attempts', async () => {
+    const redirecting = await startReceiver(() => 302);
+    const stalled = await startReceiver(() => 0);
+    cleanups.push(redirecting.close, stalled.close);
+    const { open } = await stack('no-2xx', { allowlist: '127.0.0.1', maxAttempts: 1, timeoutMs: 300 });
+    const node = await open();
+    await node.startWorkers();
+    const toRedirect = await subscribe(node, redirecting.url, ['case.opened']);
+    const toStalled = await subscribe(node, stalled.url, ['case.opened']);
+    await openCases(node.core, 1);
+
+    const rows = await allSettled(node, 2);
+    expect(rows.every((r) => r.status === 'dead' && r.attempts === 1)).toBe(true);
+    const redirected = rows.find((r) => r.subscription_id === toRedirect.id)!;
+    expect(await attemptRows(node, redirected.id)).toEqual([expect.objectContaining({ status_code: 302, error: 'the receiver answered 302' })]);
+    expect(redirecting.requests.map((r) => r.headers['webhook-id'])).toEqual([redirected.id]);
+    const timedOut = rows.find((r) => r.subscription_id === toStalled.id)!;
+    const [attempt] = await attemptRows(node, timedOut.id);
+    expect(attempt!.status_code).toBeNull();
+    expect(attempt!.error).toContain('no answer within 300 ms');
+    expect(attempt!.duration_ms).toBeGreaterThanOrEqual(250);
+  });
+});
+
 describe('after Redis loses its keys (prefix-scoped FLUSHALL)', () => {
   it('delivers outbox rows that were never dispatched once the reconciler runs', async () => {
     const receiver = await startReceiver();

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
 import { backoffDelayMs } from '../../src/webhooks/backoff.js';
 import { createSsrfGuard, isAllowlistEntry } from '../../src/webhooks/ssrf-guard.js';
 import { tableResolver } from './webhook-stack.js';
@@ -105,5 +106,15 @@ describe('backoff', () => {
     expect(Math.min(...samples)).toBeGreaterThanOrEqual(2_000);
     expect(Math.max(...samples)).toBeLessThanOrEqual(4_000);
     expect(new Set(samples).size).toBeGreaterThan(1);
+  });
+});
+
+describe('webhook configuration', () => {
+  it('parses the allowlist and delivery settings, and names a bad entry', () => {
+    const config = loadConfig({ TESSERA_WEBHOOK_ALLOWLIST: ' 10.1.0.0/16, Receiver.Internal ,::1', TESSERA_WEBHOOK_MAX_ATTEMPTS: '4' });
+    expect(config.webhooks).toMatchObject({ allowlist: ['10.1.0.0/16', 'receiver.internal', '::1'], maxAttempts: 4, backoffBaseMs: 30_000, timeoutMs: 10_000 });
+    expect(() => loadConfig({ TESSERA_WEBHOOK_ALLOWLIST: '10.0.0.0/40' })).toThrow(ConfigError);
+    expect(() => loadConfig({ TESSERA_WEBHOOK_ALLOWLIST: 'http://x' })).toThrow(/TESSERA_WEBHOOK_ALLOWLIST entries must be host names, IP addresses or CIDRs/);
+    expect(() => loadConfig({ TESSERA_WEBHOOK_MAX_ATTEMPTS: '0' })).toThrow(/TESSERA_WEBHOOK_MAX_ATTEMPTS must be an integer from 1 to 100/);
   });
 });

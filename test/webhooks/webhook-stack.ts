@@ -52,7 +52,8 @@ export interface ReceivedRequest {
 }
 
 /**
- * A receiver on 127.0.0.1. `respond` decides each answer's status (default 200); every request
+ * A receiver on 127.0.0.1. `respond` decides each answer's status (default 200; 0 never answers,
+ * 3xx redirects elsewhere on the same server); every request
  * and every TCP connection is counted, so a test can assert that none was made.
  */
 export async function startReceiver(respond: (request: ReceivedRequest, n: number) => number = () => 200) {
@@ -64,14 +65,17 @@ export async function startReceiver(respond: (request: ReceivedRequest, n: numbe
     req.on('end', () => {
       const received = { headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
       requests.push(received);
-      res.statusCode = respond(received, requests.length);
-      res.end(res.statusCode >= 300 ? 'not now' : 'ok');
+      const status = respond(received, requests.length);
+      if (status === 0) return; // never answers (a stalled receiver)
+      res.statusCode = status;
+      if (status >= 300 && status < 400) res.setHeader('location', `http://127.0.0.1:${port}/elsewhere`);
+      res.end(status >= 300 ? 'not now' : 'ok');
     });
   });
   server.on('connection', () => connections++);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  const port = (server.address() as AddressInfo).port;
+  const port: number = (server.address() as AddressInfo).port;
   return {
     port,
     url: `http://127.0.0.1:${port}/hooks`,
