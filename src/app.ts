@@ -24,6 +24,9 @@ import { caseRoutes } from './http/case-routes.js';
 import { catalogRoutes } from './http/catalog-routes.js';
 import { taskRoutes } from './http/task-routes.js';
 import { supervisorRoutes } from './http/supervisor-routes.js';
+import { webhookRoutes } from './http/webhook-routes.js';
+import { openApiWebhooks } from './webhooks/openapi-webhooks.js';
+import { createSsrfGuard, type HostResolver } from './webhooks/ssrf-guard.js';
 
 export interface AppDeps {
   config: Config;
@@ -33,6 +36,8 @@ export interface AppDeps {
   /** Seals webhook secrets before they are stored. */
   secrets: SecretBox;
   core: Core;
+  /** How webhook URL hosts resolve for the SSRF guard (default: the system resolver). A test seam. */
+  resolveHost?: HostResolver;
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -72,6 +77,8 @@ export async function buildApp(deps: AppDeps) {
       },
       components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer <API key>' } } },
       security: [{ apiKey: [] }],
+      // Outbound events, as OpenAPI 3.1 describes requests Tessera sends to subscribers.
+      webhooks: openApiWebhooks(),
     },
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
@@ -91,6 +98,12 @@ export async function buildApp(deps: AppDeps) {
     await api.register(caseRoutes, { core: deps.core, db: deps.database.db, describe });
     await api.register(taskRoutes, { core: deps.core, db: deps.database.db });
     await api.register(supervisorRoutes, { db: deps.database.db, now: deps.core.now });
+    await api.register(webhookRoutes, {
+      db: deps.database.db,
+      secrets: deps.secrets,
+      guard: createSsrfGuard({ allowlist: config.webhooks.allowlist, ...(deps.resolveHost ? { resolveHost: deps.resolveHost } : {}) }),
+      relay: deps.core.relay.webhooks,
+    });
   });
 
   return app;

@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import { decodeSecretKey } from './platform/secret-box.js';
+import { isAllowlistEntry } from './webhooks/ssrf-guard.js';
 
 export const ROLES_OF_PROCESS = ['all', 'api', 'worker'] as const;
 export type ProcessRole = (typeof ROLES_OF_PROCESS)[number];
@@ -31,6 +32,20 @@ export interface Config {
   readonly bodyLimitBytes: number;
   readonly requestTimeoutMs: number;
   readonly shutdownTimeoutMs: number;
+  readonly webhooks: WebhookConfig;
+}
+
+/** Outbound webhook delivery. Small values make tests fast; defaults suit production receivers. */
+export interface WebhookConfig {
+  /** Hosts (exact names) and CIDRs that may be delivered to although they are private/loopback. */
+  readonly allowlist: readonly string[];
+  /** Tries of one delivery before it is dead-lettered (a replay grants as many again). */
+  readonly maxAttempts: number;
+  /** Backoff before try n+1: min(max, base * 2^(n-1)), then jittered to 50-100 %. */
+  readonly backoffBaseMs: number;
+  readonly backoffMaxMs: number;
+  /** A receiver that has not answered by then is a failed attempt. */
+  readonly timeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -86,6 +101,19 @@ function url(env: Env, name: string, protocols: string[]): string | undefined {
   return raw;
 }
 
+/** Comma-separated hosts and CIDRs; each entry is checked so a typo fails at start, not at delivery. */
+function allowlist(env: Env, name: string): string[] {
+  const raw = text(env, name);
+  if (raw === undefined) return [];
+  const entries = raw.split(',').map((e) => e.trim().toLowerCase()).filter((e) => e !== '');
+  for (const entry of entries) {
+    if (!isAllowlistEntry(entry)) {
+      throw new ConfigError(`${name} entries must be host names, IP addresses or CIDRs like 10.1.0.0/16 (got "${entry}")`);
+    }
+  }
+  return entries;
+}
+
 /** Parses the environment. Throws ConfigError (one clear line) on the first bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   const adminKey = text(env, 'TESSERA_ADMIN_KEY');
@@ -117,6 +145,13 @@ export function loadConfig(env: Env = process.env): Config {
     bodyLimitBytes: integer(env, 'TESSERA_BODY_LIMIT_BYTES', 1_048_576, 1024, 104_857_600),
     requestTimeoutMs: integer(env, 'TESSERA_REQUEST_TIMEOUT_MS', 30_000, 100, 600_000),
     shutdownTimeoutMs: integer(env, 'TESSERA_SHUTDOWN_TIMEOUT_MS', 8_000, 100, 600_000),
+    webhooks: Object.freeze({
+      allowlist: Object.freeze(allowlist(env, 'TESSERA_WEBHOOK_ALLOWLIST')),
+      maxAttempts: integer(env, 'TESSERA_WEBHOOK_MAX_ATTEMPTS', 10, 1, 100),
+      backoffBaseMs: integer(env, 'TESSERA_WEBHOOK_BACKOFF_BASE_MS', 30_000, 1, 86_400_000),
+      backoffMaxMs: integer(env, 'TESSERA_WEBHOOK_BACKOFF_MAX_MS', 21_600_000, 1, 604_800_000),
+      timeoutMs: integer(env, 'TESSERA_WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),
+    }),
   };
   if (config.role === 'worker' && config.redisUrl === undefined) {
     throw new ConfigError('TESSERA_ROLE=worker needs REDIS_URL (a separate worker takes jobs from Redis)');

@@ -37,6 +37,13 @@ export const ERROR_CODES = {
   UNMET_REQUIRED_GOALS: { status: 422, title: 'Required goals are not achieved' },
   HOLD_NOT_ALLOWED: { status: 422, title: 'Cases of this template cannot be put on hold' },
   CASE_NOT_ON_HOLD: { status: 409, title: 'The case is not on hold' },
+  // outbound webhooks
+  WEBHOOK_SUBSCRIPTION_NOT_FOUND: { status: 404, title: 'Webhook subscription not found' },
+  WEBHOOK_DELIVERY_NOT_FOUND: { status: 404, title: 'Webhook delivery not found' },
+  WEBHOOK_URL_NOT_ALLOWED: { status: 422, title: 'The webhook URL may not be delivered to' },
+  INVALID_EVENT_TYPE: { status: 422, title: 'Not an event type a subscription can name' },
+  DELIVERY_IN_PROGRESS: { status: 409, title: 'The delivery is still being attempted' },
+  REPLAY_RANGE_INVALID: { status: 422, title: 'The replay range is invalid or too large' },
   // concurrency / idempotency
   VERSION_MISMATCH: { status: 412, title: 'The case changed since you read it' },
   IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'Idempotency-Key reused with a different request' },

@@ -63,7 +63,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
   const core = await assembleCore({ database: platform.database, jobs: platform.jobs, logger, templatesDir: config.templatesDir });
-  if (config.role !== 'api') workers = await startWorkers(platform, core, logger);
+  if (config.role !== 'api') workers = await startWorkers(platform, core, logger, { webhooks: config.webhooks });
   if (config.role !== 'worker') {
     app = await buildApp({ config, logger, database: platform.database, jobs: platform.jobs, secrets: platform.secrets, core });
     await app.listen({ port: config.port, host: config.host });

@@ -1,14 +1,22 @@
 /**
- * The worker side of a process (roles all and worker): job processors, and the reconciler that
- * re-arms pending timers from Postgres at start and periodically. Each processor ends by
+ * The worker side of a process (roles all and worker): job processors (timers, outbox fan-out,
+ * webhook attempts), and the reconciler that re-arms pending timers, undispatched outbox rows and
+ * due webhook deliveries from Postgres at start and periodically. Each processor ends by
  * dispatching a command; the HTTP side never runs jobs itself.
  */
 import type { Logger } from 'pino';
+import type { WebhookConfig } from './config.js';
+import type { DueTimer } from './commands/run-command.js';
 import type { Core } from './core.js';
+import { deliverWebhookProcessor } from './jobs/deliver-webhook-job.js';
+import { dispatchEventProcessor } from './jobs/dispatch-event-job.js';
 import { fireTimerProcessor } from './jobs/fire-timer-job.js';
 import { QUEUES } from './jobs/queues.js';
-import { createTimerBatcher } from './jobs/timer-batcher.js';
+import { createBatcher } from './jobs/batcher.js';
 import type { Platform } from './platform/platform.js';
+import { dispatchOutboxRows } from './persistence/webhook-store.js';
+import type { SendWebhook } from './webhooks/send-webhook.js';
+import { createSsrfGuard, type HostResolver } from './webhooks/ssrf-guard.js';
 
 export interface Workers {
   close(): Promise<void>;
@@ -21,17 +29,48 @@ export interface WorkerOptions {
   timerBatch?: number;
   /** Firing transactions at once (default 4; each holds a database connection). */
   timerTransactions?: number;
+  /** Outbound webhook delivery settings (default: the configuration defaults, no allowlist). */
+  webhooks?: WebhookConfig;
+  /** Seams for tests: how host names resolve, and how a request is sent. */
+  resolveHost?: HostResolver;
+  sendWebhook?: SendWebhook;
+  /** Webhook attempts run at once in this process (default 16). */
+  webhookConcurrency?: number;
 }
+
+const WEBHOOK_DEFAULTS: WebhookConfig = { allowlist: [], maxAttempts: 10, backoffBaseMs: 30_000, backoffMaxMs: 21_600_000, timeoutMs: 10_000 };
 
 export async function startWorkers(platform: Platform, core: Core, logger: Logger, options: WorkerOptions = {}): Promise<Workers> {
   const reconcileEveryMs = options.reconcileEveryMs ?? 60_000;
   const timerBatch = options.timerBatch ?? 100;
   const timerTransactions = options.timerTransactions ?? 4;
-  const batcher = createTimerBatcher({ fire: core.runner.fireTimers, maxBatch: timerBatch, maxInFlight: timerTransactions });
+  const batcher = createBatcher({ run: core.runner.fireTimers, key: (t: DueTimer) => t.caseId, maxBatch: timerBatch, maxInFlight: timerTransactions });
   // Enough jobs at once to fill every transaction's batch; a job is only a wait on its batch.
   platform.jobs.process(QUEUES.timers, fireTimerProcessor({ db: platform.database.db, batcher, jobs: platform.jobs, logger }), {
     concurrency: timerBatch * timerTransactions,
   });
+
+  const webhooks = options.webhooks ?? WEBHOOK_DEFAULTS;
+  const db = platform.database.db;
+  // Every command with outbound events leaves outbox rows: fanned out in batches, like timers.
+  const dispatcher = createBatcher({ run: (ids: string[]) => dispatchOutboxRows(db, ids), maxBatch: 100, maxInFlight: 2 });
+  platform.jobs.process(QUEUES.outbox, dispatchEventProcessor({ batcher: dispatcher, relay: core.relay.webhooks }), { concurrency: 200 });
+  platform.jobs.process(
+    QUEUES.webhooks,
+    deliverWebhookProcessor({
+      db,
+      relay: core.relay.webhooks,
+      secrets: platform.secrets,
+      guard: createSsrfGuard({ allowlist: webhooks.allowlist, ...(options.resolveHost ? { resolveHost: options.resolveHost } : {}) }),
+      logger,
+      maxAttempts: webhooks.maxAttempts,
+      backoffBaseMs: webhooks.backoffBaseMs,
+      backoffMaxMs: webhooks.backoffMaxMs,
+      timeoutMs: webhooks.timeoutMs,
+      ...(options.sendWebhook ? { send: options.sendWebhook } : {}),
+    }),
+    { concurrency: options.webhookConcurrency ?? 16 },
+  );
 
   const reconcile = async (overdueAfterMs: number) => {
     try {
@@ -39,6 +78,12 @@ export async function startWorkers(platform: Platform, core: Core, logger: Logge
       if (armed > 0) logger.info({ armed }, 'pending timers re-armed');
     } catch (err) {
       logger.warn({ err }, 'timer reconciliation failed; will retry');
+    }
+    try {
+      const outbound = await core.relay.webhooks.reconcile({ overdueAfterMs });
+      if (outbound.events + outbound.deliveries > 0) logger.info(outbound, 'undispatched events and due webhook deliveries re-enqueued');
+    } catch (err) {
+      logger.warn({ err }, 'webhook reconciliation failed; will retry');
     }
   };
   // At start, any overdue timer gets a fresh job: its own may sit active in a worker that just

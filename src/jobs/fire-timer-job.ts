@@ -4,12 +4,13 @@ import type { JobQueue, RunningJob } from '../platform/job-queue.js';
 import type { Database } from '../persistence/schema.js';
 import { findTimer } from '../persistence/timer-store.js';
 import { QUEUES, TIMER_JOB_ATTEMPTS, TIMER_JOB_BACKOFF_MS, type TimerJob } from './queues.js';
-import type { TimerBatcher } from './timer-batcher.js';
+import type { DueTimer, TimerOutcome } from '../commands/run-command.js';
+import type { Batcher } from './batcher.js';
 
 export interface FireTimerDeps {
   db: Kysely<Database>;
   /** Applies the timer in a batch with other due timers (one transaction for many cases). */
-  batcher: TimerBatcher;
+  batcher: Batcher<DueTimer, TimerOutcome>;
   jobs: JobQueue;
   logger: Logger;
   now?: () => Date;

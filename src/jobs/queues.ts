@@ -2,6 +2,10 @@
 export const QUEUES = {
   /** A timer row is due: deliver it back to its case as a `timer.fire` command. */
   timers: 'tessera-timers',
+  /** An outbox row was committed: create its deliveries (job id = outbox id). */
+  outbox: 'tessera-outbox',
+  /** One attempt of one webhook delivery (job id = `<delivery id>-<attempt>`). */
+  webhooks: 'tessera-webhooks',
 } as const;
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
@@ -17,3 +21,17 @@ export interface TimerJob {
 export const TIMER_JOB_ATTEMPTS = 5;
 /** Base of the exponential backoff between those tries. */
 export const TIMER_JOB_BACKOFF_MS = 500;
+
+export interface DispatchEventJob {
+  outboxId: string;
+}
+
+export interface DeliverWebhookJob {
+  deliveryId: string;
+  /** Which attempt this job makes; the row must have made the ones before (see claimAttempt). */
+  attempt: number;
+}
+
+/** Tries of a dispatch or delivery job that throws (database trouble, not a failed receiver). */
+export const WEBHOOK_JOB_ATTEMPTS = 5;
+export const WEBHOOK_JOB_BACKOFF_MS = 500;

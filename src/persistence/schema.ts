@@ -7,6 +7,9 @@ import type { ColumnType, Generated, Selectable } from 'kysely';
 
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
 type Json<T = unknown> = ColumnType<T, string, string>;
+/** A timestamp with a database default. */
+type GeneratedTimestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type NullableTimestamp = ColumnType<Date | null, Date | string | null, Date | string | null>;
 
 export interface ApiKeyTable {
   id: string;
@@ -101,8 +104,53 @@ export interface OutboxTable {
   type: string;
   data: Json;
   occurred_at: Timestamp;
+  /** pending -> dispatched (deliveries exist for every matching subscription) */
   status: Generated<string>;
   created_at: Generated<Timestamp>;
+}
+
+export interface WebhookSubscriptionTable {
+  id: string;
+  url: string;
+  event_types: string[];
+  /** SecretBox-sealed `whsec_...`; never returned after creation. */
+  secret_sealed: string;
+  previous_secret_sealed: string | null;
+  previous_secret_expires_at: NullableTimestamp;
+  description: string | null;
+  enabled: Generated<boolean>;
+  created_by: string;
+  created_at: GeneratedTimestamp;
+  updated_at: GeneratedTimestamp;
+}
+
+export interface WebhookDeliveryTable {
+  /** `msg_...`: the `webhook-id` header of every attempt. */
+  id: string;
+  outbox_id: string;
+  subscription_id: string;
+  event_type: string;
+  /** pending -> delivered | dead (a replay makes it pending again) */
+  status: Generated<string>;
+  attempts: Generated<number>;
+  run_attempts: Generated<number>;
+  next_attempt_at: NullableTimestamp;
+  last_status_code: number | null;
+  last_error: string | null;
+  created_at: GeneratedTimestamp;
+  updated_at: GeneratedTimestamp;
+  delivered_at: NullableTimestamp;
+}
+
+export interface WebhookDeliveryAttemptTable {
+  delivery_id: string;
+  n: number;
+  at: Timestamp;
+  url: string;
+  status_code: number | null;
+  error: string | null;
+  response_body: string | null;
+  duration_ms: number;
 }
 
 export interface ContentTable {
@@ -169,6 +217,9 @@ export interface Database {
   content: ContentTable;
   idempotency_keys: IdempotencyKeyTable;
   goal_views: GoalViewTable;
+  webhook_subscriptions: WebhookSubscriptionTable;
+  webhook_deliveries: WebhookDeliveryTable;
+  webhook_delivery_attempts: WebhookDeliveryAttemptTable;
 }
 
 export type ApiKeyRow = Selectable<ApiKeyTable>;

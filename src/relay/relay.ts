@@ -2,7 +2,8 @@
  * The relay hands committed rows to the queue — after commit, never inside a transaction
  * (Redis could succeed while the commit fails). Job id = row id, so handing a row over twice
  * is harmless. Postgres stays the source of truth: `reconcile()` re-arms every pending timer,
- * which is what makes a Redis restart or flush lose nothing.
+ * which is what makes a Redis restart or flush lose nothing. Outbox rows and webhook deliveries
+ * go the same way (webhook-relay.ts).
  */
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
@@ -11,6 +12,7 @@ import { QUEUES, TIMER_JOB_ATTEMPTS, TIMER_JOB_BACKOFF_MS, type TimerJob } from 
 import type { JobQueue } from '../platform/job-queue.js';
 import type { Database } from '../persistence/schema.js';
 import { listPendingTimers, type PendingTimersCursor } from '../persistence/timer-store.js';
+import { createWebhookRelay } from './webhook-relay.js';
 
 export interface RelayDeps {
   db: Kysely<Database>;
@@ -35,6 +37,7 @@ const RECONCILE_BATCH = 1_000;
 
 export function createRelay(deps: RelayDeps) {
   const now = deps.now ?? (() => new Date());
+  const webhooks = createWebhookRelay(deps);
 
   async function armTimer(timer: { id: string; caseId: string; dueAt: Date }, jobId = timer.id) {
     const job: TimerJob = { timerId: timer.id, caseId: timer.caseId, dueAt: timer.dueAt.toISOString() };
@@ -49,8 +52,13 @@ export function createRelay(deps: RelayDeps) {
   }
 
   return {
+    /** Outbound webhooks: outbox rows and deliveries to the queue, and their reconciler. */
+    webhooks,
+
     /** After commit. A failure here only delays work: the reconciler re-arms from the rows. */
     handOver(committed: CommittedEffects): void {
+      const events = committed.effects.flatMap((e) => (e.type === 'outbox.emit' ? [e.event.id] : []));
+      if (events.length > 0) webhooks.handOverEvents(events);
       for (const effect of committed.effects) {
         if (effect.type !== 'timer.schedule') continue;
         armTimer({ id: effect.timer.id, caseId: committed.caseId, dueAt: new Date(effect.timer.dueAt) }).catch((err: unknown) =>

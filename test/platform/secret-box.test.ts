@@ -20,8 +20,10 @@ describe('secret box', () => {
 
   it('refuses an altered value and a value sealed under another key', () => {
     const sealed = box.seal('s3cret');
-    const last = sealed.at(-1) === 'A' ? 'B' : 'A';
-    expect(() => box.open(sealed.slice(0, -1) + last)).toThrow(new SecretBoxError('sealed secret was altered'));
+    // Alter a character inside the payload: the last base64 character may only carry padding bits.
+    const at = sealed.length - 5;
+    const altered = sealed.slice(0, at) + (sealed[at] === 'A' ? 'B' : 'A') + sealed.slice(at + 1);
+    expect(() => box.open(altered)).toThrow(new SecretBoxError('sealed secret was altered'));
     expect(() => createSecretBox(randomBytes(32)).open(sealed)).toThrow(/sealed under key [0-9a-f]{8}, but TESSERA_SECRET_KEY is key/);
     expect(() => box.open('plain')).toThrow('not a sealed secret');
   });

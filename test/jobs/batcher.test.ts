@@ -1,11 +1,11 @@
 /**
  * The batcher alone: how due timers from concurrent jobs are grouped into transactions.
- * `fire` here is the seam the worker fills with `runner.fireTimers` (tested on Postgres in
+ * `run` here is the seam the worker fills with `runner.fireTimers` (tested on Postgres in
  * test/commands/fire-timers.test.ts); this records the batches it is given.
  */
 import { describe, expect, it } from 'vitest';
 import type { DueTimer, TimerOutcome } from '../../src/commands/run-command.js';
-import { createTimerBatcher } from '../../src/jobs/timer-batcher.js';
+import { createBatcher } from '../../src/jobs/batcher.js';
 
 function recorder(options: { failCase?: string; delayMs?: number } = {}) {
   const batches: DueTimer[][] = [];
@@ -28,7 +28,7 @@ const timer = (n: number, caseId = `case-${n}`): DueTimer => ({ timerId: `timer-
 describe('timer batcher', () => {
   it('fires the first timer at once and gathers the ones arriving meanwhile into bounded batches', async () => {
     const r = recorder();
-    const batcher = createTimerBatcher({ fire: r.fire, maxBatch: 10, maxInFlight: 2 });
+    const batcher = createBatcher({ run: r.fire, key: (t: DueTimer) => t.caseId, maxBatch: 10, maxInFlight: 2 });
     const outcomes = await Promise.all(Array.from({ length: 45 }, (_, n) => batcher.submit(timer(n))));
 
     expect(outcomes.map((o) => o.timerId)).toEqual(Array.from({ length: 45 }, (_, n) => `timer-${n}`));
@@ -43,7 +43,7 @@ describe('timer batcher', () => {
 
   it('never puts two timers of one case in one batch: the second waits for the first to commit', async () => {
     const r = recorder();
-    const batcher = createTimerBatcher({ fire: r.fire, maxBatch: 10, maxInFlight: 1 });
+    const batcher = createBatcher({ run: r.fire, key: (t: DueTimer) => t.caseId, maxBatch: 10, maxInFlight: 1 });
     await Promise.all([batcher.submit(timer(0)), batcher.submit(timer(1, 'shared')), batcher.submit(timer(2, 'shared')), batcher.submit(timer(3))]);
 
     for (const batch of r.batches) expect(new Set(batch.map((t) => t.caseId)).size).toBe(batch.length);
@@ -53,11 +53,27 @@ describe('timer batcher', () => {
 
   it('fails only the timers of a failed transaction; later batches still run', async () => {
     const r = recorder({ failCase: 'bad' });
-    const batcher = createTimerBatcher({ fire: r.fire, maxBatch: 2, maxInFlight: 1 });
+    const batcher = createBatcher({ run: r.fire, key: (t: DueTimer) => t.caseId, maxBatch: 2, maxInFlight: 1 });
     const results = await Promise.allSettled([batcher.submit(timer(0)), batcher.submit(timer(1, 'bad')), batcher.submit(timer(2)), batcher.submit(timer(3)), batcher.submit(timer(4))]);
 
     // Batches: [0], [1 bad, 2], [3, 4]: the second one fails as a whole.
     expect(r.batches.map((b) => b.map((t) => t.timerId))).toEqual([['timer-0'], ['timer-1', 'timer-2'], ['timer-3', 'timer-4']]);
     expect(results.map((x) => x.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled', 'fulfilled']);
+  });
+
+  it('without a key, batches items in arrival order, repeats included', async () => {
+    const batches: string[][] = [];
+    const batcher = createBatcher({
+      run: async (ids: string[]) => {
+        batches.push(ids);
+        await new Promise((r) => setTimeout(r, 5));
+        return ids.map((id) => id.toUpperCase());
+      },
+      maxBatch: 3,
+      maxInFlight: 1,
+    });
+    const results = await Promise.all(['a', 'b', 'a', 'c', 'd'].map((id) => batcher.submit(id)));
+    expect(results).toEqual(['A', 'B', 'A', 'C', 'D']);
+    expect(batches).toEqual([['a'], ['b', 'a', 'c'], ['d']]);
   });
 });

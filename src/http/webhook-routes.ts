@@ -1,0 +1,379 @@
+/**
+ * Outbound webhooks: /v1/webhook-subscriptions, /v1/webhook-deliveries, /v1/event-types.
+ *
+ * Subscriptions are managed by admin and integrator keys. An integrator sees and changes only the
+ * subscriptions it created (others answer 404); an admin sees all. The signing secret is returned
+ * once, at creation or rotation, and stored sealed. The URL passes the SSRF guard on every write
+ * (and again before every attempt).
+ */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Kysely } from 'kysely';
+import { Type } from 'typebox';
+import { TesseraError } from '../errors.js';
+import type { Principal } from '../persistence/api-key-store.js';
+import type { Database } from '../persistence/schema.js';
+import {
+  deleteSubscription,
+  findDelivery,
+  findSubscription,
+  insertSubscription,
+  listDeliveries,
+  listSubscriptions,
+  replayDelivery,
+  replayRange,
+  rotateSubscriptionSecret,
+  updateSubscription,
+  type SubscriptionRow,
+} from '../persistence/webhook-store.js';
+import type { SecretBox } from '../platform/secret-box.js';
+import type { WebhookRelay } from '../relay/webhook-relay.js';
+import { EVENT_TYPES, eventTypeProblem } from '../webhooks/event-catalog.js';
+import { cloudEvent, newSigningSecret } from '../webhooks/signed-event.js';
+import type { SsrfGuard } from '../webhooks/ssrf-guard.js';
+import {
+  CreateSubscriptionBody,
+  DeliveryDetailView,
+  DeliveryListQuery,
+  DeliveryView,
+  EventTypeView,
+  ReplayRangeBody,
+  ReplayResult,
+  RotateSecretBody,
+  SubscriptionListQuery,
+  SubscriptionView,
+  SubscriptionWithSecretView,
+  UpdateSubscriptionBody,
+  WebhookParams,
+} from './webhook-schemas.js';
+import { PageOf } from './schemas.js';
+
+export interface WebhookRoutesOptions {
+  db: Kysely<Database>;
+  secrets: SecretBox;
+  guard: SsrfGuard;
+  relay: WebhookRelay;
+}
+
+const MANAGERS = ['admin', 'integrator'] as const;
+/** Events one range replay may resend; a larger range is refused (replay it in parts). */
+export const REPLAY_RANGE_MAX_EVENTS = 10_000;
+
+const iso = (value: Date | string | null) => (value === null ? null : new Date(value).toISOString());
+const encodeCursor = (id: string) => Buffer.from(JSON.stringify({ a: id })).toString('base64url');
+function decodeCursor(cursor: string | undefined): string | undefined {
+  if (cursor === undefined) return undefined;
+  try {
+    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { a?: unknown };
+    if (typeof value.a === 'string') return value.a;
+  } catch {
+    // fall through to the refusal
+  }
+  throw new TesseraError('VALIDATION_FAILED', 'cursor is not one this API returned; start again without it', {
+    errors: [{ pointer: '/cursor', in: 'querystring', detail: 'is not a cursor this API returned' }],
+  });
+}
+
+/** Integrators are limited to their own subscriptions; admins see every one. */
+const ownerFilter = (principal: Principal) => (principal.role === 'admin' ? undefined : principal.userId);
+
+function subscriptionView(row: SubscriptionRow) {
+  return {
+    id: row.id,
+    url: row.url,
+    event_types: row.event_types,
+    description: row.description,
+    enabled: row.enabled,
+    created_by: row.created_by,
+    created_at: iso(row.created_at)!,
+    updated_at: iso(row.updated_at)!,
+    previous_secret_expires_at: iso(row.previous_secret_expires_at),
+  };
+}
+
+type DeliveryListRow = Awaited<ReturnType<typeof listDeliveries>>['items'][number];
+
+function deliveryView(row: DeliveryListRow) {
+  return {
+    id: row.id,
+    subscription_id: row.subscription_id,
+    event_id: row.outbox_id,
+    event_type: row.event_type,
+    case_id: row.case_id,
+    status: row.status as 'pending' | 'delivered' | 'dead',
+    attempt_count: row.attempts,
+    next_attempt_at: row.status === 'pending' ? iso(row.next_attempt_at) : null,
+    last_status_code: row.last_status_code,
+    last_error: row.last_error,
+    occurred_at: iso(row.occurred_at)!,
+    created_at: iso(row.created_at)!,
+    delivered_at: iso(row.delivered_at),
+  };
+}
+
+export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async (app, { db, secrets, guard, relay }) => {
+  async function checkUrl(url: string): Promise<string> {
+    const verdict = await guard.check(url);
+    if (!verdict.ok) {
+      throw new TesseraError('WEBHOOK_URL_NOT_ALLOWED', `url ${verdict.reason}`, {
+        errors: [{ pointer: '/url', in: 'body', detail: verdict.reason }],
+      });
+    }
+    return verdict.url.toString();
+  }
+
+  function checkEventTypes(types: string[]): void {
+    const errors = types.flatMap((type, i) => {
+      const problem = eventTypeProblem(type);
+      return problem ? [{ pointer: `/event_types/${i}`, in: 'body', detail: problem }] : [];
+    });
+    if (errors.length > 0) throw new TesseraError('INVALID_EVENT_TYPE', `event_types${errors[0]!.pointer.slice('/event_types'.length)}: ${errors[0]!.detail}`, { errors });
+  }
+
+  async function ownSubscription(id: string, principal: Principal): Promise<SubscriptionRow> {
+    const row = await findSubscription(db, id, ownerFilter(principal));
+    if (!row) throw new TesseraError('WEBHOOK_SUBSCRIPTION_NOT_FOUND', `No webhook subscription has id ${id}; list yours with GET /v1/webhook-subscriptions`);
+    return row;
+  }
+
+  app.get(
+    '/v1/event-types',
+    {
+      schema: {
+        tags: ['webhooks'],
+        summary: 'The published catalog of outbound event types, with a JSON Schema of each payload (`data`)',
+        response: { 200: Type.Object({ items: Type.Array(EventTypeView) }) },
+      },
+    },
+    async () => ({ items: EVENT_TYPES.map((e) => ({ type: e.type, description: e.description, schema: e.schema })) }),
+  );
+
+  app.post(
+    '/v1/webhook-subscriptions',
+    {
+      config: { roles: MANAGERS },
+      schema: {
+        tags: ['webhooks'],
+        summary: 'Subscribe a URL to event types; the signing secret is in this answer only',
+        body: CreateSubscriptionBody,
+        response: { 201: SubscriptionWithSecretView },
+      },
+    },
+    async (request, reply) => {
+      checkEventTypes(request.body.event_types);
+      const url = await checkUrl(request.body.url);
+      const secret = newSigningSecret();
+      const row = await insertSubscription(db, {
+        url,
+        eventTypes: request.body.event_types,
+        secretSealed: secrets.seal(secret),
+        description: request.body.description ?? null,
+        enabled: request.body.enabled ?? true,
+        createdBy: request.principal.userId,
+      });
+      return reply.code(201).header('location', `/v1/webhook-subscriptions/${row.id}`).send({ ...subscriptionView(row), secret });
+    },
+  );
+
+  app.get(
+    '/v1/webhook-subscriptions',
+    {
+      config: { roles: MANAGERS },
+      schema: { tags: ['webhooks'], summary: 'Your subscriptions (admins: all), newest first', querystring: SubscriptionListQuery, response: { 200: PageOf(SubscriptionView) } },
+    },
+    async (request) => {
+      const page = await listSubscriptions(db, { ...optionalOwner(request.principal) }, decodeCursor(request.query.cursor), request.query.limit ?? 50);
+      return { items: page.items.map(subscriptionView), next_cursor: page.nextAfter ? encodeCursor(page.nextAfter) : null };
+    },
+  );
+
+  app.get(
+    '/v1/webhook-subscriptions/:id',
+    { config: { roles: MANAGERS }, schema: { tags: ['webhooks'], summary: 'One subscription (never its secret)', params: WebhookParams, response: { 200: SubscriptionView } } },
+    async (request) => subscriptionView(await ownSubscription(request.params.id, request.principal)),
+  );
+
+  app.patch(
+    '/v1/webhook-subscriptions/:id',
+    {
+      config: { roles: MANAGERS },
+      schema: {
+        tags: ['webhooks'],
+        summary: 'Change the URL, event types, description, or enable/disable (a disabled subscription gets no new deliveries)',
+        params: WebhookParams,
+        body: UpdateSubscriptionBody,
+        response: { 200: SubscriptionView },
+      },
+    },
+    async (request) => {
+      await ownSubscription(request.params.id, request.principal);
+      const body = request.body;
+      if (body.event_types) checkEventTypes(body.event_types);
+      const url = body.url !== undefined ? await checkUrl(body.url) : undefined;
+      const row = await updateSubscription(db, request.params.id, ownerFilter(request.principal), {
+        ...(url !== undefined ? { url } : {}),
+        ...(body.event_types !== undefined ? { eventTypes: body.event_types } : {}),
+        ...(body.description !== undefined ? { description: body.description } : {}),
+        ...(body.enabled !== undefined ? { enabled: body.enabled } : {}),
+      });
+      if (!row) throw new TesseraError('WEBHOOK_SUBSCRIPTION_NOT_FOUND', `No webhook subscription has id ${request.params.id}`);
+      return subscriptionView(row);
+    },
+  );
+
+  app.delete(
+    '/v1/webhook-subscriptions/:id',
+    { config: { roles: MANAGERS }, schema: { tags: ['webhooks'], summary: 'Delete a subscription with its delivery log', params: WebhookParams } },
+    async (request, reply) => {
+      if (!(await deleteSubscription(db, request.params.id, ownerFilter(request.principal)))) {
+        throw new TesseraError('WEBHOOK_SUBSCRIPTION_NOT_FOUND', `No webhook subscription has id ${request.params.id}`);
+      }
+      return reply.code(204).send();
+    },
+  );
+
+  app.post(
+    '/v1/webhook-subscriptions/:id/rotate-secret',
+    {
+      config: { roles: MANAGERS },
+      schema: {
+        tags: ['webhooks'],
+        summary: 'Issue a new signing secret (shown once); the old one also signs for `expire_previous_in_seconds` (default 24 h)',
+        params: WebhookParams,
+        body: RotateSecretBody,
+        response: { 200: SubscriptionWithSecretView },
+      },
+    },
+    async (request) => {
+      await ownSubscription(request.params.id, request.principal);
+      const seconds = request.body?.expire_previous_in_seconds ?? 86_400;
+      const secret = newSigningSecret();
+      const row = await rotateSubscriptionSecret(
+        db,
+        request.params.id,
+        ownerFilter(request.principal),
+        secrets.seal(secret),
+        seconds > 0 ? new Date(Date.now() + seconds * 1000) : null,
+      );
+      if (!row) throw new TesseraError('WEBHOOK_SUBSCRIPTION_NOT_FOUND', `No webhook subscription has id ${request.params.id}`);
+      return { ...subscriptionView(row), secret };
+    },
+  );
+
+  app.post(
+    '/v1/webhook-subscriptions/:id/replay',
+    {
+      config: { roles: MANAGERS },
+      schema: {
+        tags: ['webhooks'],
+        summary: 'Resend the matching events that occurred in [from, to), each under its original webhook-id',
+        params: WebhookParams,
+        body: ReplayRangeBody,
+        response: { 202: ReplayResult },
+      },
+    },
+    async (request, reply) => {
+      const subscription = await ownSubscription(request.params.id, request.principal);
+      const from = new Date(request.body.from);
+      const to = new Date(request.body.to);
+      if (!(from < to)) {
+        throw new TesseraError('REPLAY_RANGE_INVALID', '`from` must be before `to`', { errors: [{ pointer: '/to', in: 'body', detail: 'must be after from' }] });
+      }
+      const result = await replayRange(db, subscription, from, to, REPLAY_RANGE_MAX_EVENTS + 1);
+      if (result.events > REPLAY_RANGE_MAX_EVENTS) {
+        throw new TesseraError('REPLAY_RANGE_INVALID', `The range holds more than ${REPLAY_RANGE_MAX_EVENTS} events; replay it in smaller ranges`);
+      }
+      await relay.armDeliveries(result.deliveries);
+      return reply.code(202).send({ events: result.events, deliveries: result.deliveries.length });
+    },
+  );
+
+  app.get(
+    '/v1/webhook-deliveries',
+    {
+      config: { roles: MANAGERS },
+      schema: {
+        tags: ['webhooks'],
+        summary: 'Deliveries of your subscriptions, newest first; filter by subscription, status, event type',
+        querystring: DeliveryListQuery,
+        response: { 200: PageOf(DeliveryView) },
+      },
+    },
+    async (request) => {
+      const q = request.query;
+      const page = await listDeliveries(
+        db,
+        {
+          ...optionalOwner(request.principal),
+          ...(q.subscription_id !== undefined ? { subscriptionId: q.subscription_id } : {}),
+          ...(q.status !== undefined ? { status: q.status } : {}),
+          ...(q.event_type !== undefined ? { eventType: q.event_type } : {}),
+        },
+        decodeCursor(q.cursor),
+        q.limit ?? 50,
+      );
+      return { items: page.items.map(deliveryView), next_cursor: page.nextAfter ? encodeCursor(page.nextAfter) : null };
+    },
+  );
+
+  app.get(
+    '/v1/webhook-deliveries/:id',
+    {
+      config: { roles: MANAGERS },
+      schema: { tags: ['webhooks'], summary: 'One delivery, the event it carries and every attempt', params: WebhookParams, response: { 200: DeliveryDetailView } },
+    },
+    async (request) => {
+      const found = await findDelivery(db, request.params.id, ownerFilter(request.principal));
+      if (!found) throw new TesseraError('WEBHOOK_DELIVERY_NOT_FOUND', `No webhook delivery has id ${request.params.id}`);
+      const { delivery, attempts } = found;
+      return {
+        ...deliveryView(delivery),
+        event: cloudEvent({
+          id: delivery.outbox_id,
+          case_id: delivery.case_id,
+          type: delivery.event_type,
+          data: delivery.data as Record<string, unknown>,
+          occurred_at: new Date(delivery.occurred_at),
+        }),
+        attempts: attempts.map((a) => ({
+          n: a.n,
+          at: iso(a.at)!,
+          url: a.url,
+          status_code: a.status_code,
+          error: a.error,
+          response_body: a.response_body,
+          duration_ms: a.duration_ms,
+        })),
+      };
+    },
+  );
+
+  app.post(
+    '/v1/webhook-deliveries/:id/replay',
+    {
+      config: { roles: MANAGERS },
+      schema: {
+        tags: ['webhooks'],
+        summary: 'Send a delivered or dead-lettered delivery again (same webhook-id, a fresh run of attempts)',
+        params: WebhookParams,
+        response: { 202: DeliveryView },
+      },
+    },
+    async (request, reply) => {
+      const owner = ownerFilter(request.principal);
+      const found = await findDelivery(db, request.params.id, owner);
+      if (!found) throw new TesseraError('WEBHOOK_DELIVERY_NOT_FOUND', `No webhook delivery has id ${request.params.id}`);
+      const due = await replayDelivery(db, request.params.id);
+      if (!due) {
+        throw new TesseraError('DELIVERY_IN_PROGRESS', `Delivery ${request.params.id} is still pending; wait for it to be delivered or dead-lettered`);
+      }
+      await relay.armDeliveries([due]);
+      const after = await findDelivery(db, request.params.id, owner);
+      return reply.code(202).send(deliveryView(after!.delivery));
+    },
+  );
+};
+
+function optionalOwner(principal: Principal): { owner?: string } {
+  const owner = ownerFilter(principal);
+  return owner === undefined ? {} : { owner };
+}

@@ -1,0 +1,120 @@
+/** Request and response schemas of the outbound webhook API (subscriptions, deliveries, event types). */
+import { Type } from 'typebox';
+
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
+
+const Url = Type.String({ minLength: 1, maxLength: 2048, description: 'https URL of the receiver (http is accepted for on-prem receivers)' });
+const EventTypes = Type.Array(Type.String({ minLength: 1, maxLength: 100 }), {
+  minItems: 1,
+  maxItems: 100,
+  uniqueItems: true,
+  description: 'Types from GET /v1/event-types, fragment event types, or "*" for every type',
+});
+const Description = Type.String({ maxLength: 500 });
+
+export const CreateSubscriptionBody = Type.Object(
+  { url: Url, event_types: EventTypes, description: Type.Optional(Description), enabled: Type.Optional(Type.Boolean()) },
+  { additionalProperties: false },
+);
+
+export const UpdateSubscriptionBody = Type.Object(
+  {
+    url: Type.Optional(Url),
+    event_types: Type.Optional(EventTypes),
+    // Null first: with type coercion on, a string branch tried first would turn null into "".
+    description: Type.Optional(Type.Union([Type.Null(), Description])),
+    enabled: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+
+export const RotateSecretBody = Type.Object(
+  {
+    expire_previous_in_seconds: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 7 * 86_400, default: 86_400, description: 'How long the old secret keeps signing too (0: stop now)' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const ReplayRangeBody = Type.Object(
+  {
+    from: Type.String({ format: 'date-time', description: 'Events that occurred at or after this time' }),
+    to: Type.String({ format: 'date-time', description: 'and before this time' }),
+  },
+  { additionalProperties: false },
+);
+
+const IdParam = Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9_-]+$' });
+export const WebhookParams = Type.Object({ id: IdParam }, { additionalProperties: false });
+
+export const DELIVERY_STATUSES = ['pending', 'delivered', 'dead'] as const;
+
+export const PageQuery = {
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
+  cursor: Type.Optional(Type.String({ maxLength: 500 })),
+};
+export const SubscriptionListQuery = Type.Object({ ...PageQuery }, { additionalProperties: false });
+export const DeliveryListQuery = Type.Object(
+  {
+    ...PageQuery,
+    subscription_id: Type.Optional(IdParam),
+    status: Type.Optional(Type.Enum(DELIVERY_STATUSES)),
+    event_type: Type.Optional(Type.String({ maxLength: 100 })),
+  },
+  { additionalProperties: false },
+);
+
+export const SubscriptionView = Type.Object({
+  id: Type.String(),
+  url: Type.String(),
+  event_types: Type.Array(Type.String()),
+  description: Nullable(Type.String()),
+  enabled: Type.Boolean(),
+  created_by: Type.String(),
+  created_at: Type.String(),
+  updated_at: Type.String(),
+  previous_secret_expires_at: Nullable(Type.String()),
+});
+
+/** Only at creation and rotation: the signing secret, shown once. */
+export const SubscriptionWithSecretView = Type.Object({
+  ...SubscriptionView.properties,
+  secret: Type.String({ description: 'whsec_... — verify signatures with it (Standard Webhooks); it is not shown again' }),
+});
+
+export const DeliveryView = Type.Object({
+  id: Type.String({ description: 'The webhook-id header of every attempt' }),
+  subscription_id: Type.String(),
+  event_id: Type.String({ description: 'The CloudEvents id (the same for every subscription)' }),
+  event_type: Type.String(),
+  case_id: Type.String(),
+  status: Type.Enum(DELIVERY_STATUSES),
+  attempt_count: Type.Integer(),
+  next_attempt_at: Nullable(Type.String()),
+  last_status_code: Nullable(Type.Integer()),
+  last_error: Nullable(Type.String()),
+  occurred_at: Type.String(),
+  created_at: Type.String(),
+  delivered_at: Nullable(Type.String()),
+});
+
+export const AttemptView = Type.Object({
+  n: Type.Integer(),
+  at: Type.String(),
+  url: Type.String(),
+  status_code: Nullable(Type.Integer()),
+  error: Nullable(Type.String()),
+  response_body: Nullable(Type.String()),
+  duration_ms: Type.Integer(),
+});
+
+export const DeliveryDetailView = Type.Object({
+  ...DeliveryView.properties,
+  event: Type.Unknown({ description: 'The CloudEvent body sent' }),
+  attempts: Type.Array(AttemptView),
+});
+
+export const EventTypeView = Type.Object({ type: Type.String(), description: Type.String(), schema: Type.Unknown() });
+
+export const ReplayResult = Type.Object({ events: Type.Integer(), deliveries: Type.Integer() });
