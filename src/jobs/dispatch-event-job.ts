@@ -11,14 +11,14 @@ export interface DispatchEventDeps {
 }
 
 /**
- * Fans a committed outbox row out to the subscriptions that want it: the deliveries and the
- * row's `dispatched` mark are one transaction (shared with other rows dispatched at the same
+ * Fans committed outbox rows out to the subscriptions that want them: the deliveries and the
+ * rows' `dispatched` mark are one transaction (shared with other rows dispatched at the same
  * time), then, after commit, each delivery goes to the queue. A row already dispatched is a
  * no-op. If handing over fails, the job retries and the reconciler finds the deliveries due anyway.
  */
 export function dispatchEventProcessor(deps: DispatchEventDeps) {
   return async (job: RunningJob<DispatchEventJob>): Promise<void> => {
-    const deliveries = await deps.batcher.submit(job.data.outboxId);
-    await deps.relay.armDeliveries(deliveries);
+    const deliveries = await Promise.all(job.data.outboxIds.map((id) => deps.batcher.submit(id)));
+    await deps.relay.armDeliveries(deliveries.flat());
   };
 }

@@ -1,6 +1,7 @@
 /**
- * The outbound half of the relay. After commit, each outbox row becomes a dispatch job (job id =
- * outbox id); dispatching creates the deliveries and hands each one over as a delivery job (job id =
+ * The outbound half of the relay. After commit, the outbox rows of a command become one dispatch
+ * job (job id = the first row's id; the reconciler hands over any row left pending on its own, job
+ * id = its id); dispatching creates the deliveries and hands each one over as a delivery job (job id =
  * `<delivery id>-<attempt>`: a retry cannot reuse the id of the job that is still running it, and
  * the claim in the processor makes a duplicate a no-op). The rows are the truth: `reconcile()`
  * re-enqueues outbox rows not yet dispatched and every pending delivery (at its next attempt time), which is
@@ -25,8 +26,8 @@ const BATCH = 1_000;
 export function createWebhookRelay(deps: WebhookRelayDeps) {
   const now = deps.now ?? (() => new Date());
 
-  function dispatch(outboxId: string, jobId = outboxId) {
-    const data: DispatchEventJob = { outboxId };
+  function dispatch(outboxIds: string[], jobId = outboxIds[0]!) {
+    const data: DispatchEventJob = { outboxIds };
     return deps.jobs.enqueue(QUEUES.outbox, { id: jobId, data, attempts: WEBHOOK_JOB_ATTEMPTS, backoffMs: WEBHOOK_JOB_BACKOFF_MS });
   }
 
@@ -44,9 +45,8 @@ export function createWebhookRelay(deps: WebhookRelayDeps) {
   return {
     /** After the command commits. A failure only delays delivery: the reconciler re-enqueues. */
     handOverEvents(outboxIds: string[]): void {
-      for (const id of outboxIds) {
-        dispatch(id).catch((err: unknown) => deps.logger.warn({ err, outboxId: id }, 'could not hand over outbox row; the reconciler will'));
-      }
+      if (outboxIds.length === 0) return;
+      dispatch(outboxIds).catch((err: unknown) => deps.logger.warn({ err, outboxIds }, 'could not hand over outbox rows; the reconciler will'));
     },
 
     /**
@@ -74,7 +74,7 @@ export function createWebhookRelay(deps: WebhookRelayDeps) {
       let afterSeq: string | undefined;
       for (;;) {
         const batch = await listPendingOutbox(deps.db, afterSeq, BATCH);
-        await Promise.all(batch.map((row) => dispatch(row.id, `${row.id}${suffixFor(new Date(row.created_at as unknown as Date))}`)));
+        await Promise.all(batch.map((row) => dispatch([row.id], `${row.id}${suffixFor(new Date(row.created_at as unknown as Date))}`)));
         events += batch.length;
         if (batch.length < BATCH) break;
         afterSeq = batch[batch.length - 1]!.seq;
