@@ -46,7 +46,7 @@ async function authenticate(request: FastifyRequest, options: AuthOptions): Prom
   }
   const key = match[1]!;
   if (options.adminKey !== undefined && sameSecret(key, options.adminKey)) {
-    return { keyId: 'bootstrap-admin', userId: 'admin', role: 'admin' };
+    return { keyId: 'bootstrap-admin', userId: 'admin', role: 'admin', teams: [] };
   }
   const principal = await options.apiKeys.findByKey(key);
   if (!principal) throw new TesseraError('UNAUTHENTICATED', 'The API key is unknown or revoked; check it or create a new one');

@@ -1,6 +1,7 @@
 /** Request and response schemas of the case API (TypeBox -> validation, serialization, OpenAPI). */
 import { Type, type Static } from 'typebox';
 import { CONTENT_KINDS, PRIORITIES } from '../cases/types.js';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './paging.js';
 
 const Id = Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\s]+$' });
 const Text = (max = 500) => Type.String({ minLength: 1, maxLength: max });
@@ -123,8 +124,8 @@ export const GoalParams = Type.Object({ id: Id, key: Id });
 export const TaskParams = Type.Object({ id: Id });
 
 export const PageQuery = {
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
-  cursor: Type.Optional(Type.String({ maxLength: 500 })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE, description: `page size, at most ${MAX_PAGE_SIZE}` })),
+  cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 500, description: 'next_cursor of the previous page, unchanged' })),
 };
 
 export const CaseListQuery = Type.Object(
@@ -152,6 +153,7 @@ export const TaskListQuery = Type.Object(
 );
 
 export const TimelineQuery = Type.Object({ ...PageQuery }, { additionalProperties: false });
+export const ContentQuery = Type.Object({ ...PageQuery }, { additionalProperties: false });
 
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
 
