@@ -13,6 +13,7 @@ import { apiKeyRoutes } from './http/api-key-routes.js';
 import { auth } from './http/auth.js';
 import { registerJsonBodyParser } from './http/json-body.js';
 import { problemDetails } from './http/problem-details.js';
+import { rateLimit } from './http/rate-limit.js';
 import { systemRoutes, type Check } from './http/system-routes.js';
 import { createApiKeyStore } from './persistence/api-key-store.js';
 import type { DatabaseHandle } from './platform/database.js';
@@ -60,6 +61,13 @@ export async function buildApp(deps: AppDeps) {
 
   await app.register(problemDetails);
   registerJsonBodyParser(app);
+  // Before any route, so that every route gets the limiter's hook (its onRoute hook).
+  await app.register(rateLimit, {
+    perMinute: config.rateLimitPerMinute,
+    redisUrl: deps.jobs.kind === 'bullmq' ? config.redisUrl : undefined,
+    redisPrefix: config.redisPrefix,
+    logger: deps.logger,
+  });
 
   await app.register(fastifySwagger, {
     openapi: {
