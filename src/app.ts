@@ -14,6 +14,7 @@ import { auth } from './http/auth.js';
 import { registerJsonBodyParser } from './http/json-body.js';
 import { clientErrorHandler, problemDetails } from './http/problem-details.js';
 import { rateLimit } from './http/rate-limit.js';
+import { recordRoutes } from './http/route-table.js';
 import { systemRoutes, type Check } from './http/system-routes.js';
 import { createApiKeyStore } from './persistence/api-key-store.js';
 import type { DatabaseHandle } from './platform/database.js';
@@ -64,6 +65,7 @@ export async function buildApp(deps: AppDeps) {
       customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true },
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  recordRoutes(app);
 
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);

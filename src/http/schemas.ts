@@ -7,6 +7,12 @@ const Id = Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\s]+$' });
 const Text = (max = 500) => Type.String({ minLength: 1, maxLength: max });
 const Json = Type.Record(Type.String(), Type.Unknown());
 
+/**
+ * A body the client may leave out. Fastify validates a missing body as `null`, so the schema
+ * must admit null; a body that is sent is checked in full (unknown fields refused).
+ */
+const Omittable = <T extends ReturnType<typeof Type.Object>>(schema: T) => Type.Union([schema, Type.Null()]);
+
 export const Assignment = Type.Object(
   { user_id: Type.Optional(Id), queue: Type.Optional(Id) },
   { additionalProperties: false, minProperties: 1, description: 'A person or a queue' },
@@ -107,15 +113,19 @@ export const ReassignBody = Type.Object(
   { additionalProperties: false, minProperties: 1 },
 );
 
-export const CloseBody = Type.Object(
-  { reason: Type.Optional(Text(2000)), status: Type.Optional(Type.Union([Type.Literal('closed'), Type.Literal('cancelled')])) },
-  { additionalProperties: false },
+export const CloseBody = Omittable(
+  Type.Object(
+    { reason: Type.Optional(Text(2000)), status: Type.Optional(Type.Union([Type.Literal('closed'), Type.Literal('cancelled')])) },
+    { additionalProperties: false },
+  ),
 );
 
 export const HoldBody = Type.Object({ reason: Text(2000) }, { additionalProperties: false });
-export const ResumeBody = Type.Object({ reason: Type.Optional(Text(2000)) }, { additionalProperties: false });
+export const ResumeBody = Omittable(Type.Object({ reason: Type.Optional(Text(2000)) }, { additionalProperties: false }));
 
-export const CompleteTaskBody = Type.Object({ output: Type.Optional(Json) }, { additionalProperties: false });
+/** Routes that take no fields still refuse unknown ones. */
+export const EmptyBody = Omittable(Type.Object({}, { additionalProperties: false }));
+export const CompleteTaskBody = Omittable(Type.Object({ output: Type.Optional(Json) }, { additionalProperties: false }));
 export const ReassignTaskBody = Type.Object({ assignment: Assignment, reason: Type.Optional(Text(2000)) }, { additionalProperties: false });
 
 export const CaseParams = Type.Object({ id: Id });

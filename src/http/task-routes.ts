@@ -12,7 +12,7 @@ import { DEFAULT_PAGE_SIZE, readCursor } from './paging.js';
 import { toAssignment, optional } from './case-routes.js';
 import { taskView } from './case-view.js';
 import { expectedVersionOf, idempotencyOf, sendCommandResponse } from './command-request.js';
-import { CompleteTaskBody, PageOf, ReassignTaskBody, TaskListQuery, TaskParams, TaskView } from './schemas.js';
+import { CompleteTaskBody, EmptyBody, PageOf, ReassignTaskBody, TaskListQuery, TaskParams, TaskView } from './schemas.js';
 
 const WORKERS = ['agent', 'supervisor', 'admin'] as const;
 
@@ -71,7 +71,7 @@ export const taskRoutes: FastifyPluginAsyncTypebox<{ core: Core; db: Kysely<Data
 
   app.post(
     '/v1/tasks/:id/claim',
-    { config: { roles: WORKERS }, schema: { tags: ['tasks'], summary: 'Claim a task (take it from its queue)', params: TaskParams } },
+    { config: { roles: WORKERS }, schema: { tags: ['tasks'], summary: 'Claim a task (take it from its queue)', params: TaskParams, body: EmptyBody } },
     async (request, reply) => taskCommand(request, reply, (taskId) => ({ type: 'task.claim', taskId })),
   );
 
