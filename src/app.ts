@@ -12,7 +12,9 @@ import type { Config } from './config.js';
 import { apiKeyRoutes } from './http/api-key-routes.js';
 import { auth } from './http/auth.js';
 import { registerJsonBodyParser } from './http/json-body.js';
-import { problemDetails } from './http/problem-details.js';
+import { clientErrorHandler, problemDetails } from './http/problem-details.js';
+import { rateLimit } from './http/rate-limit.js';
+import { recordRoutes } from './http/route-table.js';
 import { systemRoutes, type Check } from './http/system-routes.js';
 import { createApiKeyStore } from './persistence/api-key-store.js';
 import type { DatabaseHandle } from './platform/database.js';
@@ -47,8 +49,18 @@ export async function buildApp(deps: AppDeps) {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: config.bodyLimitBytes,
+    // A request (headers and body) must arrive within requestTimeoutMs, else 408 and the socket
+    // is closed: a client that stalls mid-upload (slowloris) cannot hold a connection. Node checks
+    // the deadline every connectionsCheckingInterval (30 s by default, too coarse for the limit).
     requestTimeout: config.requestTimeoutMs,
-    connectionTimeout: config.requestTimeoutMs,
+    // Idle sockets (e.g. a client that stops reading the reply) are destroyed later, as a
+    // backstop; a stalled request gets its 408 first.
+    connectionTimeout: config.requestTimeoutMs * 2,
+    clientErrorHandler,
+    http: {
+      headersTimeout: config.requestTimeoutMs,
+      connectionsCheckingInterval: Math.max(50, Math.min(5_000, Math.floor(config.requestTimeoutMs / 4))),
+    },
     // Incoming ids are kept when they look like ids, so a trace spans systems.
     genReqId: (req) => {
       const incoming = req.headers['x-request-id'];
@@ -59,6 +71,7 @@ export async function buildApp(deps: AppDeps) {
       customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true },
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  recordRoutes(app);
 
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
@@ -66,6 +79,13 @@ export async function buildApp(deps: AppDeps) {
 
   await app.register(problemDetails);
   registerJsonBodyParser(app);
+  // Before any route, so that every route gets the limiter's hook (its onRoute hook).
+  await app.register(rateLimit, {
+    perMinute: config.rateLimitPerMinute,
+    redisUrl: deps.jobs.kind === 'bullmq' ? config.redisUrl : undefined,
+    redisPrefix: config.redisPrefix,
+    logger: deps.logger,
+  });
 
   await app.register(fastifySwagger, {
     openapi: {

@@ -31,6 +31,8 @@ export interface Config {
   readonly templatesDir: string;
   readonly bodyLimitBytes: number;
   readonly requestTimeoutMs: number;
+  /** Requests per minute per API key (per client IP without a valid key); Redis-counted in queue mode. */
+  readonly rateLimitPerMinute: number;
   readonly shutdownTimeoutMs: number;
   readonly webhooks: WebhookConfig;
 }
@@ -144,6 +146,7 @@ export function loadConfig(env: Env = process.env): Config {
     templatesDir: path.resolve(text(env, 'TESSERA_TEMPLATES_DIR', './case-templates')!),
     bodyLimitBytes: integer(env, 'TESSERA_BODY_LIMIT_BYTES', 1_048_576, 1024, 104_857_600),
     requestTimeoutMs: integer(env, 'TESSERA_REQUEST_TIMEOUT_MS', 30_000, 100, 600_000),
+    rateLimitPerMinute: integer(env, 'TESSERA_RATE_LIMIT_PER_MINUTE', 600, 1, 1_000_000),
     shutdownTimeoutMs: integer(env, 'TESSERA_SHUTDOWN_TIMEOUT_MS', 8_000, 100, 600_000),
     webhooks: Object.freeze({
       allowlist: Object.freeze(allowlist(env, 'TESSERA_WEBHOOK_ALLOWLIST')),

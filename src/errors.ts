@@ -8,6 +8,9 @@ export const ERROR_CODES = {
   VALIDATION_FAILED: { status: 400, title: 'The request does not match the schema' },
   MALFORMED_JSON: { status: 400, title: 'The request body is not valid JSON' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'The request body is too large' },
+  REQUEST_TIMEOUT: { status: 408, title: 'The request did not arrive in time' },
+  HEADERS_TOO_LARGE: { status: 431, title: 'The request headers are too large' },
+  BAD_REQUEST: { status: 400, title: 'The request is not valid HTTP' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported content type' },
   // auth
   UNAUTHENTICATED: { status: 401, title: 'Missing or invalid API key' },

@@ -30,6 +30,29 @@ describe('tessera CLI', () => {
     expect(me.json()).toMatchObject({ user_id: userId, role: 'supervisor' });
   });
 
+  it('keys create --teams gives the key the queues it works', async () => {
+    const userId = uniqueId('agent');
+    const result = await runTs('src/cli/main.ts', ['keys', 'create', '--role', 'agent', '--user', userId, '--teams', 'billing, social', '--json'], {
+      DATABASE_URL: inject('databaseUrl'),
+    });
+    expect(result.code).toBe(0);
+    const created = JSON.parse(result.stdout) as { key: string; teams: string[] };
+    expect(created.teams).toEqual(['billing', 'social']);
+    const me = await t.app.inject({ method: 'GET', url: '/v1/me', headers: bearer(created.key) });
+    expect(me.json()).toMatchObject({ user_id: userId, role: 'agent', teams: ['billing', 'social'] });
+  });
+
+  it('keys create refuses teams that are not queue ids and writes nothing', async () => {
+    const userId = uniqueId('bad');
+    const result = await runTs('src/cli/main.ts', ['keys', 'create', '--role', 'agent', '--user', userId, '--teams', ','], {
+      DATABASE_URL: inject('databaseUrl'),
+    });
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain('teams must be comma-separated queue ids');
+    const rows = await t.database.db.selectFrom('api_keys').select('id').where('user_id', '=', userId).execute();
+    expect(rows).toHaveLength(0);
+  });
+
   it('keys create refuses an unknown role and writes nothing', async () => {
     const userId = uniqueId('bad');
     const result = await runTs('src/cli/main.ts', ['keys', 'create', '--role', 'boss', '--user', userId], {

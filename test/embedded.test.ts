@@ -16,7 +16,7 @@ afterAll(async () => {
 });
 
 describe('embedded mode', () => {
-  it('starts, is ready, stops on SIGTERM, and a second start reuses the data dir', { timeout: 90_000 }, async () => {
+  it('starts, is ready, stops on SIGTERM, and a second start reuses the data dir', { timeout: 150_000 }, async () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'tessera-embedded-'));
     const env = { TESSERA_DATA_DIR: dataDir, TESSERA_ADMIN_KEY: ADMIN_KEY };
 

@@ -1,7 +1,7 @@
 /**
  * `tessera` — operator commands. Each opens only what it needs and closes it before exiting.
  */
-import { Command, Option } from '@commander-js/extra-typings';
+import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import { pino } from 'pino';
 import { ROLES } from '../cases/types.js';
 import { ConfigError, loadConfig } from '../config.js';
@@ -14,6 +14,8 @@ import { compareWithStored } from '../templates/compare-with-stored.js';
 import { loadCatalog } from '../templates/load-catalog.js';
 import { formatProblems } from '../templates/load-problem.js';
 import path from 'node:path';
+
+const TEAM = /^[^\s,]{1,200}$/;
 
 function config() {
   try {
@@ -35,6 +37,16 @@ async function withDatabase<T>(fn: (db: Awaited<ReturnType<typeof openDatabase>>
   } finally {
     await database.close();
   }
+}
+
+/** `a,b` -> ['a', 'b']; each must look like a queue id (no spaces, 1-200 characters). */
+function parseTeams(value: string): string[] {
+  const teams = value.split(',').map((t) => t.trim()).filter((t) => t !== '');
+  const bad = teams.find((t) => !TEAM.test(t));
+  if (bad !== undefined || teams.length === 0) {
+    throw new InvalidArgumentError(`teams must be comma-separated queue ids without spaces (got "${value}")`);
+  }
+  return teams;
 }
 
 const program = new Command()
@@ -59,17 +71,19 @@ keys
   .addOption(new Option('--role <role>', 'role of the key').choices(ROLES).makeOptionMandatory())
   .requiredOption('--user <id>', 'user id the key acts as')
   .option('--name <name>', 'label shown in listings', 'cli')
+  .option('--teams <queues>', 'comma-separated queues the agent works (e.g. billing,social)', parseTeams, [] as string[])
   .option('--json', 'print JSON instead of text')
   .action(async (options) => {
     const created = await withDatabase(async (database) => {
       await migrateToLatest(database.db);
-      return createApiKeyStore(database.db).create({ role: options.role, userId: options.user, name: options.name });
+      return createApiKeyStore(database.db).create({ role: options.role, userId: options.user, name: options.name, teams: options.teams });
     });
     if (options.json) {
-      process.stdout.write(`${JSON.stringify({ id: created.keyId, key: created.key, role: created.role, user_id: created.userId })}\n`);
+      process.stdout.write(`${JSON.stringify({ id: created.keyId, key: created.key, role: created.role, user_id: created.userId, teams: created.teams })}\n`);
     } else {
       process.stdout.write(`${created.key}\n`);
-      process.stderr.write(`created key ${created.keyId} (role ${created.role}, user ${created.userId}); it is not shown again\n`);
+      const teams = created.teams.length > 0 ? `, teams ${created.teams.join(',')}` : '';
+      process.stderr.write(`created key ${created.keyId} (role ${created.role}, user ${created.userId}${teams}); it is not shown again\n`);
     }
   });
 

@@ -5,6 +5,11 @@ import { TesseraError } from '../errors.js';
 import type { ApiKeyStore } from '../persistence/api-key-store.js';
 
 const RoleSchema = Type.Enum(ROLES);
+const Teams = Type.Array(Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\s]+$' }), {
+  maxItems: 50,
+  uniqueItems: true,
+  description: 'queues the agent works: they see cases and tasks queued to these',
+});
 
 export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ apiKeys: ApiKeyStore }> = async (app, { apiKeys }) => {
   app.get(
@@ -13,10 +18,15 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ apiKeys: ApiKeyStore }> =
       schema: {
         tags: ['auth'],
         summary: 'Who the presented API key belongs to',
-        response: { 200: Type.Object({ user_id: Type.String(), role: RoleSchema, key_id: Type.String() }) },
+        response: { 200: Type.Object({ user_id: Type.String(), role: RoleSchema, key_id: Type.String(), teams: Teams }) },
       },
     },
-    async (request) => ({ user_id: request.principal.userId, role: request.principal.role, key_id: request.principal.keyId }),
+    async (request) => ({
+      user_id: request.principal.userId,
+      role: request.principal.role,
+      key_id: request.principal.keyId,
+      teams: [...request.principal.teams],
+    }),
   );
 
   app.post(
@@ -27,17 +37,25 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ apiKeys: ApiKeyStore }> =
         tags: ['auth'],
         summary: 'Create an API key (the secret is shown once)',
         body: Type.Object(
-          { role: RoleSchema, user_id: Type.String({ minLength: 1, maxLength: 200 }), name: Type.String({ minLength: 1, maxLength: 200 }) },
+          {
+            role: RoleSchema,
+            user_id: Type.String({ minLength: 1, maxLength: 200 }),
+            name: Type.String({ minLength: 1, maxLength: 200 }),
+            teams: Type.Optional(Teams),
+          },
           { additionalProperties: false },
         ),
         response: {
-          201: Type.Object({ id: Type.String(), key: Type.String(), role: RoleSchema, user_id: Type.String(), name: Type.String() }),
+          201: Type.Object({ id: Type.String(), key: Type.String(), role: RoleSchema, user_id: Type.String(), name: Type.String(), teams: Teams }),
         },
       },
     },
     async (request, reply) => {
-      const created = await apiKeys.create({ role: request.body.role, userId: request.body.user_id, name: request.body.name });
-      return reply.code(201).send({ id: created.keyId, key: created.key, role: created.role, user_id: created.userId, name: created.name });
+      const b = request.body;
+      const created = await apiKeys.create({ role: b.role, userId: b.user_id, name: b.name, ...(b.teams ? { teams: b.teams } : {}) });
+      return reply
+        .code(201)
+        .send({ id: created.keyId, key: created.key, role: created.role, user_id: created.userId, name: created.name, teams: [...created.teams] });
     },
   );
 

@@ -3,7 +3,11 @@
  *
  * Every route is authenticated unless its config says `public: true`; a route that names
  * `roles` refuses other roles with 403. Object-level rules (which cases an agent may see)
- * live with the commands and queries that load the object.
+ * live in access.ts, applied by the commands and queries that load the object.
+ *
+ * Two steps: `onRequest` identifies the caller (or remembers why it could not), `preParsing`
+ * refuses — before the body is read. The rate limiter runs between the two (rate-limit.ts), so
+ * it counts per API key, and per client IP for requests whose key is missing or wrong.
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -46,24 +50,40 @@ async function authenticate(request: FastifyRequest, options: AuthOptions): Prom
   }
   const key = match[1]!;
   if (options.adminKey !== undefined && sameSecret(key, options.adminKey)) {
-    return { keyId: 'bootstrap-admin', userId: 'admin', role: 'admin' };
+    return { keyId: 'bootstrap-admin', userId: 'admin', role: 'admin', teams: [] };
   }
   const principal = await options.apiKeys.findByKey(key);
   if (!principal) throw new TesseraError('UNAUTHENTICATED', 'The API key is unknown or revoked; check it or create a new one');
   return principal;
 }
 
+const refusal = Symbol('tessera.auth.refusal');
+
+function isOpen(request: FastifyRequest): boolean {
+  return request.routeOptions.config.public === true || request.is404;
+}
+
 export const auth = fp<AuthOptions>(
   async (app: FastifyInstance, options) => {
     app.decorateRequest('principal', null as unknown as Principal);
+    app.decorateRequest(refusal, null);
     app.addHook('onRequest', async (request) => {
-      const config = request.routeOptions.config;
-      if (config.public || request.is404) return;
-      request.principal = await authenticate(request, options);
-      const roles = config.roles;
+      if (isOpen(request)) return;
+      try {
+        request.principal = await authenticate(request, options);
+      } catch (err) {
+        (request as unknown as Record<symbol, unknown>)[refusal] = err;
+      }
+    });
+    app.addHook('preParsing', async (request, _reply, payload) => {
+      if (isOpen(request)) return payload;
+      const refused = (request as unknown as Record<symbol, unknown>)[refusal];
+      if (refused) throw refused;
+      const roles = request.routeOptions.config.roles;
       if (roles && !roles.includes(request.principal.role)) {
         throw new TesseraError('FORBIDDEN', `This action needs one of the roles: ${roles.join(', ')}; your key has role ${request.principal.role}`);
       }
+      return payload;
     });
   },
   { name: 'auth' },

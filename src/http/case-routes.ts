@@ -10,7 +10,6 @@ import type { CommandRequest } from '../commands/run-command.js';
 import type { Core } from '../core.js';
 import { TesseraError } from '../errors.js';
 import {
-  decodeCursor,
   isJournalCursor,
   isTimeCursor,
   listCases,
@@ -20,7 +19,8 @@ import {
 import { loadCase } from '../persistence/case-store.js';
 import type { Database } from '../persistence/schema.js';
 import type { Kysely } from 'kysely';
-import { assertCanFeedCase, assertCanSeeCase, assertOwnerOrSupervisor } from './access.js';
+import { assertCanFeedCase, assertCanSeeCase, assertOwnerOrSupervisor, listViewer } from './access.js';
+import { DEFAULT_PAGE_SIZE, readCursor } from './paging.js';
 import { caseSummaryView, caseView, type AcceptedEvents } from './case-view.js';
 import { expectedVersionOf, etag, idempotencyOf, sendCommandResponse } from './command-request.js';
 import {
@@ -33,6 +33,7 @@ import {
   CaseSummaryView,
   CaseView,
   CloseBody,
+  ContentQuery,
   FragmentParams,
   GoalParams,
   HoldBody,
@@ -133,8 +134,7 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
     },
     async (request) => {
       const q = request.query;
-      const cursor = decodeCursor(q.cursor, isTimeCursor);
-      if (cursor === 'invalid') throw new TesseraError('VALIDATION_FAILED', 'cursor is not one this API returned; start again without it');
+      const cursor = readCursor(q.cursor, isTimeCursor);
       const page = await listCases(
         db,
         {
@@ -144,10 +144,10 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
           ...optional('template', q.template),
           ...optional('customerId', q.customer_id),
           ...optional('priority', q.priority),
-          ...optional('visibleTo', request.principal.role === 'agent' ? request.principal.userId : undefined),
+          ...optional('visibleTo', listViewer(request.principal)),
         },
         cursor,
-        q.limit ?? 50,
+        q.limit ?? DEFAULT_PAGE_SIZE,
       );
       return { items: page.items.map(caseSummaryView), next_cursor: page.nextCursor };
     },
@@ -180,20 +180,24 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
       schema: { tags: ['cases'], summary: 'The journal: every command and effect, with actor and reason', params: CaseParams, querystring: TimelineQuery, response: { 200: PageOf(TimelineEntryView) } },
     },
     async (request) => {
+      const cursor = readCursor(request.query.cursor, isJournalCursor);
       await readableCase(request, request.params.id);
-      const cursor = decodeCursor(request.query.cursor, isJournalCursor);
-      if (cursor === 'invalid') throw new TesseraError('VALIDATION_FAILED', 'cursor is not one this API returned; start again without it');
-      const page = await readTimeline(db, request.params.id, cursor, request.query.limit ?? 50);
+      const page = await readTimeline(db, request.params.id, cursor, request.query.limit ?? DEFAULT_PAGE_SIZE);
       return { items: page.items, next_cursor: page.nextCursor };
     },
   );
 
   app.get(
     '/v1/cases/:id/content',
-    { config: { roles: WORKERS }, schema: { tags: ['cases'], summary: 'Case content: notes, attachments, social posts, CRM profiles', params: CaseParams } },
+    {
+      config: { roles: WORKERS },
+      schema: { tags: ['cases'], summary: 'Case content: notes, attachments, social posts, CRM profiles (oldest first, cursor paging)', params: CaseParams, querystring: ContentQuery },
+    },
     async (request) => {
+      const cursor = readCursor(request.query.cursor, isTimeCursor);
       await readableCase(request, request.params.id);
-      return { items: await listContent(db, request.params.id) };
+      const page = await listContent(db, request.params.id, cursor, request.query.limit ?? DEFAULT_PAGE_SIZE);
+      return { items: page.items, next_cursor: page.nextCursor };
     },
   );
 

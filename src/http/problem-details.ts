@@ -2,6 +2,8 @@
  * RFC 9457 problem+json for every error: one place maps domain errors, validation errors and
  * Fastify's own errors to stable codes. The text of 5xx errors never reaches the client.
  */
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { ERROR_CODES, TesseraError, problemType, type ErrorCode } from '../errors.js';
@@ -105,3 +107,26 @@ export const problemDetails = fp(
   },
   { name: 'problem-details' },
 );
+
+const CLIENT_ERRORS: Record<string, { code: ErrorCode; detail: string }> = {
+  ERR_HTTP_REQUEST_TIMEOUT: { code: 'REQUEST_TIMEOUT', detail: 'The request headers and body must arrive within the request timeout; send the whole request without pauses' },
+  HPE_HEADER_OVERFLOW: { code: 'HEADERS_TOO_LARGE', detail: 'The request headers exceed the size limit; send fewer or shorter headers' },
+};
+
+/**
+ * Errors Node raises before Fastify has a request (a request that stalls past the timeout,
+ * oversized headers, broken HTTP): answered as problem+json on the raw socket, then closed.
+ * Passed to Fastify as `clientErrorHandler`.
+ */
+export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const { code, detail } = CLIENT_ERRORS[err.code ?? ''] ?? { code: 'BAD_REQUEST' as const, detail: 'The request is not valid HTTP/1.1' };
+  const { status, title } = ERROR_CODES[code];
+  const body = JSON.stringify({ type: problemType(code), title, status, detail, code });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
+}

@@ -1,10 +1,17 @@
 /** Request and response schemas of the case API (TypeBox -> validation, serialization, OpenAPI). */
 import { Type, type Static } from 'typebox';
 import { CONTENT_KINDS, PRIORITIES } from '../cases/types.js';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './paging.js';
 
 const Id = Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\s]+$' });
 const Text = (max = 500) => Type.String({ minLength: 1, maxLength: max });
 const Json = Type.Record(Type.String(), Type.Unknown());
+
+/**
+ * A body the client may leave out. Fastify validates a missing body as `null`, so the schema
+ * must admit null; a body that is sent is checked in full (unknown fields refused).
+ */
+const Omittable = <T extends ReturnType<typeof Type.Object>>(schema: T) => Type.Union([schema, Type.Null()]);
 
 export const Assignment = Type.Object(
   { user_id: Type.Optional(Id), queue: Type.Optional(Id) },
@@ -106,15 +113,19 @@ export const ReassignBody = Type.Object(
   { additionalProperties: false, minProperties: 1 },
 );
 
-export const CloseBody = Type.Object(
-  { reason: Type.Optional(Text(2000)), status: Type.Optional(Type.Union([Type.Literal('closed'), Type.Literal('cancelled')])) },
-  { additionalProperties: false },
+export const CloseBody = Omittable(
+  Type.Object(
+    { reason: Type.Optional(Text(2000)), status: Type.Optional(Type.Union([Type.Literal('closed'), Type.Literal('cancelled')])) },
+    { additionalProperties: false },
+  ),
 );
 
 export const HoldBody = Type.Object({ reason: Text(2000) }, { additionalProperties: false });
-export const ResumeBody = Type.Object({ reason: Type.Optional(Text(2000)) }, { additionalProperties: false });
+export const ResumeBody = Omittable(Type.Object({ reason: Type.Optional(Text(2000)) }, { additionalProperties: false }));
 
-export const CompleteTaskBody = Type.Object({ output: Type.Optional(Json) }, { additionalProperties: false });
+/** Routes that take no fields still refuse unknown ones. */
+export const EmptyBody = Omittable(Type.Object({}, { additionalProperties: false }));
+export const CompleteTaskBody = Omittable(Type.Object({ output: Type.Optional(Json) }, { additionalProperties: false }));
 export const ReassignTaskBody = Type.Object({ assignment: Assignment, reason: Type.Optional(Text(2000)) }, { additionalProperties: false });
 
 export const CaseParams = Type.Object({ id: Id });
@@ -123,8 +134,8 @@ export const GoalParams = Type.Object({ id: Id, key: Id });
 export const TaskParams = Type.Object({ id: Id });
 
 export const PageQuery = {
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
-  cursor: Type.Optional(Type.String({ maxLength: 500 })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE, description: `page size, at most ${MAX_PAGE_SIZE}` })),
+  cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 500, description: 'next_cursor of the previous page, unchanged' })),
 };
 
 export const CaseListQuery = Type.Object(
@@ -152,6 +163,7 @@ export const TaskListQuery = Type.Object(
 );
 
 export const TimelineQuery = Type.Object({ ...PageQuery }, { additionalProperties: false });
+export const ContentQuery = Type.Object({ ...PageQuery }, { additionalProperties: false });
 
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
 

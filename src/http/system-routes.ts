@@ -33,7 +33,8 @@ export const systemRoutes: FastifyPluginAsyncTypebox<{ checks: Check[]; mode: st
   app.get(
     '/health',
     {
-      config: { public: true },
+      // Probes are never rate-limited: an orchestrator polling them must not be refused.
+      config: { public: true, rateLimit: false },
       schema: { tags: ['system'], summary: 'Liveness', response: { 200: Type.Object({ status: Type.Literal('ok') }) } },
     },
     async () => ({ status: 'ok' as const }),
@@ -42,7 +43,7 @@ export const systemRoutes: FastifyPluginAsyncTypebox<{ checks: Check[]; mode: st
   app.get(
     '/ready',
     {
-      config: { public: true },
+      config: { public: true, rateLimit: false },
       schema: {
         tags: ['system'],
         summary: 'Readiness: Postgres and, in queue mode, Redis',

@@ -5,13 +5,14 @@ import type { Kysely } from 'kysely';
 import type { CaseState, Command } from '../cases/types.js';
 import type { Core } from '../core.js';
 import { TesseraError } from '../errors.js';
-import { decodeCursor, findTask, isTimeCursor, listTasks } from '../persistence/case-queries.js';
+import { findTask, isTimeCursor, listTasks } from '../persistence/case-queries.js';
 import type { Database } from '../persistence/schema.js';
-import { assertCanWorkTask } from './access.js';
+import { assertCanWorkTask, listViewer } from './access.js';
+import { DEFAULT_PAGE_SIZE, readCursor } from './paging.js';
 import { toAssignment, optional } from './case-routes.js';
 import { taskView } from './case-view.js';
 import { expectedVersionOf, idempotencyOf, sendCommandResponse } from './command-request.js';
-import { CompleteTaskBody, PageOf, ReassignTaskBody, TaskListQuery, TaskParams, TaskView } from './schemas.js';
+import { CompleteTaskBody, EmptyBody, PageOf, ReassignTaskBody, TaskListQuery, TaskParams, TaskView } from './schemas.js';
 
 const WORKERS = ['agent', 'supervisor', 'admin'] as const;
 
@@ -24,21 +25,26 @@ export const taskRoutes: FastifyPluginAsyncTypebox<{ core: Core; db: Kysely<Data
     },
     async (request) => {
       const q = request.query;
-      const cursor = decodeCursor(q.cursor, isTimeCursor);
-      if (cursor === 'invalid') throw new TesseraError('VALIDATION_FAILED', 'cursor is not one this API returned; start again without it');
-      const agent = request.principal.role === 'agent';
-      if (agent && q.assignee_id && q.assignee_id !== request.principal.userId) {
-        throw new TesseraError('FORBIDDEN', "Agents see their own tasks and queue tasks; ask a supervisor for a colleague's worklist");
+      const cursor = readCursor(q.cursor, isTimeCursor);
+      const viewer = listViewer(request.principal);
+      if (viewer && q.assignee_id && q.assignee_id !== viewer.userId) {
+        throw new TesseraError('FORBIDDEN', "Agents see their own tasks and their teams' queues; ask a supervisor for a colleague's worklist");
       }
-      if (agent && q.case_id && !q.queue) {
-        throw new TesseraError('FORBIDDEN', 'Agents list tasks by their own id or a queue; read the case for its tasks');
-      }
-      const assigneeId = q.assignee_id ?? (agent && !q.queue ? request.principal.userId : undefined);
+      // An agent's worklist without filters: their tasks and their teams' queues. Whatever the
+      // filters, an agent only ever lists tasks of cases they may see.
+      const unfiltered = !q.assignee_id && !q.queue && !q.case_id;
       const page = await listTasks(
         db,
-        { ...optional('assigneeId', assigneeId), ...optional('queue', q.queue), ...optional('caseId', q.case_id), ...optional('status', q.status) },
+        {
+          ...optional('assigneeId', q.assignee_id),
+          ...optional('queue', q.queue),
+          ...optional('caseId', q.case_id),
+          ...optional('status', q.status),
+          ...optional('mineOrTeams', viewer && unfiltered ? viewer : undefined),
+          ...optional('visibleTo', viewer),
+        },
         cursor,
-        q.limit ?? 50,
+        q.limit ?? DEFAULT_PAGE_SIZE,
       );
       return { items: page.items.map((t) => taskView(t, t.caseId)), next_cursor: page.nextCursor };
     },
@@ -65,7 +71,7 @@ export const taskRoutes: FastifyPluginAsyncTypebox<{ core: Core; db: Kysely<Data
 
   app.post(
     '/v1/tasks/:id/claim',
-    { config: { roles: WORKERS }, schema: { tags: ['tasks'], summary: 'Claim a task (take it from its queue)', params: TaskParams } },
+    { config: { roles: WORKERS }, schema: { tags: ['tasks'], summary: 'Claim a task (take it from its queue)', params: TaskParams, body: EmptyBody } },
     async (request, reply) => taskCommand(request, reply, (taskId) => ({ type: 'task.claim', taskId })),
   );
 

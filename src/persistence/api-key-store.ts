@@ -7,6 +7,8 @@ export interface Principal {
   keyId: string;
   userId: string;
   role: Role;
+  /** Queues the caller works; an agent sees the cases and tasks queued to them. */
+  teams: readonly string[];
 }
 
 export interface CreatedApiKey extends Principal {
@@ -26,7 +28,8 @@ export function generateApiKey(): string {
 
 export function createApiKeyStore(db: Kysely<Database>) {
   return {
-    async create(input: { role: Role; userId: string; name: string }): Promise<CreatedApiKey> {
+    async create(input: { role: Role; userId: string; name: string; teams?: readonly string[] }): Promise<CreatedApiKey> {
+      const teams = [...new Set(input.teams ?? [])];
       const key = generateApiKey();
       const id = randomUUID();
       await db
@@ -38,21 +41,22 @@ export function createApiKeyStore(db: Kysely<Database>) {
           role: input.role,
           user_id: input.userId,
           name: input.name,
+          teams,
           revoked_at: null,
         })
         .execute();
-      return { keyId: id, key, role: input.role, userId: input.userId, name: input.name };
+      return { keyId: id, key, role: input.role, userId: input.userId, name: input.name, teams };
     },
 
     /** The principal for a presented key, or undefined when unknown or revoked. */
     async findByKey(key: string): Promise<Principal | undefined> {
       const row = await db
         .selectFrom('api_keys')
-        .select(['id', 'role', 'user_id'])
+        .select(['id', 'role', 'user_id', 'teams'])
         .where('key_hash', '=', hashApiKey(key))
         .where('revoked_at', 'is', null)
         .executeTakeFirst();
-      return row ? { keyId: row.id, userId: row.user_id, role: row.role as Role } : undefined;
+      return row ? { keyId: row.id, userId: row.user_id, role: row.role as Role, teams: row.teams } : undefined;
     },
 
     async revoke(id: string): Promise<boolean> {

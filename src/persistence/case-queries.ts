@@ -1,5 +1,5 @@
 /** Read side: lists with filters and keyset cursors. Rows are mapped to plain objects here. */
-import { sql, type Kysely } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
 import type { CaseState, Task } from '../cases/types.js';
 import type { Database } from './schema.js';
 
@@ -37,8 +37,36 @@ export interface CaseFilters {
   template?: string;
   customerId?: string;
   priority?: string;
-  /** Agents: only cases they own, hold an open task on, or have a fragment of. */
-  visibleTo?: string;
+  /** Agents: only the cases they may see (see `visibleCase`). */
+  visibleTo?: Viewer;
+}
+
+/** An agent, for the visibility rule. */
+export interface Viewer {
+  userId: string;
+  teams: readonly string[];
+}
+
+/**
+ * The rule of http/access.ts `canSeeCase` for an agent, in SQL over `cases`: they own the case,
+ * hold an open task on it, have a fragment of it, or the case's queue or an open task's queue is
+ * one of their teams. A closed task no longer opens the case. Lists and reads by id agree.
+ */
+function visibleCase(eb: ExpressionBuilder<Database, 'cases'>, viewer: Viewer) {
+  const teams = sql<string[]>`${[...viewer.teams]}::text[]`;
+  return eb.or([
+    eb('cases.owner_id', '=', viewer.userId),
+    eb('cases.queue', '=', eb.fn.any(teams)),
+    eb.exists(
+      eb
+        .selectFrom('tasks as vt')
+        .select(sql.lit(1).as('one'))
+        .whereRef('vt.case_id', '=', 'cases.id')
+        .where('vt.status', '=', 'open')
+        .where((t) => t.or([t('vt.assignee_id', '=', viewer.userId), t('vt.queue', '=', t.fn.any(teams))])),
+    ),
+    sql<boolean>`cases.state -> 'fragments' @> ${JSON.stringify([{ assignment: { userId: viewer.userId } }])}::jsonb`,
+  ]);
 }
 
 /** Newest first, keyset-paged by (opened_at, id). */
@@ -50,18 +78,8 @@ export async function listCases(db: Kysely<Database>, filters: CaseFilters, curs
   if (filters.template) q = q.where('template_key', '=', filters.template);
   if (filters.customerId) q = q.where('customer_id', '=', filters.customerId);
   if (filters.priority) q = q.where('priority', '=', filters.priority);
-  if (filters.visibleTo) {
-    // The same rule as GET /v1/cases/:id (http/access.ts isAssignedTo): owner, an open task, or
-    // a fragment assigned to them. A closed task no longer opens the case.
-    const user = filters.visibleTo;
-    q = q.where((eb) =>
-      eb.or([
-        eb('owner_id', '=', user),
-        eb('id', 'in', eb.selectFrom('tasks').select('case_id').where('assignee_id', '=', user).where('status', '=', 'open')),
-        sql<boolean>`state -> 'fragments' @> ${JSON.stringify([{ assignment: { userId: user } }])}::jsonb`,
-      ]),
-    );
-  }
+  const viewer = filters.visibleTo;
+  if (viewer) q = q.where((eb) => visibleCase(eb, viewer));
   if (cursor) {
     const t = new Date(cursor.t);
     q = q.where((eb) => eb.or([eb('opened_at', '<', t), eb.and([eb('opened_at', '=', t), eb('id', '<', cursor.id)])]));
@@ -113,6 +131,10 @@ export interface TaskFilters {
   queue?: string;
   status?: string;
   caseId?: string;
+  /** An agent's worklist: tasks assigned to them or queued to one of their teams. */
+  mineOrTeams?: Viewer;
+  /** Agents: only tasks of cases they may see (see `visibleCase`). */
+  visibleTo?: Viewer;
 }
 
 /** Worklist: soonest due first (undated last), keyset-paged by (due_at, id). */
@@ -127,6 +149,14 @@ export async function listTasks(db: Kysely<Database>, filters: TaskFilters, curs
   if (filters.assigneeId) q = q.where('assignee_id', '=', filters.assigneeId);
   if (filters.queue) q = q.where('queue', '=', filters.queue);
   if (filters.caseId) q = q.where('case_id', '=', filters.caseId);
+  const mine = filters.mineOrTeams;
+  if (mine) {
+    q = q.where((eb) => eb.or([eb('assignee_id', '=', mine.userId), eb('queue', '=', eb.fn.any(sql<string[]>`${[...mine.teams]}::text[]`))]));
+  }
+  const viewer = filters.visibleTo;
+  if (viewer) {
+    q = q.where('case_id', 'in', (eb) => eb.selectFrom('cases').select('cases.id').where((c) => visibleCase(c, viewer)));
+  }
   q = q.where('status', '=', filters.status ?? 'open');
   if (cursor) {
     const t = new Date(cursor.t);
@@ -151,7 +181,18 @@ export async function findTask(db: Kysely<Database>, taskId: string): Promise<(T
   return row ? { ...(row.body as Task), caseId: row.case_id } : undefined;
 }
 
-export async function listContent(db: Kysely<Database>, caseId: string) {
-  const rows = await db.selectFrom('content').selectAll().where('case_id', '=', caseId).orderBy('added_at').orderBy('id').execute();
-  return rows.map((r) => ({ id: r.id, kind: r.kind, data: r.data, added_by: r.added_by, added_at: new Date(r.added_at).toISOString() }));
+/** Case content in the order it was added, keyset-paged by (added_at, id). */
+export async function listContent(db: Kysely<Database>, caseId: string, cursor: TimeCursor | undefined, limit: number) {
+  let q = db.selectFrom('content').selectAll().where('case_id', '=', caseId).orderBy('added_at').orderBy('id').limit(limit + 1);
+  if (cursor) {
+    const t = new Date(cursor.t);
+    q = q.where((eb) => eb.or([eb('added_at', '>', t), eb.and([eb('added_at', '=', t), eb('id', '>', cursor.id)])]));
+  }
+  const rows = await q.execute();
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return {
+    items: page.map((r) => ({ id: r.id, kind: r.kind, data: r.data, added_by: r.added_by, added_at: new Date(r.added_at).toISOString() })),
+    nextCursor: rows.length > limit && last ? encode({ t: new Date(last.added_at).toISOString(), id: last.id }) : null,
+  };
 }

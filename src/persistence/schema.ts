@@ -20,6 +20,8 @@ export interface ApiKeyTable {
   role: string;
   user_id: string;
   name: string;
+  /** Queues the key's agent works (Postgres text[]; pg maps JS arrays to it). */
+  teams: ColumnType<string[], string[] | undefined, string[]>;
   created_at: Generated<Timestamp>;
   revoked_at: Timestamp | null;
 }

@@ -50,7 +50,7 @@ describe('hold and resume', () => {
     expect(Date.parse(deadlineAfter) - Date.parse(deadlineBefore)).toBeGreaterThanOrEqual(50);
     expect((await pendingTimers(c.id)).length).toBeGreaterThan(0);
 
-    const timeline = await t.app.inject({ method: 'GET', url: `/v1/cases/${c.id}/timeline?limit=200`, headers: agent.headers });
+    const timeline = await t.app.inject({ method: 'GET', url: `/v1/cases/${c.id}/timeline?limit=100`, headers: agent.headers });
     const types = timeline.json().items.map((e: { type: string }) => e.type);
     expect(types).toEqual(expect.arrayContaining(['case.held', 'case.resumed']));
   });

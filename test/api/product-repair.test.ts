@@ -25,7 +25,8 @@ beforeAll(async () => {
   api = caseApi(t);
   rows = caseRows(t);
   agent = await createActor(t.database.db, 'agent');
-  desk = await createActor(t.database.db, 'agent');
+  // The returns desk works the returns-desk queue: it sees and claims the tasks queued there.
+  desk = await createActor(t.database.db, 'agent', undefined, ['returns-desk']);
   lead = await createActor(t.database.db, 'agent');
   supervisor = await createActor(t.database.db, 'supervisor');
   integrator = await createActor(t.database.db, 'integrator');

@@ -44,7 +44,7 @@ describe('API keys', () => {
     expect(row.role).toBe('agent');
 
     const me = await t.app.inject({ method: 'GET', url: '/v1/me', headers: bearer(key) });
-    expect(me.json()).toEqual({ user_id: userId, role: 'agent', key_id: id });
+    expect(me.json()).toEqual({ user_id: userId, role: 'agent', key_id: id, teams: [] });
   });
 
   it('answers 403 for a role that may not act, and changes nothing', async () => {

@@ -106,7 +106,7 @@ describe('fragment timers', () => {
     const c = await t.app.inject({ method: 'GET', url: `/v1/cases/${caseId}`, headers: agent.headers });
     expect(c.json().case_file.waitExpired).toBe(true);
     expect(c.json().fragments.find((f: { id: string }) => f.id === fragmentId).status).toBe('done');
-    const timeline = await t.app.inject({ method: 'GET', url: `/v1/cases/${caseId}/timeline?limit=200`, headers: agent.headers });
+    const timeline = await t.app.inject({ method: 'GET', url: `/v1/cases/${caseId}/timeline?limit=100`, headers: agent.headers });
     const byTimer = timeline.json().items.filter((e: { actor: { id: string } }) => e.actor.id === 'timer');
     expect(byTimer.length).toBeGreaterThan(0);
     expect(new Set(byTimer.map((e: { version: number }) => e.version)).size).toBe(1); // applied once

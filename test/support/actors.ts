@@ -8,10 +8,14 @@ import { uniqueId } from './platform.js';
 export interface Actor {
   userId: string;
   role: Role;
+  /** The API key's id (the rate limiter counts per key). */
+  keyId: string;
+  teams: readonly string[];
   headers: { authorization: string };
 }
 
-export async function createActor(db: Kysely<Database>, role: Role, userId = uniqueId(role)): Promise<Actor> {
-  const created = await createApiKeyStore(db).create({ role, userId, name: `test ${role}` });
-  return { userId, role, headers: { authorization: `Bearer ${created.key}` } };
+/** `teams`: the queues an agent works (they see cases and tasks queued there). */
+export async function createActor(db: Kysely<Database>, role: Role, userId = uniqueId(role), teams: readonly string[] = []): Promise<Actor> {
+  const created = await createApiKeyStore(db).create({ role, userId, name: `test ${role}`, teams });
+  return { userId, role, keyId: created.keyId, teams: created.teams, headers: { authorization: `Bearer ${created.key}` } };
 }

@@ -144,7 +144,7 @@ export function caseApi(t: TestApp) {
       do {
         const query: string = cursor ? `&cursor=${encodeURIComponent(cursor)}` : '';
         const page: { items: TimelineEntry[]; next_cursor: string | null } = expectStatus(
-          await call(actor, 'GET', `/v1/cases/${caseId}/timeline?limit=200${query}`),
+          await call(actor, 'GET', `/v1/cases/${caseId}/timeline?limit=100${query}`),
           200,
         ).json();
         items.push(...page.items);

@@ -3,7 +3,7 @@
  * run's prefix. Tests build their own app and close what they open.
  */
 import { randomUUID } from 'node:crypto';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { inject } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
@@ -34,6 +34,9 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     TESSERA_SECRET_KEY: SECRET_KEY,
     LOG_LEVEL: 'silent',
     TESSERA_MIGRATE_ON_START: 'false',
+    // Every test file shares the bootstrap admin's counter within a run; tests of the limiter
+    // set their own (test/http/rate-limit.test.ts).
+    TESSERA_RATE_LIMIT_PER_MINUTE: '100000',
     ...overrides,
   });
 }
@@ -51,15 +54,20 @@ export function openTestJobQueue(redisUrl = inject('redisUrl'), prefixSuffix = '
 
 /**
  * A built app on real Postgres and Redis; `close()` closes it and everything it opened. `now` is
- * the clock of commands and time-based views (a test that moves time injects one).
+ * the clock of commands and time-based views (a test that moves time injects one); `config`:
+ * environment overrides (e.g. a small TESSERA_RATE_LIMIT_PER_MINUTE); `logger`: to capture the
+ * app's log lines.
  */
-export async function startTestApp(options: { redisUrl?: string; prefixSuffix?: string; now?: () => Date } = {}) {
-  const config = testConfig();
+export async function startTestApp(
+  options: { redisUrl?: string; prefixSuffix?: string; now?: () => Date; config?: Record<string, string>; logger?: Logger } = {},
+) {
+  const config = testConfig(options.config);
+  const logger = options.logger ?? silentLogger;
   const database = await openTestDatabase();
   const jobs = openTestJobQueue(options.redisUrl, options.prefixSuffix);
   const core = await assembleCore({ database, jobs, logger: silentLogger, templatesDir: TEMPLATES_DIR, ...(options.now ? { now: options.now } : {}) });
   const secrets = testSecretBox();
-  const app = await buildApp({ config, logger: silentLogger, database, jobs, secrets, core });
+  const app = await buildApp({ config, logger, database, jobs, secrets, core });
   await app.ready();
   return {
     app,

@@ -20,7 +20,7 @@ export function spawnTs(entry: string, args: string[], env: Record<string, strin
   });
 }
 
-export async function startServer(env: Record<string, string>, timeoutMs = 30_000): Promise<RunningServer> {
+export async function startServer(env: Record<string, string>, timeoutMs = 60_000): Promise<RunningServer> {
   const child = spawnTs('src/server.ts', [], { HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));

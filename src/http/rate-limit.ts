@@ -1,0 +1,64 @@
+/**
+ * Rate limits per API key: @fastify/rate-limit, counting in Redis in queue mode (so the limit
+ * holds across every API process of a deployment) and in memory in embedded mode (one process).
+ *
+ * The counter key is the API key id once auth has identified the caller, else the client IP —
+ * so failed key guesses are limited too. This works because auth identifies in `onRequest` (an
+ * instance hook) and refuses in `preParsing`, while the limiter's hook is route-level and so runs
+ * between them (Fastify runs instance hooks before route hooks). A route opts out with
+ * `config: { rateLimit: false }` (liveness and readiness probes) or sets its own `{ max }`.
+ * A 429 is problem+json (RATE_LIMITED) with Retry-After and RateLimit-* headers.
+ */
+import fastifyRateLimit from '@fastify/rate-limit';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { TesseraError } from '../errors.js';
+
+export interface RateLimitOptions {
+  perMinute: number;
+  /** Queue mode: count in this Redis; undefined: count in process memory. */
+  redisUrl: string | undefined;
+  /** The deployment's Redis prefix; counters live under `<prefix>:rate-limit:`. */
+  redisPrefix: string;
+  logger: Logger;
+}
+
+/** The counter a request is charged to. */
+export function rateLimitKey(request: FastifyRequest): string {
+  const principal = request.principal as FastifyRequest['principal'] | null;
+  return principal ? `key:${principal.keyId}` : `ip:${request.ip}`;
+}
+
+export const rateLimit = fp<RateLimitOptions>(
+  async (app: FastifyInstance, options) => {
+    let redis: Redis | undefined;
+    if (options.redisUrl) {
+      // Its own connection: a slow or absent Redis must not hold requests. Commands give up
+      // after a second and the limiter then lets the request through (skipOnError): an outage
+      // of the counter store does not become an outage of the API; /ready reports Redis.
+      redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 1, commandTimeout: 1_000, connectionName: 'tessera-rate-limit' });
+      redis.on('error', (err) => options.logger.debug({ err }, 'rate-limit redis connection error'));
+      app.addHook('onClose', async () => {
+        await redis?.quit().catch(() => redis?.disconnect());
+      });
+    }
+    await app.register(fastifyRateLimit, {
+      global: true,
+      max: options.perMinute,
+      timeWindow: 60_000,
+      hook: 'onRequest',
+      keyGenerator: rateLimitKey,
+      enableDraftSpec: true,
+      skipOnError: true,
+      ...(redis ? { redis, nameSpace: `${options.redisPrefix}:rate-limit:` } : {}),
+      errorResponseBuilder: (request, context) =>
+        new TesseraError(
+          'RATE_LIMITED',
+          `More than ${context.max} requests per minute from this ${rateLimitKey(request).startsWith('key:') ? 'API key' : 'client'}; retry in ${context.after}`,
+        ),
+    });
+  },
+  { name: 'rate-limit' },
+);

@@ -1,0 +1,76 @@
+/**
+ * Paging caps on every list route: `limit` above 100 (or below 1, or not a number) is a 400
+ * naming `limit`; a cursor the API did not hand out is a 400 naming `cursor`; a real
+ * next_cursor walks the list without repeats. The list routes come from the app's route table
+ * (every route with a `limit` query parameter), so a new list route is checked too.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_PAGE_SIZE } from '../../src/http/paging.js';
+import { createActor, type Actor } from '../support/actors.js';
+import { caseApi, expectProblem, type CaseView } from '../support/case-api.js';
+import { startTestApp } from '../support/platform.js';
+
+let t: Awaited<ReturnType<typeof startTestApp>>;
+let supervisor: Actor;
+let c: CaseView;
+
+beforeAll(async () => {
+  t = await startTestApp();
+  supervisor = await createActor(t.database.db, 'supervisor');
+  const api = caseApi(t);
+  c = await api.open(supervisor, { template: 'billing-dispute', title: 'Paging', case_file: { account: { id: 'acc-p' } } });
+  for (const text of ['one', 'two', 'three']) await api.addContent(supervisor, c.id, { kind: 'note', data: { text } });
+});
+afterAll(() => t.close());
+
+/** A concrete url for each list route; a list route missing here fails the first test. */
+const LISTS: Record<string, () => string> = {
+  '/v1/cases': () => '/v1/cases',
+  '/v1/tasks': () => '/v1/tasks',
+  '/v1/cases/:id/timeline': () => `/v1/cases/${c.id}/timeline`,
+  '/v1/cases/:id/content': () => `/v1/cases/${c.id}/content`,
+};
+
+const get = (url: string) => t.app.inject({ method: 'GET', url, headers: supervisor.headers });
+const withQuery = (url: string, query: string) => `${url}${url.includes('?') ? '&' : '?'}${query}`;
+
+describe('list routes', () => {
+  it('every route with a limit parameter is listed here', () => {
+    const lists = t.app.routeTable
+      .filter((r) => r.method === 'GET' && Object.keys((r.schema?.querystring as { properties?: object } | undefined)?.properties ?? {}).includes('limit'))
+      .map((r) => r.url)
+      .sort();
+    expect(lists).toEqual(Object.keys(LISTS).sort());
+  });
+
+  for (const [route, url] of Object.entries(LISTS)) {
+    it(`${route}: limit is 1..${MAX_PAGE_SIZE}, a foreign cursor is refused, each naming the parameter`, async () => {
+      expect((await get(withQuery(url(), `limit=${MAX_PAGE_SIZE}`))).statusCode).toBe(200);
+      for (const limit of [String(MAX_PAGE_SIZE + 1), '0', '10000', 'ten']) {
+        const problem = expectProblem(await get(withQuery(url(), `limit=${limit}`)), 400, 'VALIDATION_FAILED');
+        expect(problem.errors, `limit=${limit}`).toContainEqual(expect.objectContaining({ pointer: '/limit', in: 'querystring' }));
+        expect(problem.detail).toContain('/limit');
+      }
+      const foreign = Buffer.from(JSON.stringify({ nope: 1 })).toString('base64url');
+      for (const cursor of ['not-a-cursor!', foreign, '%00']) {
+        const problem = expectProblem(await get(withQuery(url(), `cursor=${cursor}`)), 400, 'VALIDATION_FAILED');
+        expect(problem.errors, `cursor=${cursor}`).toContainEqual(expect.objectContaining({ pointer: '/cursor', in: 'querystring' }));
+        expect(problem.detail).toContain('cursor');
+      }
+    });
+  }
+
+  it('next_cursor walks a list one item at a time without repeats', async () => {
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { items: { data: { text: string } }[]; next_cursor: string | null } = (
+        await get(`/v1/cases/${c.id}/content?limit=1${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`)
+      ).json();
+      expect(page.items.length).toBeLessThanOrEqual(1);
+      seen.push(...page.items.map((i) => i.data.text));
+      cursor = page.next_cursor;
+    } while (cursor);
+    expect(seen).toEqual(['one', 'two', 'three']);
+  });
+});
