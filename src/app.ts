@@ -23,6 +23,11 @@ import type { Core } from './core.js';
 import { caseRoutes } from './http/case-routes.js';
 import { catalogRoutes } from './http/catalog-routes.js';
 import { taskRoutes } from './http/task-routes.js';
+import { inboundSourceRoutes } from './http/inbound-source-routes.js';
+import { inboundWebhookRoutes } from './http/inbound-webhook-routes.js';
+import { inboxRoutes } from './http/inbox-routes.js';
+import { createInboundSources } from './inbound/inbound-sources.js';
+import { createInboxRelay } from './relay/inbox-relay.js';
 
 export interface AppDeps {
   config: Config;
@@ -81,6 +86,8 @@ export async function buildApp(deps: AppDeps) {
   await app.register(systemRoutes, { checks, mode: deps.jobs.kind === 'bullmq' ? 'queue' : 'embedded' });
 
   const apiKeys = createApiKeyStore(deps.database.db);
+  const sources = createInboundSources({ db: deps.database.db, secrets: deps.secrets, catalog: deps.core.catalog });
+  const inboxRelay = createInboxRelay({ db: deps.database.db, jobs: deps.jobs, logger: deps.logger });
   const describe = (state: CaseState) =>
     deps.core.engine.acceptedEvents(state, { definitions: (ref) => deps.core.catalog.fragment(ref) });
   await app.register(async (api) => {
@@ -89,6 +96,10 @@ export async function buildApp(deps: AppDeps) {
     await api.register(catalogRoutes, { catalog: deps.core.catalog });
     await api.register(caseRoutes, { core: deps.core, db: deps.database.db, describe });
     await api.register(taskRoutes, { core: deps.core, db: deps.database.db });
+    await api.register(inboundSourceRoutes, { sources });
+    await api.register(inboxRoutes, { db: deps.database.db, sources, relay: inboxRelay });
+    // Its own scope: the raw-body content-type parser must not reach the other routes.
+    await api.register(inboundWebhookRoutes, { db: deps.database.db, sources, relay: inboxRelay });
   });
 
   return app;

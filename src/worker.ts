@@ -1,13 +1,18 @@
 /**
- * The worker side of a process (roles all and worker): job processors, and the reconciler that
- * re-arms pending timers from Postgres at start and periodically. Each processor ends by
+ * The worker side of a process (roles all and worker): job processors (timers, inbound
+ * webhooks), and the reconciler that re-arms pending timers and received inbox rows from
+ * Postgres at start and periodically. Each processor ends by
  * dispatching a command; the HTTP side never runs jobs itself.
  */
 import type { Logger } from 'pino';
 import type { Core } from './core.js';
+import { createInboxApplier } from './inbound/apply-inbox.js';
+import { createInboundSources } from './inbound/inbound-sources.js';
+import { applyInboxProcessor } from './jobs/apply-inbox-job.js';
 import { fireTimerProcessor } from './jobs/fire-timer-job.js';
 import { QUEUES } from './jobs/queues.js';
 import type { Platform } from './platform/platform.js';
+import { createInboxRelay } from './relay/inbox-relay.js';
 
 export interface Workers {
   close(): Promise<void>;
@@ -18,6 +23,8 @@ export interface WorkerOptions {
   reconcileEveryMs?: number;
   /** Timer jobs run at once in this process (default 16; keep it near the database pool size). */
   timerConcurrency?: number;
+  /** Inbox (inbound webhook) jobs run at once in this process (default 16). */
+  inboxConcurrency?: number;
 }
 
 export async function startWorkers(platform: Platform, core: Core, logger: Logger, options: WorkerOptions = {}): Promise<Workers> {
@@ -26,12 +33,24 @@ export async function startWorkers(platform: Platform, core: Core, logger: Logge
     concurrency: options.timerConcurrency ?? 16,
   });
 
+  const db = platform.database.db;
+  const sources = createInboundSources({ db, secrets: platform.secrets, catalog: core.catalog });
+  const applier = createInboxApplier({ db, runner: core.runner, sources, logger });
+  platform.jobs.process(QUEUES.inbox, applyInboxProcessor({ applier }), { concurrency: options.inboxConcurrency ?? 16 });
+  const inboxRelay = createInboxRelay({ db, jobs: platform.jobs, logger });
+
   const reconcile = async (overdueAfterMs: number) => {
     try {
       const armed = await core.relay.reconcile({ overdueAfterMs });
       if (armed > 0) logger.info({ armed }, 'pending timers re-armed');
     } catch (err) {
       logger.warn({ err }, 'timer reconciliation failed; will retry');
+    }
+    try {
+      const queued = await inboxRelay.reconcile({ overdueAfterMs });
+      if (queued > 0) logger.info({ queued }, 'received inbox rows re-queued');
+    } catch (err) {
+      logger.warn({ err }, 'inbox reconciliation failed; will retry');
     }
   };
   // At start, any overdue timer gets a fresh job: its own may sit active in a worker that just

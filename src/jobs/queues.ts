@@ -2,6 +2,8 @@
 export const QUEUES = {
   /** A timer row is due: deliver it back to its case as a `timer.fire` command. */
   timers: 'tessera-timers',
+  /** An inbox row was accepted: apply it (and earlier rows of its correlation key) to its case. */
+  inbox: 'tessera-inbox',
 } as const;
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
@@ -17,3 +19,11 @@ export interface TimerJob {
 export const TIMER_JOB_ATTEMPTS = 5;
 /** Base of the exponential backoff between those tries. */
 export const TIMER_JOB_BACKOFF_MS = 500;
+
+export interface InboxJob {
+  inboxId: string;
+}
+
+/** Tries of one inbox job (transient failures only; refusals settle the row). */
+export const INBOX_JOB_ATTEMPTS = 5;
+export const INBOX_JOB_BACKOFF_MS = 500;

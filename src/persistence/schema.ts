@@ -7,6 +7,8 @@ import type { ColumnType, Generated, Selectable } from 'kysely';
 
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
 type Json<T = unknown> = ColumnType<T, string, string>;
+/** A timestamp the database defaults on insert (`Generated<Timestamp>` would nest two ColumnTypes). */
+type DefaultTimestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 
 export interface ApiKeyTable {
   id: string;
@@ -125,6 +127,38 @@ export interface IdempotencyKeyTable {
   created_at: Generated<Timestamp>;
 }
 
+export interface InboundSourceTable {
+  key: string;
+  description: string | null;
+  /** `StoredSecret[]` (inbound/source-secrets.ts): sealed with the deployment key. */
+  secrets: Json;
+  /** The validated mapping (inbound/mapping.ts). */
+  mapping: Json;
+  enabled: Generated<boolean>;
+  created_at: DefaultTimestamp;
+  updated_at: DefaultTimestamp;
+}
+
+export interface InboxTable {
+  id: string;
+  /** Receipt order (bigserial; pg returns it as a string). */
+  seq: Generated<string>;
+  source: string;
+  webhook_id: string;
+  body_hash: string;
+  payload: Json;
+  sent_at: Timestamp;
+  received_at: DefaultTimestamp;
+  correlation_key: string | null;
+  /** received -> applied | unmatched | failed */
+  status: string;
+  attempts: Generated<number>;
+  case_id: string | null;
+  result: Json | null;
+  error: Json | null;
+  applied_at: Timestamp | null;
+}
+
 export interface Database {
   api_keys: ApiKeyTable;
   definitions: DefinitionTable;
@@ -135,6 +169,8 @@ export interface Database {
   outbox: OutboxTable;
   content: ContentTable;
   idempotency_keys: IdempotencyKeyTable;
+  inbound_sources: InboundSourceTable;
+  inbox: InboxTable;
 }
 
 export type ApiKeyRow = Selectable<ApiKeyTable>;

@@ -1,0 +1,66 @@
+import { sql, type Kysely } from 'kysely';
+
+/**
+ * Inbound webhooks: sources (sealed signing secrets and a payload mapping) and the inbox, the
+ * durable record of every accepted message. A 202 means an inbox row committed; a worker
+ * applies it later, in receipt order (`seq`) per correlation key.
+ *
+ * Cases are looked up by what integrators know them by: `customer_id` (already a column) and,
+ * here, expression indexes on the aggregate's external references and customer handle. Postgres
+ * keeps expression indexes exact in the same statement that writes the case, so the command
+ * transaction needs no extra write.
+ */
+export async function up(db: Kysely<unknown>): Promise<void> {
+  await db.schema
+    .createTable('inbound_sources')
+    .addColumn('key', 'text', (c) => c.primaryKey())
+    .addColumn('description', 'text')
+    /** [{ id, sealed, created_at, expires_at }]: at most two active, for rotation. */
+    .addColumn('secrets', 'jsonb', (c) => c.notNull())
+    .addColumn('mapping', 'jsonb', (c) => c.notNull())
+    .addColumn('enabled', 'boolean', (c) => c.notNull().defaultTo(true))
+    .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+    .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+    .execute();
+
+  await db.schema
+    .createTable('inbox')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('seq', 'bigserial', (c) => c.notNull())
+    .addColumn('source', 'text', (c) => c.notNull())
+    .addColumn('webhook_id', 'text', (c) => c.notNull())
+    /** SHA-256 of the raw body: the same webhook-id with another body is refused. */
+    .addColumn('body_hash', 'text', (c) => c.notNull())
+    .addColumn('payload', 'jsonb', (c) => c.notNull())
+    .addColumn('sent_at', 'timestamptz', (c) => c.notNull())
+    .addColumn('received_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+    /** `<by>:<ref>:<value>` from the matching rule at accept: rows with one key apply in seq order. */
+    .addColumn('correlation_key', 'text')
+    .addColumn('status', 'text', (c) =>
+      c.notNull().check(sql`status in ('received', 'applied', 'unmatched', 'failed')`),
+    )
+    .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+    .addColumn('case_id', 'text')
+    .addColumn('result', 'jsonb')
+    .addColumn('error', 'jsonb')
+    .addColumn('applied_at', 'timestamptz')
+    .addUniqueConstraint('inbox_source_webhook_id', ['source', 'webhook_id'])
+    .execute();
+  // The apply path: earlier pending rows of one key, in receipt order.
+  await sql`create index inbox_pending_key on inbox (source, correlation_key, seq) where status = 'received'`.execute(db);
+  // The reconciler: every pending row, oldest first.
+  await sql`create index inbox_pending on inbox (seq) where status = 'received'`.execute(db);
+  // Lists: newest first, optionally by source and status.
+  await db.schema.createIndex('inbox_status_seq').on('inbox').columns(['status', 'seq desc']).execute();
+  await db.schema.createIndex('inbox_source_seq').on('inbox').columns(['source', 'status', 'seq desc']).execute();
+
+  await sql`create index cases_external_refs on cases using gin ((state -> 'externalRefs') jsonb_path_ops)`.execute(db);
+  await sql`create index cases_customer_handle on cases ((state #>> '{customer,handle}'))`.execute(db);
+}
+
+export async function down(db: Kysely<unknown>): Promise<void> {
+  await sql`drop index if exists cases_customer_handle`.execute(db);
+  await sql`drop index if exists cases_external_refs`.execute(db);
+  await db.schema.dropTable('inbox').execute();
+  await db.schema.dropTable('inbound_sources').execute();
+}
