@@ -56,7 +56,15 @@ function webhookHeaders(request: FastifyRequest): WebhookHeaders {
 export const inboundWebhookRoutes: FastifyPluginAsyncTypebox<InboundWebhookRoutesOptions> = async (app, { db, sources, relay }) => {
   // This scope only: the raw bytes, because the signature covers them exactly.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(/^application\/([\w.+-]+\+)?json$/, { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  // Parameters allowed (`; charset=utf-8`): Fastify matches a RegExp against the whole header.
+  app.addContentTypeParser(/^application\/([\w.+-]+\+)?json\s*(;.*)?$/i, { parseAs: 'buffer' }, (request, body, done) => {
+    const charset = /;\s*charset\s*=\s*"?([\w-]+)/i.exec(String(request.headers['content-type']))?.[1];
+    if (charset !== undefined && charset.toLowerCase() !== 'utf-8' && charset.toLowerCase() !== 'utf8') {
+      done(new TesseraError('UNSUPPORTED_MEDIA_TYPE', `charset ${charset} is not supported; send the JSON body as UTF-8`), undefined);
+      return;
+    }
+    done(null, body);
+  });
 
   app.post(
     '/v1/inbound/:source',

@@ -88,9 +88,10 @@ const acceptedStatus = (correlationKey: string | null): InboxStatus => (correlat
 /** Stores a message once per (source, webhook-id); a repeat returns the first row. One statement. */
 export async function acceptInboxMessage(db: Kysely<Database>, m: NewInboxMessage): Promise<AcceptResult> {
   const status = acceptedStatus(m.correlationKey);
-  const lockKey = m.correlationKey ?? '';
+  // Unmatched rows are not applied, so they need no order (and no lock).
+  const lock = m.correlationKey === null ? sql`select 1` : sql`select pg_advisory_xact_lock(hashtext(${m.source}), hashtext(${m.correlationKey}))`;
   const inserted = await sql<{ id: string }>`
-    with lock as (select pg_advisory_xact_lock(hashtext(${m.source}), hashtext(${lockKey})))
+    with lock as (${lock})
     insert into inbox (id, source, webhook_id, body_hash, payload, sent_at, correlation_key, status)
     select ${m.id}, ${m.source}, ${m.webhookId}, ${m.bodyHash}, ${JSON.stringify(m.payload)}::jsonb, ${m.sentAt}, ${m.correlationKey}, ${status}
     from lock

@@ -190,11 +190,20 @@ describe('bad input: 4xx naming the fix, nothing stored', () => {
   it('another content type is 415; an unknown source 404; a disabled one 409', async () => {
     const src = await s.createSource(ORDER_EVENTS);
     expectProblem(await s.send(src.key, update(), { secret: src.secret, contentType: 'text/plain' }), 415, 'UNSUPPORTED_MEDIA_TYPE');
+    expect(expectProblem(await s.send(src.key, update(), { secret: src.secret, contentType: 'application/json; charset=iso-8859-1' }), 415, 'UNSUPPORTED_MEDIA_TYPE').detail).toMatch(/UTF-8/);
     expectProblem(await s.send('no-such-source', update(), { secret: src.secret }), 404, 'SOURCE_NOT_FOUND');
     const disabled = await s.app.inject({ method: 'PATCH', url: `/v1/inbound-sources/${src.key}`, headers: admin, payload: { enabled: false } });
     expect(disabled.json().enabled).toBe(false);
     expectProblem(await s.send(src.key, update(), { secret: src.secret }), 409, 'SOURCE_DISABLED');
     expect(await s.inboxRows(src.key)).toEqual([]);
+  });
+
+  it('a CloudEvents structured body (application/cloudevents+json) is accepted like JSON', async () => {
+    const src = await s.createSource(ORDER_EVENTS);
+    const event = { specversion: '1.0', id: 'ce-1', source: '/shop', type: 'order.updated', data: { order_id: 'o-ce', status: 'paid', n: 1 } };
+    const res = await s.send(src.key, event, { secret: src.secret, contentType: 'application/cloudevents+json; charset=utf-8' });
+    expect(res.statusCode, res.body).toBe(202);
+    expect(await s.inboxRows(src.key)).toEqual([expect.objectContaining({ payload: event, correlation_key: 'external_ref:order_id:o-ce' })]);
   });
 
   it('the webhook route needs no API key, and the JSON parser of the other routes is unchanged', async () => {
