@@ -5,10 +5,12 @@ import { sql, type Kysely } from 'kysely';
  * durable record of every accepted message. A 202 means an inbox row committed; a worker
  * applies it later, in receipt order (`seq`) per correlation key.
  *
- * Cases are looked up by what integrators know them by: `customer_id` (already a column) and,
- * here, expression indexes on the aggregate's external references and customer handle. Postgres
- * keeps expression indexes exact in the same statement that writes the case, so the command
- * transaction needs no extra write.
+ * Cases are looked up by what integrators know them by: `customer_id` (already a column) and
+ * `case_keys` (external references and the customer handle), filled by a trigger when the case
+ * row is inserted — in the command transaction that opens the case, so it is exact. Not an
+ * expression index on `state`: that would make every case update non-HOT (the cases table keeps
+ * page room for HOT updates), and the keys only change at open (`case.open` is the one command that
+ * sets `externalRefs` and `customer`; a command that changes them must extend this trigger).
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema
@@ -54,13 +56,38 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema.createIndex('inbox_status_seq').on('inbox').columns(['status', 'seq desc']).execute();
   await db.schema.createIndex('inbox_source_seq').on('inbox').columns(['source', 'status', 'seq desc']).execute();
 
-  await sql`create index cases_external_refs on cases using gin ((state -> 'externalRefs') jsonb_path_ops)`.execute(db);
-  await sql`create index cases_customer_handle on cases ((state #>> '{customer,handle}'))`.execute(db);
+  await db.schema
+    .createTable('case_keys')
+    /** `ref:<name>` for an external reference, `handle` for the customer handle. */
+    .addColumn('kind', 'text', (c) => c.notNull())
+    .addColumn('value', 'text', (c) => c.notNull())
+    .addColumn('case_id', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('case_keys_pk', ['kind', 'value', 'case_id'])
+    .execute();
+  await sql`
+    create function case_keys_on_insert() returns trigger language plpgsql as $$
+    begin
+      insert into case_keys (kind, value, case_id)
+      select 'ref:' || r.key, r.value, new.id from jsonb_each_text(coalesce(new.state -> 'externalRefs', '{}'::jsonb)) r
+      union all
+      select 'handle', new.state #>> '{customer,handle}', new.id where new.state #>> '{customer,handle}' is not null
+      on conflict do nothing;
+      return null;
+    end $$`.execute(db);
+  await sql`create trigger case_keys_on_insert after insert on cases for each row execute function case_keys_on_insert()`.execute(db);
+  // Cases opened before this migration.
+  await sql`
+    insert into case_keys (kind, value, case_id)
+    select 'ref:' || r.key, r.value, c.id from cases c, jsonb_each_text(coalesce(c.state -> 'externalRefs', '{}'::jsonb)) r
+    union all
+    select 'handle', c.state #>> '{customer,handle}', c.id from cases c where c.state #>> '{customer,handle}' is not null
+    on conflict do nothing`.execute(db);
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
-  await sql`drop index if exists cases_customer_handle`.execute(db);
-  await sql`drop index if exists cases_external_refs`.execute(db);
+  await sql`drop trigger if exists case_keys_on_insert on cases`.execute(db);
+  await sql`drop function if exists case_keys_on_insert()`.execute(db);
+  await db.schema.dropTable('case_keys').execute();
   await db.schema.dropTable('inbox').execute();
   await db.schema.dropTable('inbound_sources').execute();
 }

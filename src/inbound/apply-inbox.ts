@@ -55,7 +55,7 @@ export function createInboxApplier(deps: InboxApplierDeps) {
   }
 
   /** What one row does; throws TesseraError (4xx) or MappingError for a refusal. */
-  async function decide(m: InboxMessage, plan: Plan): Promise<Settlement> {
+  async function applyPlan(m: InboxMessage, plan: Plan): Promise<Settlement> {
     const done: string[] = [];
     // A case this very message opened earlier (a re-run after a crash) is "its new case", even
     // though the lookup would now find it: the re-run must take the same branch as the first run.
@@ -99,7 +99,7 @@ export function createInboxApplier(deps: InboxApplierDeps) {
       try {
         const plan = await source.mapping.plan(m.payload, { id: m.webhookId, source: m.source, timestamp: m.sentAt.toISOString() });
         settlement = plan
-          ? await decide(m, plan)
+          ? await applyPlan(m, plan)
           : { status: 'unmatched', error: { code: 'NO_MATCHING_RULE', message: 'No rule of the source mapping applies to this payload' } };
       } catch (err) {
         if (err instanceof MappingError) {

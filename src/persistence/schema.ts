@@ -159,6 +159,13 @@ export interface InboxTable {
   applied_at: Timestamp | null;
 }
 
+/** Filled by a trigger on case insert (migration 0005): external references and customer handles. */
+export interface CaseKeyTable {
+  kind: string;
+  value: string;
+  case_id: string;
+}
+
 export interface Database {
   api_keys: ApiKeyTable;
   definitions: DefinitionTable;
@@ -171,6 +178,7 @@ export interface Database {
   idempotency_keys: IdempotencyKeyTable;
   inbound_sources: InboundSourceTable;
   inbox: InboxTable;
+  case_keys: CaseKeyTable;
 }
 
 export type ApiKeyRow = Selectable<ApiKeyTable>;

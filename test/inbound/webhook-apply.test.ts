@@ -105,12 +105,13 @@ describe('with workers', () => {
     const byHandle = await s.openCase({ customer: { id: 'cust-43', handle: '@grace' } });
     await s.send(src.key, { type: 'crm.profile', customer: { id: 'cust-42', segment: 'vip', ltv: 1200 } }, { secret: src.secret });
     await s.send(src.key, { type: 'social.post', post: { channel: 'x', author: '@grace', text: 'still waiting' } }, { secret: src.secret });
+    // Two keys: applied independently (in parallel), each to its own case.
     const rows = await s.settled(src.key);
     expect(rows.map((r) => [r.status, r.case_id])).toEqual([
       ['applied', byId],
       ['applied', byHandle],
     ]);
-    const content = await s.db.selectFrom('content').select(['case_id', 'kind', 'data', 'added_by']).where('case_id', 'in', [byId, byHandle]).orderBy('added_at').execute();
+    const content = await s.db.selectFrom('content').select(['case_id', 'kind', 'data', 'added_by']).where('case_id', 'in', [byId, byHandle]).orderBy('kind').execute();
     expect(content).toEqual([
       { case_id: byId, kind: 'crm_profile', data: { segment: 'vip', lifetime_value: 1200 }, added_by: `inbound:${src.key}` },
       { case_id: byHandle, kind: 'social_post', data: { channel: 'x', author: '@grace', text: 'still waiting' }, added_by: `inbound:${src.key}` },
@@ -176,6 +177,22 @@ describe('with workers', () => {
     expect(await appliedOrder(s, caseId)).toEqual([1]);
     // Applied messages are not retried.
     expectProblem(await s.app.inject({ method: 'POST', url: `/v1/inbox/${res.json().id}/retry`, headers: admin }), 409, 'INBOX_NOT_RETRYABLE');
+  });
+
+  it('a closed case is not found: the event stays unmatched and the closed case is untouched', async () => {
+    const src = await s.createSource(ORDER_EVENTS);
+    const caseId = await s.openCase({ externalRefs: { order_id: 'closed-1' } });
+    await s.core.runner.run({
+      caseId,
+      command: { type: 'case.close', reason: 'customer withdrew', status: 'cancelled' },
+      actor: { id: 'ada', role: 'agent' },
+      respond: () => ({ statusCode: 200, body: {} }),
+    });
+    const before = await s.journal(caseId);
+    await s.send(src.key, update('closed-1', 1), { secret: src.secret });
+    const [row] = await s.settled(src.key);
+    expect(row).toMatchObject({ status: 'unmatched', case_id: null });
+    expect(await s.journal(caseId)).toHaveLength(before.length);
   });
 
   it('an event the case refuses fails with the problem stored, and later messages of the key still apply', async () => {
