@@ -21,7 +21,7 @@ import { findUnstorableJson } from '../http/json-body.js';
 export const CORRELATE_BY = ['external_ref', 'customer_id', 'customer_handle'] as const;
 export type CorrelateBy = (typeof CORRELATE_BY)[number];
 
-/** A mapping as stored and as the API shows it. Strings named `*expr*`-like below are JSONata. */
+/** A mapping as stored and as the API shows it. Fields marked JSONata are expressions; the others are literals. */
 export interface MappingRule {
   name?: string;
   /** JSONata; the rule applies when it evaluates to `true`. Absent: always. */
