@@ -7,6 +7,7 @@ import * as m0001 from './0001_api_keys.js';
 import * as m0002 from './0002_cases.js';
 import * as m0003 from './0003_goal_views.js';
 import * as m0004 from './0004_outbound_webhooks.js';
+import * as m0005 from './0005_inbound_webhooks.js';
 import * as m0006 from './0006_api_key_teams.js';
 import * as m0007 from './0007_case_write_path.js';
 
@@ -15,6 +16,7 @@ export const migrations: Record<string, Migration> = {
   '0002_cases': m0002,
   '0003_goal_views': m0003,
   '0004_outbound_webhooks': m0004,
+  '0005_inbound_webhooks': m0005,
   '0006_api_key_teams': m0006,
   '0007_case_write_path': m0007,
 };

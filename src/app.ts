@@ -29,6 +29,11 @@ import { supervisorRoutes } from './http/supervisor-routes.js';
 import { webhookRoutes } from './http/webhook-routes.js';
 import { openApiWebhooks } from './webhooks/openapi-webhooks.js';
 import { createSsrfGuard, type HostResolver } from './webhooks/ssrf-guard.js';
+import { inboundSourceRoutes } from './http/inbound-source-routes.js';
+import { inboundWebhookRoutes } from './http/inbound-webhook-routes.js';
+import { inboxRoutes } from './http/inbox-routes.js';
+import { createInboundSources } from './inbound/inbound-sources.js';
+import { createInboxRelay } from './relay/inbox-relay.js';
 
 export interface AppDeps {
   config: Config;
@@ -109,6 +114,8 @@ export async function buildApp(deps: AppDeps) {
   await app.register(systemRoutes, { checks, mode: deps.jobs.kind === 'bullmq' ? 'queue' : 'embedded' });
 
   const apiKeys = createApiKeyStore(deps.database.db);
+  const sources = createInboundSources({ db: deps.database.db, secrets: deps.secrets, catalog: deps.core.catalog });
+  const inboxRelay = createInboxRelay({ db: deps.database.db, jobs: deps.jobs, logger: deps.logger });
   const describe = (state: CaseState) =>
     deps.core.engine.acceptedEvents(state, { definitions: (ref) => deps.core.catalog.fragment(ref) });
   await app.register(async (api) => {
@@ -124,6 +131,10 @@ export async function buildApp(deps: AppDeps) {
       guard: createSsrfGuard({ allowlist: config.webhooks.allowlist, ...(deps.resolveHost ? { resolveHost: deps.resolveHost } : {}) }),
       relay: deps.core.relay.webhooks,
     });
+    await api.register(inboundSourceRoutes, { sources });
+    await api.register(inboxRoutes, { db: deps.database.db, sources, relay: inboxRelay });
+    // Its own scope: the raw-body content-type parser must not reach the other routes.
+    await api.register(inboundWebhookRoutes, { db: deps.database.db, sources, relay: inboxRelay });
   });
 
   return app;

@@ -52,6 +52,16 @@ export const ERROR_CODES = {
   IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'Idempotency-Key reused with a different request' },
   IDEMPOTENCY_IN_FLIGHT: { status: 409, title: 'A request with this Idempotency-Key is in progress' },
   RATE_LIMITED: { status: 429, title: 'Too many requests' },
+  // inbound webhooks
+  WEBHOOK_SIGNATURE_INVALID: { status: 401, title: 'The webhook signature does not verify' },
+  SOURCE_NOT_FOUND: { status: 404, title: 'Inbound source not found' },
+  INBOX_MESSAGE_NOT_FOUND: { status: 404, title: 'Inbox message not found' },
+  SOURCE_EXISTS: { status: 409, title: 'An inbound source with this key exists' },
+  SOURCE_DISABLED: { status: 409, title: 'The inbound source is disabled' },
+  SECRET_LIMIT: { status: 409, title: 'The source already has two active secrets' },
+  INBOX_NOT_RETRYABLE: { status: 409, title: 'The inbox message is not unmatched or failed' },
+  INVALID_MAPPING: { status: 422, title: 'The inbound mapping is invalid' },
+  WEBHOOK_ID_REUSED: { status: 422, title: 'webhook-id reused with a different body' },
   // platform
   NOT_READY: { status: 503, title: 'A dependency is not available' },
   INTERNAL: { status: 500, title: 'Internal error' },

@@ -1,7 +1,8 @@
 /**
  * The worker side of a process (roles all and worker): job processors (timers, outbox fan-out,
- * webhook attempts), and the reconciler that re-arms pending timers, undispatched outbox rows and
- * due webhook deliveries from Postgres at start and periodically. Each processor ends by
+ * webhook attempts, inbound webhooks), and the reconciler that re-arms pending timers,
+ * undispatched outbox rows, due webhook deliveries and received inbox rows from Postgres at start
+ * and periodically. Each processor ends by
  * dispatching a command; the HTTP side never runs jobs itself.
  */
 import type { Logger } from 'pino';
@@ -10,6 +11,9 @@ import type { DueTimer } from './commands/run-command.js';
 import type { Core } from './core.js';
 import { deliverWebhookProcessor } from './jobs/deliver-webhook-job.js';
 import { dispatchEventProcessor } from './jobs/dispatch-event-job.js';
+import { createInboxApplier } from './inbound/apply-inbox.js';
+import { createInboundSources } from './inbound/inbound-sources.js';
+import { applyInboxProcessor } from './jobs/apply-inbox-job.js';
 import { fireTimerProcessor } from './jobs/fire-timer-job.js';
 import { QUEUES } from './jobs/queues.js';
 import { createBatcher } from './jobs/batcher.js';
@@ -17,6 +21,7 @@ import type { Platform } from './platform/platform.js';
 import { dispatchOutboxRows } from './persistence/webhook-store.js';
 import type { SendWebhook } from './webhooks/send-webhook.js';
 import { createSsrfGuard, type HostResolver } from './webhooks/ssrf-guard.js';
+import { createInboxRelay } from './relay/inbox-relay.js';
 
 export interface Workers {
   close(): Promise<void>;
@@ -36,6 +41,8 @@ export interface WorkerOptions {
   sendWebhook?: SendWebhook;
   /** Webhook attempts run at once in this process (default 16). */
   webhookConcurrency?: number;
+  /** Inbox (inbound webhook) jobs run at once in this process (default 16). */
+  inboxConcurrency?: number;
 }
 
 const WEBHOOK_DEFAULTS: WebhookConfig = { allowlist: [], maxAttempts: 10, backoffBaseMs: 30_000, backoffMaxMs: 21_600_000, timeoutMs: 10_000 };
@@ -71,6 +78,10 @@ export async function startWorkers(platform: Platform, core: Core, logger: Logge
     }),
     { concurrency: options.webhookConcurrency ?? 16 },
   );
+  const sources = createInboundSources({ db, secrets: platform.secrets, catalog: core.catalog });
+  const applier = createInboxApplier({ db, runner: core.runner, sources, logger });
+  platform.jobs.process(QUEUES.inbox, applyInboxProcessor({ applier }), { concurrency: options.inboxConcurrency ?? 16 });
+  const inboxRelay = createInboxRelay({ db, jobs: platform.jobs, logger });
 
   const reconcile = async (overdueAfterMs: number) => {
     try {
@@ -84,6 +95,12 @@ export async function startWorkers(platform: Platform, core: Core, logger: Logge
       if (outbound.events + outbound.deliveries > 0) logger.info(outbound, 'undispatched events and due webhook deliveries re-enqueued');
     } catch (err) {
       logger.warn({ err }, 'webhook reconciliation failed; will retry');
+    }
+    try {
+      const queued = await inboxRelay.reconcile({ overdueAfterMs });
+      if (queued > 0) logger.info({ queued }, 'received inbox rows re-queued');
+    } catch (err) {
+      logger.warn({ err }, 'inbox reconciliation failed; will retry');
     }
   };
   // At start, any overdue timer gets a fresh job: its own may sit active in a worker that just

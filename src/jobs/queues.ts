@@ -6,6 +6,8 @@ export const QUEUES = {
   outbox: 'tessera-outbox',
   /** One attempt of one webhook delivery (job id = `<delivery id>-<attempt>`). */
   webhooks: 'tessera-webhooks',
+  /** An inbox row was accepted: apply it (and earlier rows of its correlation key) to its case. */
+  inbox: 'tessera-inbox',
 } as const;
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
@@ -36,3 +38,10 @@ export interface DeliverWebhookJob {
 /** Tries of a dispatch or delivery job that throws (database trouble, not a failed receiver). */
 export const WEBHOOK_JOB_ATTEMPTS = 5;
 export const WEBHOOK_JOB_BACKOFF_MS = 500;
+export interface InboxJob {
+  inboxId: string;
+}
+
+/** Tries of one inbox job (transient failures only; refusals settle the row). */
+export const INBOX_JOB_ATTEMPTS = 5;
+export const INBOX_JOB_BACKOFF_MS = 500;

@@ -10,6 +10,8 @@ type Json<T = unknown> = ColumnType<T, string, string>;
 /** A timestamp with a database default. */
 type GeneratedTimestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 type NullableTimestamp = ColumnType<Date | null, Date | string | null, Date | string | null>;
+/** A timestamp the database defaults on insert (`Generated<Timestamp>` would nest two ColumnTypes). */
+type DefaultTimestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 
 export interface ApiKeyTable {
   id: string;
@@ -208,6 +210,45 @@ export interface GoalViewTable {
   updated_at: Timestamp;
 }
 
+export interface InboundSourceTable {
+  key: string;
+  description: string | null;
+  /** `StoredSecret[]` (inbound/source-secrets.ts): sealed with the deployment key. */
+  secrets: Json;
+  /** The validated mapping (inbound/mapping.ts). */
+  mapping: Json;
+  enabled: Generated<boolean>;
+  created_at: DefaultTimestamp;
+  updated_at: DefaultTimestamp;
+}
+
+export interface InboxTable {
+  id: string;
+  /** Receipt order (bigserial; pg returns it as a string). */
+  seq: Generated<string>;
+  source: string;
+  webhook_id: string;
+  body_hash: string;
+  payload: Json;
+  sent_at: Timestamp;
+  received_at: DefaultTimestamp;
+  correlation_key: string | null;
+  /** received -> applied | unmatched | failed */
+  status: string;
+  attempts: Generated<number>;
+  case_id: string | null;
+  result: Json | null;
+  error: Json | null;
+  applied_at: Timestamp | null;
+}
+
+/** Filled by a trigger on case insert (migration 0005): external references and customer handles. */
+export interface CaseKeyTable {
+  kind: string;
+  value: string;
+  case_id: string;
+}
+
 export interface Database {
   api_keys: ApiKeyTable;
   definitions: DefinitionTable;
@@ -222,6 +263,9 @@ export interface Database {
   webhook_subscriptions: WebhookSubscriptionTable;
   webhook_deliveries: WebhookDeliveryTable;
   webhook_delivery_attempts: WebhookDeliveryAttemptTable;
+  inbound_sources: InboundSourceTable;
+  inbox: InboxTable;
+  case_keys: CaseKeyTable;
 }
 
 export type ApiKeyRow = Selectable<ApiKeyTable>;

@@ -1,0 +1,39 @@
+/**
+ * Finds the case an inbound message is about, by what the sending system knows it by: the
+ * customer id (a cases column) or an external reference / customer handle (`case_keys`, filled
+ * when the case is opened; migration 0005). Only active cases (open or on hold) count: a message
+ * about a closed case does not reopen it. Several matches: the newest.
+ */
+import type { Kysely } from 'kysely';
+import type { Correlation } from '../inbound/mapping.js';
+import type { Database } from './schema.js';
+
+const ACTIVE = ['open', 'on_hold'];
+
+export async function findActiveCaseId(db: Kysely<Database>, correlation: Correlation): Promise<string | undefined> {
+  if (correlation.by === 'customer_id') {
+    const row = await db
+      .selectFrom('cases')
+      .select('id')
+      .where('customer_id', '=', correlation.value)
+      .where('status', 'in', ACTIVE)
+      .orderBy('opened_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row?.id;
+  }
+  const kind = correlation.by === 'external_ref' ? `ref:${correlation.ref!}` : 'handle';
+  const row = await db
+    .selectFrom('case_keys as k')
+    .innerJoin('cases as c', 'c.id', 'k.case_id')
+    .select('c.id')
+    .where('k.kind', '=', kind)
+    .where('k.value', '=', correlation.value)
+    .where('c.status', 'in', ACTIVE)
+    .orderBy('c.opened_at', 'desc')
+    .orderBy('c.id', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return row?.id;
+}
