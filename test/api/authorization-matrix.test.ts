@@ -18,9 +18,13 @@
  *   4. a write whose body is deliberately free-form (a signed inbound webhook) sets `openBody`
  *      with the reason, which turns the mass-assignment check off for it.
  */
+import { createHash, randomUUID } from 'node:crypto';
 import type { LightMyRequestResponse } from 'fastify';
+import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKeyStore } from '../../src/persistence/api-key-store.js';
+import { acceptInboxMessage } from '../../src/persistence/inbox-store.js';
+import { newWebhookId } from '../../src/persistence/webhook-store.js';
 import { createActor, type Actor } from '../support/actors.js';
 import { caseApi, caseRows, fragmentOf, taskOf, type CaseView, type TaskView } from '../support/case-api.js';
 import { startTestApp, uniqueId } from '../support/platform.js';
@@ -42,11 +46,23 @@ interface Fixture {
   keyId: string;
   /** Unique per fixture, for things a request would create. */
   tag: string;
+  /** A webhook subscription the integrator created (disabled: fan-out never reaches it). */
+  subscriptionId: string;
+  /** A dead-lettered delivery of the case's case.opened event to that subscription. */
+  deliveryId: string;
+  /** When that event occurred (a replay range around it holds just it). */
+  eventAt: Date;
+  /** An inbound source with one secret, `secret` (id `secretId`). */
+  source: { key: string; secret: string; secretId: string };
+  /** An unmatched inbox message of that source which its mapping now matches (retryable). */
+  inboxId: string;
 }
 
 interface Request {
   url: string;
   body?: Record<string, unknown>;
+  /** Extra headers (the Standard Webhooks signature of an inbound webhook). */
+  headers?: Record<string, string>;
 }
 
 interface Row {
@@ -85,6 +101,39 @@ const listShows = (id: (f: Fixture) => string) => (res: LightMyRequestResponse, 
 };
 
 const db = () => t.database.db;
+
+/** This run's webhook receiver URLs: loopback (allowlisted below), the discard port; nothing is sent here. */
+const HOOKS = `http://127.0.0.1:9/${uniqueId('matrix-hooks')}`;
+/** This run's inbound source keys start with it. */
+const SOURCES = uniqueId('mx');
+/** The fixture sources' mapping: `matrix.ping` messages correlate by their data.id; nothing else matches. */
+const PING_MAPPING = {
+  rules: [{ name: 'matrix pings', when: "type = 'matrix.ping'", correlate: { by: 'external_ref', ref: 'matrix_id', value: 'data.id' }, event: { type: 'MATRIX_PING' } }],
+};
+
+/** Goal lists show the fixture case's goals to those who may see them (only they get a 200). */
+const goalsShow = (res: LightMyRequestResponse, f: Fixture, who: Who) =>
+  expect((res.json().items as { case_id: string }[]).map((g) => g.case_id), who).toContain(f.case.id);
+
+/** A signed inbound webhook (Standard Webhooks) for the fixture source; its payload matches no rule. */
+function signedInbound(f: Fixture): Request {
+  const body = { type: 'matrix.unrouted', data: { id: f.tag } };
+  const id = `msg_${f.tag}`;
+  const now = new Date();
+  return {
+    url: `/v1/inbound/${f.source.key}`,
+    body,
+    headers: {
+      'webhook-id': id,
+      'webhook-timestamp': String(Math.floor(now.getTime() / 1000)),
+      'webhook-signature': new Webhook(f.source.secret).sign(id, now, JSON.stringify(body)),
+    },
+  };
+}
+
+const subscriptionRow = (f: Fixture) => db().selectFrom('webhook_subscriptions').selectAll().where('id', '=', f.subscriptionId).executeTakeFirst();
+const deliveryRow = (f: Fixture) => db().selectFrom('webhook_deliveries').selectAll().where('subscription_id', '=', f.subscriptionId).execute();
+const sourceRow = (f: Fixture) => db().selectFrom('inbound_sources').selectAll().where('key', '=', f.source.key).executeTakeFirst();
 
 //                                                                                       admin sup owner team other integ anon
 const ROWS: Row[] = [
@@ -148,6 +197,104 @@ const ROWS: Row[] = [
   row('POST /v1/tasks/:id/claim', (f) => ({ url: `/v1/tasks/${f.task.id}/claim` }), [200, 200, 200, 200, 404, 403, 401]),
   row('POST /v1/tasks/:id/complete', (f) => ({ url: `/v1/tasks/${f.task.id}/complete`, body: { output: { method: 'id_document', passed: true } } }), [200, 200, 200, 200, 404, 403, 401]),
   row('POST /v1/tasks/:id/reassign', (f) => ({ url: `/v1/tasks/${f.task.id}/reassign`, body: { assignment: { queue: `${TEAM}-2` } } }), [200, 200, 403, 403, 403, 403, 401]),
+
+  // supervisor views: supervisors and admins
+  row('GET /v1/goals', () => ({ url: `/v1/goals?queue=${TEAM}&limit=100` }), [200, 200, 403, 403, 403, 403, 401], { check: goalsShow }),
+  row('GET /v1/goals/due', () => ({ url: `/v1/goals/due?within_hours=24&queue=${TEAM}&limit=100` }), [200, 200, 403, 403, 403, 403, 401], { check: goalsShow }),
+  row('GET /v1/reports/sla-attainment', () => {
+    const now = Date.now();
+    return { url: `/v1/reports/sla-attainment?from=${new Date(now - 86_400_000).toISOString()}&to=${new Date(now + 86_400_000).toISOString()}&queue=${TEAM}` };
+  }, [200, 200, 403, 403, 403, 403, 401]),
+
+  // outbound webhooks: the event catalog for any key; subscriptions and deliveries for admins and
+  // integrators (an integrator only its own: the fixture's subscription is the integrator's)
+  row('GET /v1/event-types', () => ({ url: '/v1/event-types' }), [200, 200, 200, 200, 200, 200, 401]),
+  row('POST /v1/webhook-subscriptions', (f) => ({ url: '/v1/webhook-subscriptions', body: { url: `${HOOKS}/${f.tag}/new`, event_types: ['case.opened'], enabled: false } }), [201, 403, 403, 403, 403, 201, 401], {
+    written: async (f) => (await db().selectFrom('webhook_subscriptions').select('id').where('url', '=', `${HOOKS}/${f.tag}/new`).execute()).length,
+  }),
+  row('GET /v1/webhook-subscriptions', () => ({ url: '/v1/webhook-subscriptions?limit=100' }), [200, 403, 403, 403, 403, 200, 401], {
+    check: (res, _f, who) => {
+      const items = res.json().items as { created_by: string }[];
+      expect(items.length, who).toBeGreaterThan(0);
+      if (who === 'integrator') expect(items.every((s) => s.created_by === actors.integrator.userId), 'an integrator lists only its own').toBe(true);
+    },
+  }),
+  row('GET /v1/webhook-subscriptions/:id', (f) => ({ url: `/v1/webhook-subscriptions/${f.subscriptionId}` }), [200, 403, 403, 403, 403, 200, 401], {
+    check: (res, f, who) => {
+      expect(res.json().id, who).toBe(f.subscriptionId);
+      expect(res.json(), who).not.toHaveProperty('secret');
+    },
+  }),
+  row('PATCH /v1/webhook-subscriptions/:id', (f) => ({ url: `/v1/webhook-subscriptions/${f.subscriptionId}`, body: { description: `patched ${f.tag}` } }), [200, 403, 403, 403, 403, 200, 401], {
+    written: subscriptionRow,
+  }),
+  row('DELETE /v1/webhook-subscriptions/:id', (f) => ({ url: `/v1/webhook-subscriptions/${f.subscriptionId}` }), [204, 403, 403, 403, 403, 204, 401], {
+    written: subscriptionRow,
+  }),
+  row('POST /v1/webhook-subscriptions/:id/rotate-secret', (f) => ({ url: `/v1/webhook-subscriptions/${f.subscriptionId}/rotate-secret`, body: { expire_previous_in_seconds: 60 } }), [200, 403, 403, 403, 403, 200, 401], {
+    written: subscriptionRow,
+  }),
+  row('POST /v1/webhook-subscriptions/:id/replay', (f) => ({
+    url: `/v1/webhook-subscriptions/${f.subscriptionId}/replay`,
+    body: { from: f.eventAt.toISOString(), to: new Date(f.eventAt.getTime() + 1).toISOString() },
+  }), [202, 403, 403, 403, 403, 202, 401], { written: deliveryRow }),
+  row('GET /v1/webhook-deliveries', (f) => ({ url: `/v1/webhook-deliveries?subscription_id=${f.subscriptionId}` }), [200, 403, 403, 403, 403, 200, 401], {
+    check: (res, f, who) => expect(ids(res), who).toEqual([f.deliveryId]),
+  }),
+  row('GET /v1/webhook-deliveries/:id', (f) => ({ url: `/v1/webhook-deliveries/${f.deliveryId}` }), [200, 403, 403, 403, 403, 200, 401], {
+    check: (res, f, who) => expect(res.json().id, who).toBe(f.deliveryId),
+  }),
+  row('POST /v1/webhook-deliveries/:id/replay', (f) => ({ url: `/v1/webhook-deliveries/${f.deliveryId}/replay` }), [202, 403, 403, 403, 403, 202, 401], {
+    written: deliveryRow,
+  }),
+
+  // inbound sources: admins manage, integrators read
+  row('POST /v1/inbound-sources', (f) => ({ url: '/v1/inbound-sources', body: { key: `${f.source.key}-new`, mapping: PING_MAPPING } }), [201, 403, 403, 403, 403, 403, 401], {
+    written: async (f) => (await db().selectFrom('inbound_sources').select('key').where('key', '=', `${f.source.key}-new`).execute()).length,
+  }),
+  row('GET /v1/inbound-sources', () => ({ url: '/v1/inbound-sources' }), [200, 403, 403, 403, 403, 200, 401], {
+    check: (res, f, who) => {
+      expect((res.json().items as { key: string }[]).map((s) => s.key), who).toContain(f.source.key);
+      expect(res.body, who).not.toContain(f.source.secret);
+    },
+  }),
+  row('GET /v1/inbound-sources/:key', (f) => ({ url: `/v1/inbound-sources/${f.source.key}` }), [200, 403, 403, 403, 403, 200, 401], {
+    check: (res, f, who) => {
+      expect(res.json().key, who).toBe(f.source.key);
+      expect(res.body, who).not.toContain(f.source.secret);
+    },
+  }),
+  row('PATCH /v1/inbound-sources/:key', (f) => ({ url: `/v1/inbound-sources/${f.source.key}`, body: { description: `patched ${f.tag}` } }), [200, 403, 403, 403, 403, 403, 401], {
+    written: sourceRow,
+  }),
+  row('DELETE /v1/inbound-sources/:key', (f) => ({ url: `/v1/inbound-sources/${f.source.key}` }), [204, 403, 403, 403, 403, 403, 401], { written: sourceRow }),
+  row('POST /v1/inbound-sources/:key/secrets', (f) => ({ url: `/v1/inbound-sources/${f.source.key}/secrets`, body: { previous_expire_in_seconds: 3600 } }), [201, 403, 403, 403, 403, 403, 401], {
+    written: sourceRow,
+  }),
+  row('DELETE /v1/inbound-sources/:key/secrets/:secret_id', (f) => ({ url: `/v1/inbound-sources/${f.source.key}/secrets/${f.source.secretId}` }), [200, 403, 403, 403, 403, 403, 401], {
+    // The last active secret is never removed: rotate first, then the first one may go.
+    prepare: async (f) => void (await inject(actors.admin, 'POST', `/v1/inbound-sources/${f.source.key}/secrets`, {})),
+    written: sourceRow,
+  }),
+
+  // inbound webhooks: the signature is the credential, whoever sends it (an API key is ignored)
+  row('POST /v1/inbound/:source', signedInbound, [202, 202, 202, 202, 202, 202, 202], {
+    openBody: 'the payload is the sender\'s own JSON, authenticated by its signature; the mapping decides what is read',
+    written: async (f) => db().selectFrom('inbox').select(['id', 'status']).where('source', '=', f.source.key).where('webhook_id', '=', `msg_${f.tag}`).execute(),
+    // Stored, matching no rule: nothing is queued.
+    check: (res, _f, who) => expect(res.json().status, who).toBe('unmatched'),
+  }),
+
+  // the inbox: admins, supervisors and integrators
+  row('GET /v1/inbox', (f) => ({ url: `/v1/inbox?source=${f.source.key}` }), [200, 200, 403, 403, 403, 200, 401], {
+    check: (res, f, who) => expect(ids(res), who).toEqual([f.inboxId]),
+  }),
+  row('GET /v1/inbox/:id', (f) => ({ url: `/v1/inbox/${f.inboxId}` }), [200, 200, 403, 403, 403, 200, 401], {
+    check: (res, f, who) => expect(res.json().id, who).toBe(f.inboxId),
+  }),
+  row('POST /v1/inbox/:id/retry', (f) => ({ url: `/v1/inbox/${f.inboxId}/retry` }), [202, 202, 403, 403, 403, 202, 401], {
+    written: async (f) => db().selectFrom('inbox').select(['status', 'correlation_key']).where('id', '=', f.inboxId).executeTakeFirst(),
+  }),
 ];
 
 const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -170,7 +317,45 @@ async function freshFixture(): Promise<Fixture> {
   await api.reassignTask(actors.supervisor, task.id, { assignment: { queue: TEAM } });
   const c = await api.get(actors.supervisor, opened.id);
   const key = await createApiKeyStore(db()).create({ role: 'agent', userId: `revokable-${tag}`, name: 'matrix' });
-  return { case: c, task: taskOf(c, fragmentId, 'verifying'), fragmentId, keyId: key.keyId, tag };
+  return { case: c, task: taskOf(c, fragmentId, 'verifying'), fragmentId, keyId: key.keyId, tag, ...(await webhookFixture(c.id, tag)) };
+}
+
+async function inject(as: Actor, method: 'GET' | 'POST', url: string, body?: Record<string, unknown>) {
+  const res = await t.app.inject({ method, url, headers: as.headers, ...(body ? { payload: body } : {}) });
+  expect(res.statusCode, `${method} ${url}: ${res.body.slice(0, 300)}`).toBeLessThan(300);
+  return res.json();
+}
+
+/** The outbound and inbound webhook state of a fixture. */
+async function webhookFixture(caseId: string, tag: string) {
+  const subscription = await inject(actors.integrator, 'POST', '/v1/webhook-subscriptions', { url: `${HOOKS}/${tag}`, event_types: ['case.opened'], enabled: false });
+  const event = await db().selectFrom('outbox').select(['id', 'occurred_at']).where('case_id', '=', caseId).where('type', '=', 'case.opened').executeTakeFirstOrThrow();
+  const deliveryId = newWebhookId('msg');
+  await db()
+    .insertInto('webhook_deliveries')
+    .values({ id: deliveryId, outbox_id: event.id, subscription_id: subscription.id, event_type: 'case.opened', status: 'dead', attempts: 1, last_error: 'matrix' })
+    .execute();
+
+  const key = `${SOURCES}-${tag}`;
+  const created = await inject(actors.admin, 'POST', '/v1/inbound-sources', { key, mapping: PING_MAPPING });
+  // As if it came in before the mapping knew it: stored unmatched (and so never queued).
+  const payload = { type: 'matrix.ping', data: { id: tag } };
+  const accepted = await acceptInboxMessage(db(), {
+    id: randomUUID(),
+    source: key,
+    webhookId: `msg_early_${tag}`,
+    bodyHash: createHash('sha256').update(JSON.stringify(payload)).digest('hex'),
+    payload,
+    sentAt: new Date(),
+    correlationKey: null,
+  });
+  return {
+    subscriptionId: subscription.id as string,
+    deliveryId,
+    eventAt: new Date(event.occurred_at),
+    source: { key, secret: created.secret.secret as string, secretId: created.secret.id as string },
+    inboxId: accepted.id,
+  };
 }
 
 function send(who: Who, r: Row, req: Request, extraBody?: Record<string, unknown>) {
@@ -182,6 +367,7 @@ function send(who: Who, r: Row, req: Request, extraBody?: Record<string, unknown
     headers: {
       ...(who === 'anonymous' ? {} : actors[who].headers),
       ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...req.headers,
     },
     ...(body !== undefined ? { payload: JSON.stringify(body) } : {}),
   });
@@ -193,7 +379,9 @@ async function reading(r: Row, f: Fixture) {
 }
 
 beforeAll(async () => {
-  t = await startTestApp();
+  // Subscription URLs are loopback, so allowlisted here. No worker runs in this file; a replay's
+  // job picked up by another file's worker (no allowlist) is refused by its SSRF guard unsent.
+  t = await startTestApp({ config: { TESSERA_WEBHOOK_ALLOWLIST: '127.0.0.1' } });
   api = caseApi(t);
   rows = caseRows(t);
   const d = t.database.db;
@@ -207,7 +395,13 @@ beforeAll(async () => {
   };
   shared = await freshFixture();
 });
-afterAll(() => t.close());
+afterAll(async () => {
+  // Subscriptions and sources are global: leave none of this run's behind.
+  await db().deleteFrom('webhook_subscriptions').where('url', 'like', `${HOOKS}/%`).execute();
+  await db().deleteFrom('inbox').where('source', 'like', `${SOURCES}-%`).execute();
+  await db().deleteFrom('inbound_sources').where('key', 'like', `${SOURCES}-%`).execute();
+  await t.close();
+});
 
 describe('the authorization matrix', () => {
   it('every route of the app has a row, and every row a route', () => {

@@ -12,26 +12,37 @@ import { startTestApp } from '../support/platform.js';
 
 let t: Awaited<ReturnType<typeof startTestApp>>;
 let supervisor: Actor;
+let admin: Actor;
 let c: CaseView;
 
 beforeAll(async () => {
   t = await startTestApp();
   supervisor = await createActor(t.database.db, 'supervisor');
+  admin = await createActor(t.database.db, 'admin');
   const api = caseApi(t);
   c = await api.open(supervisor, { template: 'billing-dispute', title: 'Paging', case_file: { account: { id: 'acc-p' } } });
   for (const text of ['one', 'two', 'three']) await api.addContent(supervisor, c.id, { kind: 'note', data: { text } });
 });
 afterAll(() => t.close());
 
-/** A concrete url for each list route; a list route missing here fails the first test. */
-const LISTS: Record<string, () => string> = {
-  '/v1/cases': () => '/v1/cases',
-  '/v1/tasks': () => '/v1/tasks',
-  '/v1/cases/:id/timeline': () => `/v1/cases/${c.id}/timeline`,
-  '/v1/cases/:id/content': () => `/v1/cases/${c.id}/content`,
+/**
+ * A concrete url for each list route (and who may list it: a supervisor unless `admin`); a list
+ * route missing here fails the first test.
+ */
+const LISTS: Record<string, { url: () => string; admin?: true }> = {
+  '/v1/cases': { url: () => '/v1/cases' },
+  '/v1/tasks': { url: () => '/v1/tasks' },
+  '/v1/cases/:id/timeline': { url: () => `/v1/cases/${c.id}/timeline` },
+  '/v1/cases/:id/content': { url: () => `/v1/cases/${c.id}/content` },
+  '/v1/goals': { url: () => '/v1/goals' },
+  '/v1/goals/due': { url: () => '/v1/goals/due?within_hours=24' },
+  '/v1/inbox': { url: () => '/v1/inbox' },
+  // Webhook subscriptions and deliveries are for admins and integrators.
+  '/v1/webhook-subscriptions': { url: () => '/v1/webhook-subscriptions', admin: true },
+  '/v1/webhook-deliveries': { url: () => '/v1/webhook-deliveries', admin: true },
 };
 
-const get = (url: string) => t.app.inject({ method: 'GET', url, headers: supervisor.headers });
+const get = (url: string, as: Actor = supervisor) => t.app.inject({ method: 'GET', url, headers: as.headers });
 const withQuery = (url: string, query: string) => `${url}${url.includes('?') ? '&' : '?'}${query}`;
 
 describe('list routes', () => {
@@ -43,17 +54,19 @@ describe('list routes', () => {
     expect(lists).toEqual(Object.keys(LISTS).sort());
   });
 
-  for (const [route, url] of Object.entries(LISTS)) {
+  for (const [route, list] of Object.entries(LISTS)) {
     it(`${route}: limit is 1..${MAX_PAGE_SIZE}, a foreign cursor is refused, each naming the parameter`, async () => {
-      expect((await get(withQuery(url(), `limit=${MAX_PAGE_SIZE}`))).statusCode).toBe(200);
+      const url = list.url;
+      const as = list.admin ? admin : supervisor;
+      expect((await get(withQuery(url(), `limit=${MAX_PAGE_SIZE}`), as)).statusCode).toBe(200);
       for (const limit of [String(MAX_PAGE_SIZE + 1), '0', '10000', 'ten']) {
-        const problem = expectProblem(await get(withQuery(url(), `limit=${limit}`)), 400, 'VALIDATION_FAILED');
+        const problem = expectProblem(await get(withQuery(url(), `limit=${limit}`), as), 400, 'VALIDATION_FAILED');
         expect(problem.errors, `limit=${limit}`).toContainEqual(expect.objectContaining({ pointer: '/limit', in: 'querystring' }));
         expect(problem.detail).toContain('/limit');
       }
       const foreign = Buffer.from(JSON.stringify({ nope: 1 })).toString('base64url');
       for (const cursor of ['not-a-cursor!', foreign, '%00']) {
-        const problem = expectProblem(await get(withQuery(url(), `cursor=${cursor}`)), 400, 'VALIDATION_FAILED');
+        const problem = expectProblem(await get(withQuery(url(), `cursor=${cursor}`), as), 400, 'VALIDATION_FAILED');
         expect(problem.errors, `cursor=${cursor}`).toContainEqual(expect.objectContaining({ pointer: '/cursor', in: 'querystring' }));
         expect(problem.detail).toContain('cursor');
       }
