@@ -60,7 +60,7 @@ export async function startWorkers(platform: Platform, core: Core, logger: Logge
   const webhooks = options.webhooks ?? WEBHOOK_DEFAULTS;
   const db = platform.database.db;
   // Every command with outbound events leaves outbox rows: fanned out in batches, like timers.
-  const dispatcher = createBatcher({ run: (ids: string[]) => dispatchOutboxRows(db, ids), maxBatch: 100, maxInFlight: 2 });
+  const dispatcher = createBatcher({ run: (ids: string[]) => dispatchOutboxRows(db, ids), maxBatch: 500, maxInFlight: 2 });
   platform.jobs.process(QUEUES.outbox, dispatchEventProcessor({ batcher: dispatcher, relay: core.relay.webhooks }), { concurrency: 200 });
   platform.jobs.process(
     QUEUES.webhooks,
@@ -83,9 +83,9 @@ export async function startWorkers(platform: Platform, core: Core, logger: Logge
   platform.jobs.process(QUEUES.inbox, applyInboxProcessor({ applier }), { concurrency: options.inboxConcurrency ?? 16 });
   const inboxRelay = createInboxRelay({ db, jobs: platform.jobs, logger });
 
-  const reconcile = async (overdueAfterMs: number) => {
+  const reconcile = async (overdueAfterMs: number, timersDueWithinMs?: number) => {
     try {
-      const armed = await core.relay.reconcile({ overdueAfterMs });
+      const armed = await core.relay.reconcile({ overdueAfterMs, ...(timersDueWithinMs !== undefined ? { dueWithinMs: timersDueWithinMs } : {}) });
       if (armed > 0) logger.info({ armed }, 'pending timers re-armed');
     } catch (err) {
       logger.warn({ err }, 'timer reconciliation failed; will retry');
@@ -105,15 +105,21 @@ export async function startWorkers(platform: Platform, core: Core, logger: Logge
   };
   // At start, any overdue timer gets a fresh job: its own may sit active in a worker that just
   // died (BullMQ would only take it back after the stalled interval). Later passes do that only
-  // for timers overdue by a whole period (a lost job, or a backlog: a duplicate is a no-op).
+  // for timers overdue by a whole period (a lost job, or a backlog: a duplicate is a no-op), and
+  // re-arm only timers due within two periods: later ones get their turn as they come near.
   await reconcile(0);
-  const interval = setInterval(() => void reconcile(reconcileEveryMs), reconcileEveryMs);
+  // A pass still running at close must finish before the queue and database close under it.
+  let running: Promise<void> = Promise.resolve();
+  const interval = setInterval(() => {
+    running = running.then(() => reconcile(reconcileEveryMs, 2 * reconcileEveryMs));
+  }, reconcileEveryMs);
   interval.unref();
 
   logger.info({ jobs: platform.jobs.kind }, 'workers started');
   return {
     async close() {
       clearInterval(interval);
+      await running;
       // Processors stop with the job queue (platform.close), which waits for running jobs.
     },
   };

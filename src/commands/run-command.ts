@@ -37,8 +37,11 @@ export interface CommandRunnerDeps {
   db: Kysely<Database>;
   engine: Engine;
   catalog: Catalog;
-  /** Called after commit with what the relay must hand to the queue. Must not throw. */
-  afterCommit?: (committed: CommittedEffects) => void;
+  /**
+   * Called after commit with what the relay must hand to the queue: one entry per case the
+   * transaction wrote (a batch of timer firings writes many). Must not throw.
+   */
+  afterCommit?: (committed: CommittedEffects[]) => void;
   now?: () => Date;
   newId?: () => string;
 }
@@ -192,7 +195,7 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
       }
       throw err;
     }
-    if (committed) deps.afterCommit?.(committed);
+    if (committed) deps.afterCommit?.([committed]);
     return response;
   }
 
@@ -252,7 +255,7 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
       // The row locks make this unreachable; if it ever happens, the whole batch retries.
       if (written !== inputs.length) throw new TesseraError('VERSION_MISMATCH', 'A case changed concurrently; try again');
     });
-    for (const c of committed) deps.afterCommit?.(c);
+    if (committed.length > 0) deps.afterCommit?.(committed);
     return outcomes;
   }
 

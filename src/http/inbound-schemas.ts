@@ -1,5 +1,6 @@
 /** Request and response schemas of inbound webhooks, their sources and the inbox. */
 import { Type, type Static } from 'typebox';
+import { PageQuery } from './schemas.js';
 import { CONTENT_KINDS } from '../cases/types.js';
 import { CORRELATE_BY } from '../inbound/mapping.js';
 import { INBOX_STATUSES } from '../persistence/inbox-store.js';
@@ -129,8 +130,7 @@ export const InboxListQuery = Type.Object(
   {
     source: Type.Optional(SourceKey),
     status: Type.Optional(Type.Enum(INBOX_STATUSES)),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })),
-    cursor: Type.Optional(Type.String({ maxLength: 200 })),
+    ...PageQuery,
   },
   { additionalProperties: false },
 );

@@ -8,11 +8,11 @@ import { TesseraError } from '../errors.js';
 import type { InboundSources } from '../inbound/inbound-sources.js';
 import { MappingError } from '../inbound/mapping.js';
 import { findInboxMessage, listInbox, reopenInboxMessage, type InboxMessage } from '../persistence/inbox-store.js';
-import { decodeCursor } from '../persistence/case-queries.js';
+import { DEFAULT_PAGE_SIZE, readCursor } from './paging.js';
 import type { Database } from '../persistence/schema.js';
 import type { InboxRelay } from '../relay/inbox-relay.js';
 import { InboxListQuery, InboxMessageView, InboxParams } from './inbound-schemas.js';
-import { PageOf } from './schemas.js';
+import { EmptyBody, PageOf } from './schemas.js';
 
 const READERS = ['admin', 'supervisor', 'integrator'] as const;
 const RETRIERS = ['admin', 'supervisor', 'integrator'] as const;
@@ -51,9 +51,8 @@ export const inboxRoutes: FastifyPluginAsyncTypebox<{ db: Kysely<Database>; sour
     },
     async (request) => {
       const q = request.query;
-      const cursor = decodeCursor(q.cursor, isSeqCursor);
-      if (cursor === 'invalid') throw new TesseraError('VALIDATION_FAILED', 'cursor is not one this API returned; start again without it');
-      const page = await listInbox(db, { ...(q.source ? { source: q.source } : {}), ...(q.status ? { status: q.status } : {}) }, cursor?.s, q.limit ?? 50);
+      const cursor = readCursor(q.cursor, isSeqCursor);
+      const page = await listInbox(db, { ...(q.source ? { source: q.source } : {}), ...(q.status ? { status: q.status } : {}) }, cursor?.s, q.limit ?? DEFAULT_PAGE_SIZE);
       return {
         items: page.items.map(inboxView),
         next_cursor: page.nextSeq === null ? null : Buffer.from(JSON.stringify({ s: page.nextSeq })).toString('base64url'),
@@ -75,7 +74,13 @@ export const inboxRoutes: FastifyPluginAsyncTypebox<{ db: Kysely<Database>; sour
     '/v1/inbox/:id/retry',
     {
       config: { roles: RETRIERS },
-      schema: { tags: ['inbound'], summary: 'Apply an unmatched or failed message again, with the current mapping', params: InboxParams, response: { 202: InboxMessageView } },
+      schema: {
+        tags: ['inbound'],
+        summary: 'Apply an unmatched or failed message again, with the current mapping',
+        params: InboxParams,
+        body: EmptyBody,
+        response: { 202: InboxMessageView },
+      },
     },
     async (request, reply) => {
       const message = await findInboxMessage(db, request.params.id);

@@ -45,7 +45,8 @@ import {
   UpdateSubscriptionBody,
   WebhookParams,
 } from './webhook-schemas.js';
-import { PageOf } from './schemas.js';
+import { DEFAULT_PAGE_SIZE } from './paging.js';
+import { EmptyBody, PageOf } from './schemas.js';
 
 export interface WebhookRoutesOptions {
   db: Kysely<Database>;
@@ -181,7 +182,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
       schema: { tags: ['webhooks'], summary: 'Your subscriptions (admins: all), newest first', querystring: SubscriptionListQuery, response: { 200: PageOf(SubscriptionView) } },
     },
     async (request) => {
-      const page = await listSubscriptions(db, { ...optionalOwner(request.principal) }, decodeCursor(request.query.cursor), request.query.limit ?? 50);
+      const page = await listSubscriptions(db, { ...optionalOwner(request.principal) }, decodeCursor(request.query.cursor), request.query.limit ?? DEFAULT_PAGE_SIZE);
       return { items: page.items.map(subscriptionView), next_cursor: page.nextAfter ? encodeCursor(page.nextAfter) : null };
     },
   );
@@ -309,7 +310,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
           ...(q.event_type !== undefined ? { eventType: q.event_type } : {}),
         },
         decodeCursor(q.cursor),
-        q.limit ?? 50,
+        q.limit ?? DEFAULT_PAGE_SIZE,
       );
       return { items: page.items.map(deliveryView), next_cursor: page.nextAfter ? encodeCursor(page.nextAfter) : null };
     },
@@ -355,6 +356,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
         tags: ['webhooks'],
         summary: 'Send a delivered or dead-lettered delivery again (same webhook-id, a fresh run of attempts)',
         params: WebhookParams,
+        body: EmptyBody,
         response: { 202: DeliveryView },
       },
     },

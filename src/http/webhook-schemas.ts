@@ -1,5 +1,6 @@
 /** Request and response schemas of the outbound webhook API (subscriptions, deliveries, event types). */
 import { Type } from 'typebox';
+import { PageQuery } from './schemas.js';
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 
@@ -50,10 +51,6 @@ export const WebhookParams = Type.Object({ id: IdParam }, { additionalProperties
 
 export const DELIVERY_STATUSES = ['pending', 'delivered', 'dead'] as const;
 
-export const PageQuery = {
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
-  cursor: Type.Optional(Type.String({ maxLength: 500 })),
-};
 export const SubscriptionListQuery = Type.Object({ ...PageQuery }, { additionalProperties: false });
 export const DeliveryListQuery = Type.Object(
   {

@@ -24,7 +24,7 @@ export const TIMER_JOB_ATTEMPTS = 5;
 /** Base of the exponential backoff between those tries. */
 export const TIMER_JOB_BACKOFF_MS = 500;
 
-/** The outbox rows of one committed command (job id = the first one's id), or one row the reconciler found. */
+/** The outbox rows of one committed transaction (job id = the first one's id), or one row the reconciler found. */
 export interface DispatchEventJob {
   outboxIds: string[];
 }

@@ -14,9 +14,9 @@ export interface PendingTimersCursor {
 /**
  * Pending timers in due order, keyset-paged by (due_at, id). The cursor keeps the exact
  * timestamp: paging from a millisecond-truncated Date would list sub-millisecond rows again, and
- * loop forever on a page full of them.
+ * loop forever on a page full of them. `dueBefore` leaves out timers due later.
  */
-export async function listPendingTimers(db: Kysely<Database>, after: PendingTimersCursor | undefined, limit: number) {
+export async function listPendingTimers(db: Kysely<Database>, after: PendingTimersCursor | undefined, limit: number, dueBefore?: Date) {
   let query = db
     .selectFrom('timers')
     .select(['id', 'case_id', 'due_at', sql<string>`due_at::text`.as('due_key')])
@@ -27,5 +27,6 @@ export async function listPendingTimers(db: Kysely<Database>, after: PendingTime
   if (after) {
     query = query.where(sql<boolean>`(due_at, id) > (${after.dueAt}::timestamptz, ${after.id})`);
   }
+  if (dueBefore) query = query.where('due_at', '<', dueBefore);
   return query.execute();
 }

@@ -31,6 +31,13 @@ export interface ReconcileOptions {
    * Default: never (every timer is re-armed under its own id).
    */
   overdueAfterMs?: number;
+  /**
+   * Only timers due within this long from now (default: all). A periodic pass needs no more
+   * than the next few periods: a timer due later whose job was lost is re-armed by a later pass,
+   * in time — and a deployment with a million timers due over months does not re-add them all
+   * every minute.
+   */
+  dueWithinMs?: number;
 }
 
 const RECONCILE_BATCH = 1_000;
@@ -55,27 +62,34 @@ export function createRelay(deps: RelayDeps) {
     /** Outbound webhooks: outbox rows and deliveries to the queue, and their reconciler. */
     webhooks,
 
-    /** After commit. A failure here only delays work: the reconciler re-arms from the rows. */
-    handOver(committed: CommittedEffects): void {
-      const events = committed.effects.flatMap((e) => (e.type === 'outbox.emit' ? [e.event.id] : []));
+    /**
+     * After commit. The outbox rows of one transaction go over as one dispatch job (a batch of
+     * timer firings is one transaction); each new timer as its own job. A failure here only
+     * delays work: the reconcilers re-arm from the rows.
+     */
+    handOver(committed: CommittedEffects[]): void {
+      const events = committed.flatMap((c) => c.effects.flatMap((e) => (e.type === 'outbox.emit' ? [e.event.id] : [])));
       if (events.length > 0) webhooks.handOverEvents(events);
-      for (const effect of committed.effects) {
-        if (effect.type !== 'timer.schedule') continue;
-        armTimer({ id: effect.timer.id, caseId: committed.caseId, dueAt: new Date(effect.timer.dueAt) }).catch((err: unknown) =>
-          deps.logger.warn({ err, timerId: effect.timer.id }, 'could not arm timer; the reconciler will'),
-        );
+      for (const { caseId, effects } of committed) {
+        for (const effect of effects) {
+          if (effect.type !== 'timer.schedule') continue;
+          armTimer({ id: effect.timer.id, caseId, dueAt: new Date(effect.timer.dueAt) }).catch((err: unknown) =>
+            deps.logger.warn({ err, timerId: effect.timer.id }, 'could not arm timer; the reconciler will'),
+          );
+        }
       }
     },
 
-    /** Re-arms every pending timer; returns how many were handed to the queue. */
+    /** Re-arms pending timers (all, or those due within `dueWithinMs`); returns how many were handed to the queue. */
     async reconcile(options: ReconcileOptions = {}): Promise<number> {
       const started = now().getTime();
       const stamp = started.toString(36);
       const overdueBefore = options.overdueAfterMs === undefined ? -Infinity : started - options.overdueAfterMs;
+      const dueBefore = options.dueWithinMs === undefined ? undefined : new Date(started + options.dueWithinMs);
       let after: PendingTimersCursor | undefined;
       let count = 0;
       for (;;) {
-        const batch = await listPendingTimers(deps.db, after, RECONCILE_BATCH);
+        const batch = await listPendingTimers(deps.db, after, RECONCILE_BATCH, dueBefore);
         await Promise.all(
           batch.map((t) => {
             const dueAt = new Date(t.due_at);

@@ -1,5 +1,5 @@
 /**
- * The outbound half of the relay. After commit, the outbox rows of a command become one dispatch
+ * The outbound half of the relay. After commit, the outbox rows of a transaction become one dispatch
  * job (job id = the first row's id; the reconciler hands over any row left pending on its own, job
  * id = its id); dispatching creates the deliveries and hands each one over as a delivery job (job id =
  * `<delivery id>-<attempt>`: a retry cannot reuse the id of the job that is still running it, and

@@ -133,6 +133,25 @@ describe('timer durability', () => {
       from generate_series(1, 2500) n`.execute(node.database.db);
     expect(await node.core.relay.reconcile()).toBe(2_501);
   });
+
+  it('a periodic pass re-arms only timers due within its horizon; later ones are left for later passes', async () => {
+    const stack = await setUp('horizon');
+    const node = await stack.node();
+    const [caseId] = await openTimerCases(node.core, 1, 1);
+    // 10 timers due in an hour and 10 due in a month (the case's own waiter is set aside).
+    await sql`update timers set status = 'cancelled' where case_id = ${caseId}`.execute(node.database.db);
+    await sql`
+      insert into timers (id, case_id, kind, due_at, status)
+      select 'soon-' || n, ${caseId}, 'fragment_delay', now() + interval '1 hour', 'pending' from generate_series(1, 10) n
+      union all
+      select 'later-' || n, ${caseId}, 'fragment_delay', now() + interval '30 days', 'pending' from generate_series(1, 10) n`.execute(node.database.db);
+    await wipeRedisPrefix(stack.prefix);
+    expect(await node.core.relay.reconcile({ dueWithinMs: 2 * 3_600_000 })).toBe(10);
+    expect(await countDelayed(stack.prefix)).toBe(10);
+    // The start-up pass (no horizon) arms the rest.
+    expect(await node.core.relay.reconcile()).toBe(20);
+    expect(await countDelayed(stack.prefix)).toBe(20);
+  });
 });
 
 /** Longer than the waiter's delay: after it, every wiped timer is overdue. */

@@ -100,7 +100,7 @@ describe('who manages subscriptions', () => {
     const mine = (await create(integrator.headers, { url: 'https://hooks.example.com/mine', event_types: ['*'] })).json();
     const theirs = (await create(otherIntegrator.headers, { url: 'https://hooks.example.com/theirs', event_types: ['*'] })).json();
 
-    const list = (await node.app.inject({ method: 'GET', url: '/v1/webhook-subscriptions?limit=200', headers: integrator.headers })).json();
+    const list = (await node.app.inject({ method: 'GET', url: '/v1/webhook-subscriptions?limit=100', headers: integrator.headers })).json();
     const ids = list.items.map((s: { id: string }) => s.id);
     expect(ids).toContain(mine.id);
     expect(ids).not.toContain(theirs.id);
@@ -116,8 +116,14 @@ describe('who manages subscriptions', () => {
     const untouched = await node.database.db.selectFrom('webhook_subscriptions').select('enabled').where('id', '=', theirs.id).executeTakeFirstOrThrow();
     expect(untouched.enabled).toBe(true);
 
-    const all = (await node.app.inject({ method: 'GET', url: '/v1/webhook-subscriptions?limit=200', headers: admin })).json();
-    expect(all.items.map((s: { id: string }) => s.id)).toEqual(expect.arrayContaining([mine.id, theirs.id]));
+    // Every page an admin can walk (other tests' subscriptions share this database).
+    const seen: string[] = [];
+    for (let cursor: string | null = ''; cursor !== null; ) {
+      const page = (await node.app.inject({ method: 'GET', url: `/v1/webhook-subscriptions?limit=100${cursor ? `&cursor=${cursor}` : ''}`, headers: admin })).json();
+      seen.push(...page.items.map((s: { id: string }) => s.id));
+      cursor = page.next_cursor;
+    }
+    expect(seen).toEqual(expect.arrayContaining([mine.id, theirs.id]));
 
     expectProblem(await create(agent.headers, { url: 'https://hooks.example.com/', event_types: ['*'] }), 403, 'FORBIDDEN');
     expectProblem(await node.app.inject({ method: 'GET', url: '/v1/webhook-deliveries', headers: agent.headers }), 403, 'FORBIDDEN');
