@@ -69,6 +69,20 @@ export function createBullmqJobQueue(options: BullmqJobQueueOptions): JobQueue {
       });
     },
 
+    async held(queue: string, ids: string[]) {
+      if (ids.length === 0) return new Set<string>();
+      // A job is a hash under `<prefix>:<queue>:<id>` from add until it is removed (on completion here).
+      const pipeline = producer.pipeline();
+      for (const id of ids) pipeline.exists(`${options.prefix}:${queue}:${id}`);
+      const results = (await pipeline.exec()) ?? [];
+      const held = new Set<string>();
+      results.forEach(([err, exists], i) => {
+        if (err) throw err;
+        if (exists === 1) held.add(ids[i]!);
+      });
+      return held;
+    },
+
     process<T>(queue: string, processor: JobProcessor<T>, processOptions?: { concurrency?: number }) {
       const worker = new Worker(
         queue,

@@ -61,6 +61,10 @@ export function createInProcessJobQueue(options: { logger: Logger }): JobQueue {
       schedule(entry, job.delayMs ?? 0);
     },
 
+    async held(queue: string, ids: string[]) {
+      return new Set(ids.filter((id) => pending.has(key(queue, id))));
+    },
+
     process<T>(queue: string, processor: JobProcessor<T>) {
       processors.set(queue, processor as JobProcessor);
       for (const entry of pending.values()) {

@@ -29,6 +29,11 @@ export interface JobQueue {
   readonly kind: 'bullmq' | 'in-process';
   /** Adds a job unless one with the same id is still known to the queue (then it is a no-op). */
   enqueue<T>(queue: string, job: JobToAdd<T>): Promise<void>;
+  /**
+   * Which of these job ids the queue still holds (waiting, delayed, active, or failed and kept),
+   * in one round trip: lets a reconciler hand over only what the queue lost.
+   */
+  held(queue: string, ids: string[]): Promise<Set<string>>;
   /** Starts taking jobs of `queue` (roles all and worker only). */
   process<T>(queue: string, processor: JobProcessor<T>, options?: { concurrency?: number }): void;
   /** Rejects when the transport is unavailable. */

@@ -80,7 +80,10 @@ export function createRelay(deps: RelayDeps) {
       }
     },
 
-    /** Re-arms pending timers (all, or those due within `dueWithinMs`); returns how many were handed to the queue. */
+    /**
+     * Re-arms pending timers (all, or those due within `dueWithinMs`) whose job the queue no
+     * longer holds; returns how many were handed to the queue.
+     */
     async reconcile(options: ReconcileOptions = {}): Promise<number> {
       const started = now().getTime();
       const stamp = started.toString(36);
@@ -90,14 +93,15 @@ export function createRelay(deps: RelayDeps) {
       let count = 0;
       for (;;) {
         const batch = await listPendingTimers(deps.db, after, RECONCILE_BATCH, dueBefore);
-        await Promise.all(
-          batch.map((t) => {
-            const dueAt = new Date(t.due_at);
-            const jobId = dueAt.getTime() < overdueBefore ? `${t.id}-re${stamp}` : t.id;
-            return armTimer({ id: t.id, caseId: t.case_id, dueAt }, jobId);
-          }),
-        );
-        count += batch.length;
+        const arms = batch.map((t) => {
+          const dueAt = new Date(t.due_at);
+          return { timer: { id: t.id, caseId: t.case_id, dueAt }, jobId: dueAt.getTime() < overdueBefore ? `${t.id}-re${stamp}` : t.id };
+        });
+        // A timer whose own job the queue still holds needs nothing; asking costs one round trip per page.
+        const held = await deps.jobs.held(QUEUES.timers, arms.filter((a) => a.jobId === a.timer.id).map((a) => a.jobId));
+        const lost = arms.filter((a) => !held.has(a.jobId));
+        await Promise.all(lost.map((a) => armTimer(a.timer, a.jobId)));
+        count += lost.length;
         if (batch.length < RECONCILE_BATCH) return count;
         const last = batch[batch.length - 1]!;
         after = { dueAt: last.due_key, id: last.id };

@@ -119,7 +119,7 @@ describe('who manages subscriptions', () => {
     // Every page an admin can walk (other tests' subscriptions share this database).
     const seen: string[] = [];
     for (let cursor: string | null = ''; cursor !== null; ) {
-      const page = (await node.app.inject({ method: 'GET', url: `/v1/webhook-subscriptions?limit=100${cursor ? `&cursor=${cursor}` : ''}`, headers: admin })).json();
+      const page: { items: { id: string }[]; next_cursor: string | null } = (await node.app.inject({ method: 'GET', url: `/v1/webhook-subscriptions?limit=100${cursor ? `&cursor=${cursor}` : ''}`, headers: admin })).json();
       seen.push(...page.items.map((s: { id: string }) => s.id));
       cursor = page.next_cursor;
     }
