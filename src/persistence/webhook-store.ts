@@ -168,9 +168,10 @@ export async function dispatchOutboxRows(db: Kysely<Database>, outboxIds: string
 }
 
 /** Outbox rows not yet fanned out, oldest first, keyset-paged by seq. */
-export async function listPendingOutbox(db: Kysely<Database>, afterSeq: string | undefined, limit: number) {
+export async function listPendingOutbox(db: Kysely<Database>, afterSeq: string | undefined, limit: number, createdBefore?: Date) {
   let q = db.selectFrom('outbox').select(['id', 'seq', 'created_at']).where('status', '=', 'pending').orderBy('seq').limit(limit);
   if (afterSeq !== undefined) q = q.where('seq', '>', afterSeq);
+  if (createdBefore !== undefined) q = q.where(sql<boolean>`created_at < ${createdBefore.toISOString()}::timestamptz`);
   return q.execute();
 }
 

@@ -73,7 +73,10 @@ export function createWebhookRelay(deps: WebhookRelayDeps) {
       let events = 0;
       let afterSeq: string | undefined;
       for (;;) {
-        const batch = await listPendingOutbox(deps.db, afterSeq, BATCH);
+        // A periodic pass leaves rows younger than its period alone: their own dispatch job (one
+        // per transaction, named after its first row) is almost surely still on its way.
+        const createdBefore = options.overdueAfterMs ? new Date(started - options.overdueAfterMs) : undefined;
+        const batch = await listPendingOutbox(deps.db, afterSeq, BATCH, createdBefore);
         await Promise.all(batch.map((row) => dispatch([row.id], `${row.id}${suffixFor(new Date(row.created_at as unknown as Date))}`)));
         events += batch.length;
         if (batch.length < BATCH) break;
