@@ -36,7 +36,7 @@ const WINDOW_S = Number(process.env.BENCH_WINDOW_S ?? 60);
 const LEAD_S = Number(process.env.BENCH_LEAD_S ?? 15);
 const DRAIN_S = Number(process.env.BENCH_DRAIN_S ?? 300);
 /** Timers per firing transaction, and firing transactions at once (the worker's defaults). */
-const BATCH = Number(process.env.BENCH_BATCH ?? 100);
+const BATCH = Number(process.env.BENCH_BATCH ?? 250);
 const TRANSACTIONS = Number(process.env.BENCH_TRANSACTIONS ?? 4);
 const POOL = Number(process.env.BENCH_POOL ?? 20);
 const PROCESSES = Number(process.env.BENCH_PROCESSES ?? 0);

@@ -30,7 +30,7 @@ export interface Workers {
 export interface WorkerOptions {
   /** How often the reconciler re-arms pending timers (it also runs at start). Default 60 s. */
   reconcileEveryMs?: number;
-  /** Timers per firing transaction (default 100). */
+  /** Timers per firing transaction (default 250). */
   timerBatch?: number;
   /** Firing transactions at once (default 4; each holds a database connection). */
   timerTransactions?: number;
@@ -49,7 +49,7 @@ const WEBHOOK_DEFAULTS: WebhookConfig = { allowlist: [], maxAttempts: 10, backof
 
 export async function startWorkers(platform: Platform, core: Core, logger: Logger, options: WorkerOptions = {}): Promise<Workers> {
   const reconcileEveryMs = options.reconcileEveryMs ?? 60_000;
-  const timerBatch = options.timerBatch ?? 100;
+  const timerBatch = options.timerBatch ?? 250;
   const timerTransactions = options.timerTransactions ?? 4;
   const batcher = createBatcher({ run: core.runner.fireTimers, key: (t: DueTimer) => t.caseId, maxBatch: timerBatch, maxInFlight: timerTransactions });
   // Enough jobs at once to fill every transaction's batch; a job is only a wait on its batch.
