@@ -106,12 +106,13 @@ export async function startWorkers(platform: Platform, core: Core, logger: Logge
   // At start, any overdue timer gets a fresh job: its own may sit active in a worker that just
   // died (BullMQ would only take it back after the stalled interval). Later passes do that only
   // for timers overdue by a whole period (a lost job, or a backlog: a duplicate is a no-op), and
-  // re-arm only timers due within two periods: later ones get their turn as they come near.
+  // look only at timers already due: one whose job Redis lost while this worker ran fires at most
+  // a period late, and a pass costs next to nothing however many timers are pending.
   await reconcile(0);
   // A pass still running at close must finish before the queue and database close under it.
   let running: Promise<void> = Promise.resolve();
   const interval = setInterval(() => {
-    running = running.then(() => reconcile(reconcileEveryMs, 2 * reconcileEveryMs));
+    running = running.then(() => reconcile(reconcileEveryMs, 0));
   }, reconcileEveryMs);
   interval.unref();
 
