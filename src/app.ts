@@ -134,7 +134,7 @@ export async function buildApp(deps: AppDeps) {
     await api.register(inboundSourceRoutes, { sources });
     await api.register(inboxRoutes, { db: deps.database.db, sources, relay: inboxRelay });
     // Its own scope: the raw-body content-type parser must not reach the other routes.
-    await api.register(inboundWebhookRoutes, { db: deps.database.db, sources, relay: inboxRelay });
+    await api.register(inboundWebhookRoutes, { db: deps.database.db, sources, relay: inboxRelay, perMinute: config.inboundRateLimitPerMinute });
   });
 
   return app;

@@ -27,6 +27,8 @@ export interface InboundWebhookRoutesOptions {
   db: Kysely<Database>;
   sources: InboundSources;
   relay: InboxRelay;
+  /** Requests per minute per (source, client address): a sender's own budget, apart from API keys'. */
+  perMinute: number;
 }
 
 const WEBHOOK_ID = /^[\x21-\x7e]{1,200}$/;
@@ -53,7 +55,7 @@ function webhookHeaders(request: FastifyRequest): WebhookHeaders {
   return { id, timestamp, signature };
 }
 
-export const inboundWebhookRoutes: FastifyPluginAsyncTypebox<InboundWebhookRoutesOptions> = async (app, { db, sources, relay }) => {
+export const inboundWebhookRoutes: FastifyPluginAsyncTypebox<InboundWebhookRoutesOptions> = async (app, { db, sources, relay, perMinute }) => {
   // This scope only: the raw bytes, because the signature covers them exactly.
   app.removeAllContentTypeParsers();
   // Parameters allowed (`; charset=utf-8`): Fastify matches a RegExp against the whole header.
@@ -69,7 +71,12 @@ export const inboundWebhookRoutes: FastifyPluginAsyncTypebox<InboundWebhookRoute
   app.post(
     '/v1/inbound/:source',
     {
-      config: { public: true },
+      config: {
+        public: true,
+        // No API key here: count per source and sender address, so one sender's burst neither
+        // uses the API's per-client budget nor another source's.
+        rateLimit: { max: perMinute, keyGenerator: (request) => `inbound:${(request.params as { source?: string }).source ?? ''}:${request.ip}` },
+      },
       schema: {
         tags: ['inbound'],
         summary: 'Signed inbound webhook (Standard Webhooks); 202 once durably stored, applied asynchronously',

@@ -132,3 +132,24 @@ describe('rate limits in embedded mode (in memory)', () => {
     }
   });
 });
+
+describe('rate limits of signed inbound webhooks', () => {
+  it('count per source and sender address, apart from the API budget', async () => {
+    const app = await startTestApp({ config: { ...limited, TESSERA_INBOUND_RATE_LIMIT_PER_MINUTE: '2' } });
+    try {
+      const ip = someIp();
+      const post = (source: string) =>
+        app.app.inject({ method: 'POST', url: `/v1/inbound/${source}`, headers: { 'content-type': 'application/json' }, payload: '{}', remoteAddress: ip });
+      const sourceA = `rl-a-${randomInt(1e9)}`;
+      // No such source: refused in the handler (404), but counted first.
+      expect([(await post(sourceA)).statusCode, (await post(sourceA)).statusCode]).toEqual([404, 404]);
+      expectProblem(await post(sourceA), 429, 'RATE_LIMITED');
+      // Another source from the same address has its own budget; so does the API.
+      expect((await post(`rl-b-${randomInt(1e9)}`)).statusCode).toBe(404);
+      const agent = await createActor(app.database.db, 'agent');
+      expect((await me(app, agent, ip)).statusCode).toBe(200);
+    } finally {
+      await app.close();
+    }
+  });
+});
