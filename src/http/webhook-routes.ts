@@ -45,7 +45,7 @@ import {
   UpdateSubscriptionBody,
   WebhookParams,
 } from './webhook-schemas.js';
-import { DEFAULT_PAGE_SIZE } from './paging.js';
+import { DEFAULT_PAGE_SIZE, readCursor } from './paging.js';
 import { EmptyBody, PageOf } from './schemas.js';
 
 export interface WebhookRoutesOptions {
@@ -61,18 +61,8 @@ export const REPLAY_RANGE_MAX_EVENTS = 10_000;
 
 const iso = (value: Date | string | null) => (value === null ? null : new Date(value).toISOString());
 const encodeCursor = (id: string) => Buffer.from(JSON.stringify({ a: id })).toString('base64url');
-function decodeCursor(cursor: string | undefined): string | undefined {
-  if (cursor === undefined) return undefined;
-  try {
-    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { a?: unknown };
-    if (typeof value.a === 'string') return value.a;
-  } catch {
-    // fall through to the refusal
-  }
-  throw new TesseraError('VALIDATION_FAILED', 'cursor is not one this API returned; start again without it', {
-    errors: [{ pointer: '/cursor', in: 'querystring', detail: 'is not a cursor this API returned' }],
-  });
-}
+const isIdCursor = (v: unknown): v is { a: string } => typeof v === 'object' && v !== null && typeof (v as { a?: unknown }).a === 'string';
+const decodeCursor = (cursor: string | undefined): string | undefined => readCursor(cursor, isIdCursor)?.a;
 
 /** Integrators are limited to their own subscriptions; admins see every one. */
 const ownerFilter = (principal: Principal) => (principal.role === 'admin' ? undefined : principal.userId);
