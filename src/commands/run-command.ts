@@ -31,6 +31,8 @@ import type { Catalog } from './catalog.js';
 export interface CommittedEffects {
   caseId: string;
   effects: Effect[];
+  /** Its outbox rows that some subscription wants (the others were stored fanned out already). */
+  pendingOutbox: string[];
 }
 
 export interface CommandRunnerDeps {
@@ -172,7 +174,7 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
         const answer = request.respond({ case: decision.case, decision });
         // Nothing to write (a dry run).
         if (state && decision.case === state) return { ...answer, replayed: false };
-        const written = await saveDecision(trx, {
+        const saved = await saveDecision(trx, {
           previousVersion: state?.version,
           ...(state ? { previous: state } : {}),
           next: decision.case,
@@ -183,8 +185,8 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
             : {}),
         });
         // The row lock makes this unreachable; if it ever happens, refusing beats a lost update.
-        if (!written) throw new TesseraError('VERSION_MISMATCH', 'The case changed concurrently; try again');
-        committed = { caseId: decision.case.id, effects: decision.effects };
+        if (saved.written !== 1) throw new TesseraError('VERSION_MISMATCH', 'The case changed concurrently; try again');
+        committed = { caseId: decision.case.id, effects: decision.effects, pendingOutbox: saved.pendingOutbox };
         return { ...answer, replayed: false };
       });
     } catch (err) {
@@ -247,13 +249,17 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
             journal: decision.journal,
             firedTimerId: timer.timerId,
           });
-          committed.push({ caseId: state.id, effects: decision.effects });
+          committed.push({ caseId: state.id, effects: decision.effects, pendingOutbox: [] });
           outcomes.push({ timerId: timer.timerId, outcome: 'applied' });
         }
       }
-      const written = await saveDecisions(trx, inputs, settled);
+      const saved = await saveDecisions(trx, inputs, settled);
       // The row locks make this unreachable; if it ever happens, the whole batch retries.
-      if (written !== inputs.length) throw new TesseraError('VERSION_MISMATCH', 'A case changed concurrently; try again');
+      if (saved.written !== inputs.length) throw new TesseraError('VERSION_MISMATCH', 'A case changed concurrently; try again');
+      const pending = new Set(saved.pendingOutbox);
+      for (const c of committed) {
+        c.pendingOutbox = c.effects.flatMap((e) => (e.type === 'outbox.emit' && pending.has(e.event.id) ? [e.event.id] : []));
+      }
     });
     if (committed.length > 0) deps.afterCommit?.(committed);
     return outcomes;

@@ -157,22 +157,30 @@ const CASE_RECORD = sql`n(id text, previous_version int, template_key text, temp
  * Returns false when the case row was not at `previousVersion` (a concurrent writer won).
  * Throws the driver's unique violation when the idempotency key is already stored.
  */
-export async function saveDecision(trx: Transaction<Database>, input: SaveInput): Promise<boolean> {
-  return (await saveDecisions(trx, [input])) === 1;
+export async function saveDecision(trx: Transaction<Database>, input: SaveInput): Promise<Saved> {
+  return saveDecisions(trx, [input]);
+}
+
+export interface Saved {
+  /** Cases written; fewer than given means a case was not at its `previousVersion`. */
+  written: number;
+  /** Outbox rows some enabled subscription wants: the relay hands these over for fan-out. */
+  pendingOutbox: string[];
 }
 
 /**
  * Writes several decisions — each for a different case, all locked by the caller — in one
  * statement, so a batch of timer firings costs one round trip and one plan, not one per case.
  * `settledTimers` are fired timers that changed nothing (stale): marked fired all the same.
- * Returns how many cases were written; fewer than `inputs.length` means a case was not at its
- * `previousVersion`, and the caller must roll back (rows of the others were written).
+ * Returns how many cases were written — fewer than `inputs.length` means a case was not at its
+ * `previousVersion`, and the caller must roll back (rows of the others were written) — and the
+ * outbox rows left for fan-out.
  */
 export async function saveDecisions(
   trx: Transaction<Database>,
   inputs: SaveInput[],
   settledTimers: { id: string; at: string }[] = [],
-): Promise<number> {
+): Promise<Saved> {
   const inserts = inputs.filter((i) => i.previousVersion === undefined).map(caseRow);
   const updates = inputs.filter((i) => i.previousVersion !== undefined).map(caseRow);
   const writes = inputs.map((input) => ({ caseId: input.next.id, version: input.next.version, ...collect(input.effects), input }));
@@ -256,13 +264,19 @@ export async function saveDecisions(
   }
   const outbox = rowsOf((w) => w.outbox.map((event, n) => ({ ...event, n })));
   if (outbox.length > 0) {
+    // An event no enabled subscription wants is born fanned out (to nobody): no dispatch job, no
+    // second write. A subscription sees the events of statements that start after it committed.
     parts.push(sql`outbox_rows as (
-      insert into outbox (id, case_id, type, data, occurred_at)
-      select o.id, o.case_id, o.type, o.data, o."occurredAt"
+      insert into outbox (id, case_id, type, data, occurred_at, status)
+      select o.id, o.case_id, o.type, o.data, o."occurredAt",
+        case when exists (select 1 from webhook_subscriptions s
+                          where s.enabled and (o.type = any(s.event_types) or '*' = any(s.event_types)))
+             then 'pending' else 'dispatched' end
       from jsonb_to_recordset(${json(outbox)}::jsonb)
         as o(id text, case_id text, type text, data jsonb, "occurredAt" timestamptz, n int)
       where o.case_id in (select id from written)
-      order by o.case_id, o.n)`);
+      order by o.case_id, o.n
+      returning id, status)`);
   }
   const content = rowsOf((w) => w.content);
   if (content.length > 0) {
@@ -298,12 +312,13 @@ export async function saveDecisions(
         as k(owner text, key text, request_hash text, case_id text, status_code int, response jsonb)
       where k.case_id in (select id from written))`);
   }
-  if (parts.length === 0) return 0;
-  const result = await sql<{ written: number }>`
+  if (parts.length === 0) return { written: 0, pendingOutbox: [] };
+  const result = await sql<{ written: number; pending_outbox: string[] | null }>`
     with ${sql.join(parts, sql`, `)}
-    select ${written.length > 0 ? sql`(select count(*) from written)` : sql`0`}::int as written
+    select ${written.length > 0 ? sql`(select count(*) from written)` : sql`0`}::int as written,
+      ${outbox.length > 0 ? sql`(select array_agg(id) from outbox_rows where status = 'pending')` : sql`null::text[]`} as pending_outbox
   `.execute(trx);
-  return result.rows[0]?.written ?? 0;
+  return { written: result.rows[0]?.written ?? 0, pendingOutbox: result.rows[0]?.pending_outbox ?? [] };
 }
 
 /** Marks a timer fired without changing its case (a stale or already-applied timer). */

@@ -63,12 +63,12 @@ export function createRelay(deps: RelayDeps) {
     webhooks,
 
     /**
-     * After commit. The outbox rows of one transaction go over as one dispatch job (a batch of
-     * timer firings is one transaction); each new timer as its own job. A failure here only
+     * After commit. The outbox rows of one transaction that a subscription wants go over as one
+     * dispatch job (a batch of timer firings is one transaction); each new timer as its own job. A failure here only
      * delays work: the reconcilers re-arm from the rows.
      */
     handOver(committed: CommittedEffects[]): void {
-      const events = committed.flatMap((c) => c.effects.flatMap((e) => (e.type === 'outbox.emit' ? [e.event.id] : [])));
+      const events = committed.flatMap((c) => c.pendingOutbox);
       if (events.length > 0) webhooks.handOverEvents(events);
       for (const { caseId, effects } of committed) {
         for (const effect of effects) {
