@@ -4,32 +4,12 @@
  * only when the projected part of the case changed, so a typical event pays nothing for it.
  * Goals are never removed from a case (they end achieved or cancelled), so an upsert is enough.
  */
-import { sql, type RawBuilder } from 'kysely';
+import { sql, type Insertable, type RawBuilder } from 'kysely';
 import type { CaseState, Goal } from '../cases/types.js';
+import type { GoalViewTable } from './schema.js';
 
-export interface GoalViewRow {
-  case_id: string;
-  goal_key: string;
-  goal_title: string;
-  case_title: string;
-  template_key: string;
-  template_version: number;
-  queue: string | null;
-  owner_id: string | null;
-  priority: string;
-  case_status: string;
-  status: string;
-  sla: string | null;
-  required: boolean;
-  ad_hoc: boolean;
-  deadline_at: string | null;
-  at_risk_at: string | null;
-  breached_at: string | null;
-  achieved_at: string | null;
-  achieved_late: boolean;
-  opened_at: string;
-  updated_at: string;
-}
+/** A row as the command statement writes it (`goalViewRows` gives times as ISO strings). */
+export type GoalViewRow = Insertable<GoalViewTable>;
 
 export function goalViewRows(c: CaseState): GoalViewRow[] {
   return c.goals.map((g) => ({
