@@ -24,6 +24,17 @@ async function main(): Promise<void> {
   }
 
   const logger = pino(loggerOptions(config.logLevel));
+  // Every path handles its own errors (a lost database connection is a 503 or a job retry); what
+  // slips through is a bug, so it goes to the log where operators look, never into silence.
+  // A stray rejected promise leaves no half-done state behind it: log it and keep serving.
+  // An uncaught exception may have: log it and exit, for the orchestrator to restart us.
+  process.on('unhandledRejection', (reason) => {
+    logger.error({ err: reason }, 'unhandled promise rejection (a bug: the code that made this promise must handle its failure)');
+  });
+  process.on('uncaughtException', (err) => {
+    logger.fatal({ err }, 'uncaught exception; exiting');
+    process.exit(1);
+  });
   let platform: Platform;
   try {
     platform = await openPlatform(config, logger);
