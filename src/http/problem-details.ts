@@ -72,7 +72,7 @@ function toProblem(error: FastifyError | TesseraError | Error, request: FastifyR
   if (isDatabaseUnavailable(error)) {
     // Not a bug: the database restarts, fails over or dropped the session. Logged without the
     // stack (an outage would flood the log); the pool reconnects by itself.
-    request.log.warn({ err: { message: error.message, code: (error as { code?: unknown }).code } }, 'database unavailable');
+    request.log.warn({ error: error.message, code: (error as { code?: unknown }).code }, 'database unavailable');
     return {
       code: 'DATABASE_UNAVAILABLE' as const,
       detail: `The database is not reachable right now; retry in ${DATABASE_RETRY_AFTER_SECONDS} s with the same Idempotency-Key (a write whose answer was lost may have been applied)`,

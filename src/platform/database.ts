@@ -60,7 +60,7 @@ function createPool(connectionString: string, max: number, logger: Logger | unde
   // exception that takes the process down. Its next statement fails and the pool discards it.
   pool.on('connect', (client) => {
     client.on('error', (err) =>
-      logger?.warn({ err: { message: err.message, code: (err as { code?: unknown }).code } }, 'database connection lost; the pool reconnects'),
+      logger?.warn({ error: err.message, code: (err as { code?: unknown }).code }, 'database connection lost; the pool reconnects'),
     );
   });
   // An idle client losing its connection also emits 'error' on the pool (and leaves it); the
