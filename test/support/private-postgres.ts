@@ -51,7 +51,9 @@ export interface PrivatePostgres {
 export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   const bin = await binDir();
   const asRoot = process.getuid?.() === 0;
-  const dir = await mkdtemp(path.join(tmpdir(), 'tessera-pg-'));
+  // As root, under /tmp: the postgres user must be able to reach the directory (a TMPDIR under
+  // /root would not do).
+  const dir = await mkdtemp(path.join(asRoot ? '/tmp' : tmpdir(), 'tessera-pg-'));
   const data = path.join(dir, 'data');
   const logFile = path.join(dir, 'server.log');
   if (asRoot) {
