@@ -28,11 +28,16 @@ async function main(): Promise<void> {
   // slips through is a bug, so it goes to the log where operators look, never into silence.
   // A stray rejected promise leaves no half-done state behind it: log it and keep serving.
   // An uncaught exception may have: log it and exit, for the orchestrator to restart us.
+  // (With LOG_LEVEL=silent the stack still goes to stderr.)
+  const report = (level: 'error' | 'fatal', err: unknown, msg: string) => {
+    if (logger.isLevelEnabled(level)) logger[level]({ err }, msg);
+    else process.stderr.write(`tessera: ${msg}: ${err instanceof Error ? err.stack : String(err)}\n`);
+  };
   process.on('unhandledRejection', (reason) => {
-    logger.error({ err: reason }, 'unhandled promise rejection (a bug: the code that made this promise must handle its failure)');
+    report('error', reason, 'unhandled promise rejection (a bug: the code that made this promise must handle its failure)');
   });
   process.on('uncaughtException', (err) => {
-    logger.fatal({ err }, 'uncaught exception; exiting');
+    report('fatal', err, 'uncaught exception; exiting');
     process.exit(1);
   });
   let platform: Platform;
