@@ -64,10 +64,17 @@ export const ERROR_CODES = {
   WEBHOOK_ID_REUSED: { status: 422, title: 'webhook-id reused with a different body' },
   // platform
   NOT_READY: { status: 503, title: 'A dependency is not available' },
+  DATABASE_UNAVAILABLE: { status: 503, title: 'The database is not available' },
   INTERNAL: { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
+
+/**
+ * `Retry-After` (seconds) on a DATABASE_UNAVAILABLE answer: about what a restart or a failover
+ * takes; the pool reconnects by itself, so the same request may then succeed.
+ */
+export const DATABASE_RETRY_AFTER_SECONDS = 5;
 
 /** Thrown at the edges (HTTP, commands); the error handler turns it into problem+json. */
 export class TesseraError extends Error {

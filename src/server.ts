@@ -24,6 +24,22 @@ async function main(): Promise<void> {
   }
 
   const logger = pino(loggerOptions(config.logLevel));
+  // Every path handles its own errors (a lost database connection is a 503 or a job retry); what
+  // slips through is a bug, so it goes to the log where operators look, never into silence.
+  // A stray rejected promise leaves no half-done state behind it: log it and keep serving.
+  // An uncaught exception may have: log it and exit, for the orchestrator to restart us.
+  // (With LOG_LEVEL=silent the stack still goes to stderr.)
+  const report = (level: 'error' | 'fatal', err: unknown, msg: string) => {
+    if (logger.isLevelEnabled(level)) logger[level]({ err }, msg);
+    else process.stderr.write(`tessera: ${msg}: ${err instanceof Error ? err.stack : String(err)}\n`);
+  };
+  process.on('unhandledRejection', (reason) => {
+    report('error', reason, 'unhandled promise rejection (a bug: the code that made this promise must handle its failure)');
+  });
+  process.on('uncaughtException', (err) => {
+    report('fatal', err, 'uncaught exception; exiting');
+    process.exit(1);
+  });
   let platform: Platform;
   try {
     platform = await openPlatform(config, logger);

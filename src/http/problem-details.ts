@@ -6,7 +6,8 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { ERROR_CODES, TesseraError, problemType, type ErrorCode } from '../errors.js';
+import { DATABASE_RETRY_AFTER_SECONDS, ERROR_CODES, TesseraError, problemType, type ErrorCode } from '../errors.js';
+import { isDatabaseUnavailable } from '../persistence/driver-errors.js';
 
 export interface FieldProblem {
   /** JSON pointer into the request part named by `in`. */
@@ -68,6 +69,15 @@ function toProblem(error: FastifyError | TesseraError | Error, request: FastifyR
   if (fastifyError.statusCode && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
     return { code: 'VALIDATION_FAILED' as const, detail: fastifyError.message };
   }
+  if (isDatabaseUnavailable(error)) {
+    // Not a bug: the database restarts, fails over or dropped the session. Logged without the
+    // stack (an outage would flood the log); the pool reconnects by itself.
+    request.log.warn({ error: error.message, code: (error as { code?: unknown }).code }, 'database unavailable');
+    return {
+      code: 'DATABASE_UNAVAILABLE' as const,
+      detail: `The database is not reachable right now; retry in ${DATABASE_RETRY_AFTER_SECONDS} s with the same Idempotency-Key (a write whose answer was lost may have been applied)`,
+    };
+  }
   request.log.error({ err: error }, 'unhandled error');
   return { code: 'INTERNAL' as const, detail: 'An internal error occurred; it has been logged with the request id.' };
 }
@@ -80,6 +90,7 @@ export function sendProblem(
   extra?: Record<string, unknown>,
 ) {
   const { status, title } = ERROR_CODES[code];
+  if (code === 'DATABASE_UNAVAILABLE') reply.header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS));
   return reply
     .code(status)
     .type('application/problem+json')

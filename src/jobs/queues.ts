@@ -19,8 +19,16 @@ export interface TimerJob {
   dueAt?: string;
 }
 
+/**
+ * Tries of a job that throws — the database restarting, failing over or out of connections —
+ * before it fails for good (then the reconciler re-arms its row). With the exponential backoff
+ * below, eight tries span about a minute (0.5 + 1 + ... + 32 s): a restart or a failover is ridden
+ * out by the job itself, a longer outage by the reconciler.
+ */
+const TRANSIENT_JOB_ATTEMPTS = 8;
+
 /** Tries of one timer job before it fails for good (then the reconciler re-arms the row). */
-export const TIMER_JOB_ATTEMPTS = 5;
+export const TIMER_JOB_ATTEMPTS = TRANSIENT_JOB_ATTEMPTS;
 /** Base of the exponential backoff between those tries. */
 export const TIMER_JOB_BACKOFF_MS = 500;
 
@@ -36,12 +44,12 @@ export interface DeliverWebhookJob {
 }
 
 /** Tries of a dispatch or delivery job that throws (database trouble, not a failed receiver). */
-export const WEBHOOK_JOB_ATTEMPTS = 5;
+export const WEBHOOK_JOB_ATTEMPTS = TRANSIENT_JOB_ATTEMPTS;
 export const WEBHOOK_JOB_BACKOFF_MS = 500;
 export interface InboxJob {
   inboxId: string;
 }
 
 /** Tries of one inbox job (transient failures only; refusals settle the row). */
-export const INBOX_JOB_ATTEMPTS = 5;
+export const INBOX_JOB_ATTEMPTS = TRANSIENT_JOB_ATTEMPTS;
 export const INBOX_JOB_BACKOFF_MS = 500;

@@ -92,9 +92,13 @@ export function createBullmqJobQueue(options: BullmqJobQueueOptions): JobQueue {
         { connection: workerConnection, prefix: options.prefix, concurrency: processOptions?.concurrency ?? 8 },
       );
       worker.on('error', (err) => options.logger.warn({ err, queue }, 'worker error'));
-      worker.on('failed', (job, err) =>
-        options.logger.warn({ err, queue, jobId: job?.id, attempt: job?.attemptsMade }, 'job failed'),
-      );
+      worker.on('failed', (job, err) => {
+        const retrying = job !== undefined && job.attemptsMade < (job.opts.attempts ?? 1);
+        options.logger.warn(
+          { err, queue, jobId: job?.id, attempt: job?.attemptsMade },
+          retrying ? 'job failed; it is retried after a backoff' : 'job failed for good; the reconciler hands its row over again',
+        );
+      });
       workers.push(worker);
     },
 

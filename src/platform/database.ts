@@ -6,6 +6,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
+import type { Logger } from 'pino';
 import type { Database } from '../persistence/schema.js';
 import { PGliteDialect } from './pglite-dialect.js';
 
@@ -21,11 +22,13 @@ export interface DatabaseOptions {
   databaseUrl: string | undefined;
   dataDir: string;
   poolSize?: number;
+  /** Where lost connections are reported (a restart, a failover, a killed backend). */
+  logger?: Logger;
 }
 
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
   const db = options.databaseUrl
-    ? new Kysely<Database>({ dialect: new PostgresDialect({ pool: createPool(options.databaseUrl, options.poolSize ?? 10) }) })
+    ? new Kysely<Database>({ dialect: new PostgresDialect({ pool: createPool(options.databaseUrl, options.poolSize ?? 10, options.logger) }) })
     : new Kysely<Database>({ dialect: new PGliteDialect(await openEmbedded(options.dataDir)) });
   let closed = false;
   return {
@@ -42,10 +45,26 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
   };
 }
 
-function createPool(connectionString: string, max: number): pg.Pool {
-  const pool = new pg.Pool({ connectionString, max, connectionTimeoutMillis: 5_000 });
-  // An idle client losing its connection emits 'error' on the pool; without a listener that
-  // is an uncaught exception. The next query reports the failure to its caller instead.
+/**
+ * A pool that survives the database going away: a lost connection is logged and dropped, the
+ * query on it fails to its caller (503 at the HTTP edge, a retry for a job), and the next
+ * checkout opens a fresh connection — nothing is cached, so readiness recovers by itself.
+ */
+function createPool(connectionString: string, max: number, logger: Logger | undefined): pg.Pool {
+  // TCP keepalive: a server that vanished without closing the socket (a failover, a dropped
+  // network) is noticed by the kernel within minutes instead of leaving a session waiting forever.
+  const pool = new pg.Pool({ connectionString, max, connectionTimeoutMillis: 5_000, keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
+  // A client checked out of the pool (a transaction between two statements) emits 'error' on
+  // itself, not on the pool, when its backend dies (`terminating connection due to administrator
+  // command`, `Connection terminated unexpectedly`); without a listener that is an uncaught
+  // exception that takes the process down. Its next statement fails and the pool discards it.
+  pool.on('connect', (client) => {
+    client.on('error', (err) =>
+      logger?.warn({ error: err.message, code: (err as { code?: unknown }).code }, 'database connection lost; the pool reconnects'),
+    );
+  });
+  // An idle client losing its connection also emits 'error' on the pool (and leaves it); the
+  // client's own listener above has logged it already.
   pool.on('error', () => {});
   return pool;
 }

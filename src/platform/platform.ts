@@ -22,7 +22,7 @@ export interface Platform {
 export async function openPlatform(config: Config, logger: Logger): Promise<Platform> {
   // Before anything opens: a missing key is a configuration error, not a half-started process.
   const secrets = await openSecretBox({ secretKey: config.secretKey, embedded: config.databaseUrl === undefined, dataDir: config.dataDir });
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, logger });
   try {
     if (config.migrateOnStart) {
       const results = await migrateToLatest(database.db);

@@ -12,16 +12,20 @@ export interface RunningServer {
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; ms: number }>;
 }
 
-/** Runs a TypeScript entry point of the repo through tsx, as `npm start` runs the build. */
-export function spawnTs(entry: string, args: string[], env: Record<string, string>) {
-  return spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, entry), ...args], {
+/**
+ * Runs a TypeScript entry point of the repo through tsx, as `npm start` runs the build.
+ * `preload`: modules of the repo to `--import` before it (test seams).
+ */
+export function spawnTs(entry: string, args: string[], env: Record<string, string>, preload: string[] = []) {
+  const imports = preload.flatMap((p) => ['--import', path.join(ROOT, p)]);
+  return spawn(process.execPath, ['--import', 'tsx', ...imports, path.join(ROOT, entry), ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', ...env },
   });
 }
 
-export async function startServer(env: Record<string, string>, timeoutMs = 60_000): Promise<RunningServer> {
-  const child = spawnTs('src/server.ts', [], { HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env });
+export async function startServer(env: Record<string, string>, timeoutMs = 60_000, preload: string[] = []): Promise<RunningServer> {
+  const child = spawnTs('src/server.ts', [], { HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env }, preload);
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
