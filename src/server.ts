@@ -10,7 +10,7 @@ import { loggerOptions } from './platform/logger.js';
 import { DataDirInUseError, newAdminToken } from './platform/data-dir-lock.js';
 import { openPlatform, type Platform } from './platform/platform.js';
 import { SecretBoxError } from './platform/secret-box.js';
-import { assembleCore } from './core.js';
+import { assembleCore, type Core } from './core.js';
 import { startWorkers, type Workers } from './worker.js';
 
 async function main(): Promise<void> {
@@ -42,6 +42,7 @@ async function main(): Promise<void> {
     throw err;
   }
   let app: TesseraApp | undefined;
+  let core: Core | undefined;
   let workers: Workers | undefined;
 
   let stopping = false;
@@ -58,6 +59,8 @@ async function main(): Promise<void> {
       // Stop accepting and drain HTTP first, then workers and queues, then the database.
       await app?.close();
       await workers?.close();
+      // Hand-overs of the last commands (fire-and-forget after commit) reach the queue first.
+      await core?.relay.settled();
       await platform.close();
       logger.info('stopped');
       process.exit(0);
@@ -69,7 +72,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
-  const core = await assembleCore({ database: platform.database, jobs: platform.jobs, logger, templatesDir: config.templatesDir });
+  core = await assembleCore({ database: platform.database, jobs: platform.jobs, logger, templatesDir: config.templatesDir });
   if (config.role !== 'api') workers = await startWorkers(platform, core, logger, { webhooks: config.webhooks });
   if (config.role !== 'worker') {
     const localAdminToken = platform.dataDirLock ? newAdminToken() : undefined;
