@@ -43,6 +43,8 @@ export interface AppDeps {
   /** Seals webhook secrets before they are stored. */
   secrets: SecretBox;
   core: Core;
+  /** Embedded mode: the per-start admin token the CLI reads from the data directory's lock file. */
+  localAdminToken?: string;
   /** How webhook URL hosts resolve for the SSRF guard (default: the system resolver). A test seam. */
   resolveHost?: HostResolver;
 }
@@ -119,7 +121,7 @@ export async function buildApp(deps: AppDeps) {
   const describe = (state: CaseState) =>
     deps.core.engine.acceptedEvents(state, { definitions: (ref) => deps.core.catalog.fragment(ref) });
   await app.register(async (api) => {
-    await api.register(auth, { apiKeys, adminKey: config.adminKey });
+    await api.register(auth, { apiKeys, adminKey: config.adminKey, localAdminToken: deps.localAdminToken });
     await api.register(apiKeyRoutes, { apiKeys });
     await api.register(catalogRoutes, { catalog: deps.core.catalog });
     await api.register(caseRoutes, { core: deps.core, db: deps.database.db, describe });

@@ -2,13 +2,15 @@
  * The process edge: config, logger, platform, HTTP and/or workers by role, graceful shutdown.
  * The only place that exits the process.
  */
+import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { buildApp, type TesseraApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { loggerOptions } from './platform/logger.js';
+import { DataDirInUseError, newAdminToken } from './platform/data-dir-lock.js';
 import { openPlatform, type Platform } from './platform/platform.js';
 import { SecretBoxError } from './platform/secret-box.js';
-import { assembleCore } from './core.js';
+import { assembleCore, type Core } from './core.js';
 import { startWorkers, type Workers } from './worker.js';
 
 async function main(): Promise<void> {
@@ -48,9 +50,15 @@ async function main(): Promise<void> {
       process.stderr.write(`tessera: invalid configuration: ${err.message}\n`);
       process.exit(2);
     }
+    if (err instanceof DataDirInUseError) {
+      // Refused before the database opened: nothing was migrated, armed or started.
+      process.stderr.write(`tessera: ${err.message}\n`);
+      process.exit(3);
+    }
     throw err;
   }
   let app: TesseraApp | undefined;
+  let core: Core | undefined;
   let workers: Workers | undefined;
 
   let stopping = false;
@@ -67,6 +75,8 @@ async function main(): Promise<void> {
       // Stop accepting and drain HTTP first, then workers and queues, then the database.
       await app?.close();
       await workers?.close();
+      // Hand-overs of the last commands (fire-and-forget after commit) reach the queue first.
+      await core?.relay.settled();
       await platform.close();
       logger.info('stopped');
       process.exit(0);
@@ -78,12 +88,25 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
-  const core = await assembleCore({ database: platform.database, jobs: platform.jobs, logger, templatesDir: config.templatesDir });
+  core = await assembleCore({ database: platform.database, jobs: platform.jobs, logger, templatesDir: config.templatesDir });
   if (config.role !== 'api') workers = await startWorkers(platform, core, logger, { webhooks: config.webhooks });
   if (config.role !== 'worker') {
-    app = await buildApp({ config, logger, database: platform.database, jobs: platform.jobs, secrets: platform.secrets, core });
+    const localAdminToken = platform.dataDirLock ? newAdminToken() : undefined;
+    app = await buildApp({ config, logger, database: platform.database, jobs: platform.jobs, secrets: platform.secrets, core, ...(localAdminToken ? { localAdminToken } : {}) });
     await app.listen({ port: config.port, host: config.host });
+    // Tells `tessera keys create` (same machine, data directory owner) how to reach this server.
+    if (platform.dataDirLock && localAdminToken) {
+      await platform.dataDirLock.publish({ adminUrl: localUrl(app.server.address(), config.host), adminToken: localAdminToken });
+    }
   }
+}
+
+/** The listening address as this machine reaches it: loopback when listening on every address. */
+function localUrl(address: AddressInfo | string | null, host: string): string {
+  if (address === null || typeof address === 'string') throw new Error('the HTTP server is not listening on a TCP port');
+  const wildcard = host === '0.0.0.0' || host === '::' || host === '';
+  const ip = wildcard ? (address.family === 'IPv6' ? '::1' : '127.0.0.1') : address.address;
+  return `http://${ip.includes(':') ? `[${ip}]` : ip}:${address.port}`;
 }
 
 main().catch((err: unknown) => {

@@ -7,7 +7,9 @@ import { ROLES } from '../cases/types.js';
 import { ConfigError, loadConfig } from '../config.js';
 import { createApiKeyStore } from '../persistence/api-key-store.js';
 import { migrateToLatest } from '../persistence/migrate.js';
+import { DataDirInUseError, describeHolder, lockDataDir } from '../platform/data-dir-lock.js';
 import { openDatabase } from '../platform/database.js';
+import { CliError, createKeyOnRunningServer, type CreatedKey } from './running-server.js';
 import { loggerOptions } from '../platform/logger.js';
 import { loadStoredDefinitions } from '../persistence/definition-store.js';
 import { compareWithStored } from '../templates/compare-with-stored.js';
@@ -29,13 +31,23 @@ function config() {
   }
 }
 
-async function withDatabase<T>(fn: (db: Awaited<ReturnType<typeof openDatabase>>) => Promise<T>): Promise<T> {
+/**
+ * Opens the database for one command. Embedded: takes the data directory's lock first and
+ * throws DataDirInUseError when a server (or another command) holds it — the files are not
+ * opened then, since a second PGlite on them would lose writes.
+ */
+async function withDatabase<T>(command: string, fn: (db: Awaited<ReturnType<typeof openDatabase>>) => Promise<T>): Promise<T> {
   const cfg = config();
-  const database = await openDatabase({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir });
+  const dataDirLock = cfg.databaseUrl ? undefined : await lockDataDir(cfg.dataDir, `tessera ${command}`);
   try {
-    return await fn(database);
+    const database = await openDatabase({ databaseUrl: cfg.databaseUrl, dataDir: cfg.dataDir, ...(dataDirLock ? { dataDirLock } : {}) });
+    try {
+      return await fn(database);
+    } finally {
+      await database.close();
+    }
   } finally {
-    await database.close();
+    await dataDirLock?.release();
   }
 }
 
@@ -58,7 +70,13 @@ program
   .command('migrate')
   .description('apply pending database migrations (DATABASE_URL, or the embedded database under TESSERA_DATA_DIR)')
   .action(async () => {
-    const results = await withDatabase((database) => migrateToLatest(database.db));
+    const results = await withDatabase('migrate', (database) => migrateToLatest(database.db)).catch((err: unknown) => {
+      if (!(err instanceof DataDirInUseError)) throw err;
+      throw new CliError(
+        `${describeHolder(err.dataDir, err.holder)}. A server applies pending migrations when it starts (TESSERA_MIGRATE_ON_START); to run them by hand, stop it first.`,
+        3,
+      );
+    });
     const logger = pino(loggerOptions('info'));
     if (results.length === 0) logger.info('database is up to date');
     for (const r of results) logger.info({ migration: r.migrationName, status: r.status }, 'migration');
@@ -74,16 +92,27 @@ keys
   .option('--teams <queues>', 'comma-separated queues the agent works (e.g. billing,social)', parseTeams, [] as string[])
   .option('--json', 'print JSON instead of text')
   .action(async (options) => {
-    const created = await withDatabase(async (database) => {
-      await migrateToLatest(database.db);
-      return createApiKeyStore(database.db).create({ role: options.role, userId: options.user, name: options.name, teams: options.teams });
-    });
+    const request = { role: options.role, userId: options.user, name: options.name, teams: options.teams };
+    let created: CreatedKey;
+    let via = '';
+    try {
+      created = await withDatabase('keys create', async (database) => {
+        await migrateToLatest(database.db);
+        return createApiKeyStore(database.db).create(request);
+      });
+    } catch (err) {
+      // An embedded server holds the data directory: ask it, over loopback, with its local token.
+      if (!(err instanceof DataDirInUseError)) throw err;
+      const viaServer = await createKeyOnRunningServer(err, request);
+      created = viaServer;
+      via = ` through the running server (process ${viaServer.serverPid})`;
+    }
     if (options.json) {
       process.stdout.write(`${JSON.stringify({ id: created.keyId, key: created.key, role: created.role, user_id: created.userId, teams: created.teams })}\n`);
     } else {
       process.stdout.write(`${created.key}\n`);
       const teams = created.teams.length > 0 ? `, teams ${created.teams.join(',')}` : '';
-      process.stderr.write(`created key ${created.keyId} (role ${created.role}, user ${created.userId}${teams}); it is not shown again\n`);
+      process.stderr.write(`created key ${created.keyId} (role ${created.role}, user ${created.userId}${teams})${via}; it is not shown again\n`);
     }
   });
 
@@ -119,5 +148,5 @@ templates
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`tessera: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
+  process.exit(err instanceof CliError ? err.exitCode : err instanceof DataDirInUseError ? 3 : 1);
 });

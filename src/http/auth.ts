@@ -32,6 +32,12 @@ export interface AuthOptions {
   apiKeys: ApiKeyStore;
   /** TESSERA_ADMIN_KEY: an admin that needs no row, to create the first keys. */
   adminKey: string | undefined;
+  /**
+   * Embedded mode: this start's admin token, written only into the 0600 lock file of the data
+   * directory (data-dir-lock.ts), so `tessera keys create` can ask the running server. New at
+   * every start, never stored in the database.
+   */
+  localAdminToken?: string | undefined;
 }
 
 const BEARER = /^Bearer\s+(\S+)$/i;
@@ -51,6 +57,9 @@ async function authenticate(request: FastifyRequest, options: AuthOptions): Prom
   const key = match[1]!;
   if (options.adminKey !== undefined && sameSecret(key, options.adminKey)) {
     return { keyId: 'bootstrap-admin', userId: 'admin', role: 'admin', teams: [] };
+  }
+  if (options.localAdminToken !== undefined && sameSecret(key, options.localAdminToken)) {
+    return { keyId: 'local-admin', userId: 'local-admin', role: 'admin', teams: [] };
   }
   const principal = await options.apiKeys.findByKey(key);
   if (!principal) throw new TesseraError('UNAUTHENTICATED', 'The API key is unknown or revoked; check it or create a new one');

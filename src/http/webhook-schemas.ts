@@ -96,15 +96,30 @@ export const DeliveryView = Type.Object({
   delivered_at: Nullable(Type.String()),
 });
 
-export const AttemptView = Type.Object({
-  n: Type.Integer(),
-  at: Type.String(),
-  url: Type.String(),
-  status_code: Nullable(Type.Integer()),
-  error: Nullable(Type.String()),
-  response_body: Nullable(Type.String()),
-  duration_ms: Type.Integer(),
-});
+export const ATTEMPT_OUTCOMES = ['succeeded', 'failed', 'unknown'] as const;
+
+export const AttemptView = Type.Object(
+  {
+    n: Type.Integer(),
+    at: Type.String({ description: 'When the attempt was signed and sent' }),
+    url: Type.String(),
+    outcome: Type.Enum(ATTEMPT_OUTCOMES, {
+      description:
+        '`succeeded` (a 2xx), `failed` (another answer, no answer in time, refused before connecting), or `unknown`: ' +
+        'the request was sent (or is being sent) and no answer was recorded — the worker may have stopped before it could record one. ' +
+        'The delivery is retried after its lease; receivers deduplicate by webhook-id.',
+    }),
+    address: Nullable(Type.String({ description: 'The IP address connected to; null when nothing was sent' })),
+    webhook_timestamp: Nullable(Type.Integer({ description: 'The `webhook-timestamp` header sent (Unix seconds); the `webhook-id` is the delivery id' })),
+    body_sha256: Nullable(Type.String({ description: 'Hex SHA-256 of the body bytes sent' })),
+    body_bytes: Nullable(Type.Integer({ description: 'Size of the body sent, in bytes' })),
+    status_code: Nullable(Type.Integer()),
+    error: Nullable(Type.String()),
+    response_body: Nullable(Type.String({ description: 'The first 1 KB of the answer' })),
+    duration_ms: Nullable(Type.Integer({ description: 'Null while the outcome is unknown' })),
+  },
+  { description: 'One attempt, logged before it is sent and completed with its outcome' },
+);
 
 export const DeliveryDetailView = Type.Object({
   ...DeliveryView.properties,

@@ -1,9 +1,10 @@
+import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { RunningJob } from '../platform/job-queue.js';
 import type { SecretBox } from '../platform/secret-box.js';
 import type { Database } from '../persistence/schema.js';
-import { claimAttempt, findDeliveryProgress, recordAttempt, type AttemptOutcome, type ClaimedAttempt } from '../persistence/webhook-store.js';
+import { claimAttempt, findDeliveryProgress, recordAttempt, recordAttemptSent, type AttemptOutcome, type ClaimedAttempt } from '../persistence/webhook-store.js';
 import type { WebhookRelay } from '../relay/webhook-relay.js';
 import { backoffDelayMs } from '../webhooks/backoff.js';
 import { sendWebhook, type SendWebhook } from '../webhooks/send-webhook.js';
@@ -31,8 +32,8 @@ const LEASE_MARGIN_MS = 30_000;
 
 /**
  * One attempt of one delivery: claim it (a duplicate job or a stale one finds nothing to claim),
- * re-check the URL against the SSRF guard, POST the signed CloudEvent to the approved address,
- * then record the attempt and the delivery's next state in one transaction: 2xx -> delivered;
+ * re-check the URL against the SSRF guard, log what is about to be sent (outcome `unknown`), POST
+ * the signed CloudEvent to the approved address, then complete the attempt and the delivery's next state in one transaction: 2xx -> delivered;
  * otherwise pending with the next attempt time written to the row (so a Redis flush loses
  * nothing) and only then scheduled; after `maxAttempts` tries in this run -> dead.
  * Throws only when the database fails (the job retries).
@@ -63,6 +64,16 @@ export function deliverWebhookProcessor(deps: DeliverWebhookDeps) {
       return { ...base, statusCode: null, error: `cannot open the signing secret: ${(err as Error).message}`, responseBody: null, durationMs: 0 };
     }
     const signed = signedRequest(delivery.id, event, secrets, at);
+    // Logged before it leaves: a crash after the receiver answered must not erase the attempt.
+    await recordAttemptSent(deps.db, delivery.id, {
+      n: delivery.attempts,
+      at,
+      url: subscription.url,
+      address: verdict.address.address,
+      webhookTimestamp: Number(signed.headers['webhook-timestamp']),
+      bodySha256: createHash('sha256').update(signed.body).digest('hex'),
+      bodyBytes: Buffer.byteLength(signed.body),
+    });
     const response = await send({ url: verdict.url, address: verdict.address, headers: signed.headers, body: signed.body, timeoutMs: deps.timeoutMs });
     const ok = response.statusCode !== null && response.statusCode >= 200 && response.statusCode < 300;
     return {

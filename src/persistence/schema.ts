@@ -146,15 +146,30 @@ export interface WebhookDeliveryTable {
   delivered_at: NullableTimestamp;
 }
 
+/**
+ * One attempt, written before the request is sent (what is sent) and completed after the answer
+ * (`outcome` stays `unknown` when the worker died in between). Attempts refused before
+ * connecting have no address, timestamp or body figures.
+ */
 export interface WebhookDeliveryAttemptTable {
   delivery_id: string;
   n: number;
+  /** When it was sent (signed). */
   at: Timestamp;
   url: string;
+  /** The IP address connected to (the one the SSRF guard approved). */
+  address: string | null;
+  /** The `webhook-timestamp` header sent (Unix seconds; int8, so pg reads it as a string). */
+  webhook_timestamp: ColumnType<string | number | bigint | null, number | null | undefined, number | null>;
+  /** Hex SHA-256 of the body bytes sent, and their count. */
+  body_sha256: string | null;
+  body_bytes: number | null;
+  outcome: 'succeeded' | 'failed' | 'unknown';
   status_code: number | null;
   error: string | null;
   response_body: string | null;
-  duration_ms: number;
+  /** Null while the outcome is unknown. */
+  duration_ms: number | null;
 }
 
 export interface ContentTable {

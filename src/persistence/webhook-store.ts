@@ -229,6 +229,44 @@ export async function findDeliveryProgress(db: Kysely<Database>, id: string) {
   return db.selectFrom('webhook_deliveries').select(['status', 'attempts', 'next_attempt_at']).where('id', '=', id).executeTakeFirst();
 }
 
+/** What one attempt sends, logged before it is sent. The `webhook-id` header is the delivery id. */
+export interface AttemptSent {
+  n: number;
+  at: Date;
+  url: string;
+  address: string;
+  webhookTimestamp: number;
+  bodySha256: string;
+  bodyBytes: number;
+}
+
+/**
+ * Logs an attempt before its request goes out, with outcome `unknown`: if the worker dies before
+ * the answer is recorded, the log still says what was sent (and that nobody knows the answer).
+ * Written outside any transaction, so it is committed before the first byte leaves.
+ */
+export async function recordAttemptSent(db: Kysely<Database>, deliveryId: string, sent: AttemptSent): Promise<void> {
+  await db
+    .insertInto('webhook_delivery_attempts')
+    .values({
+      delivery_id: deliveryId,
+      n: sent.n,
+      at: sent.at,
+      url: sent.url,
+      address: sent.address,
+      webhook_timestamp: sent.webhookTimestamp,
+      body_sha256: sent.bodySha256,
+      body_bytes: sent.bodyBytes,
+      outcome: 'unknown',
+      status_code: null,
+      error: null,
+      response_body: null,
+      duration_ms: null,
+    })
+    .onConflict((oc) => oc.columns(['delivery_id', 'n']).doNothing())
+    .execute();
+}
+
 export interface AttemptOutcome {
   n: number;
   at: Date;
@@ -242,22 +280,23 @@ export interface AttemptOutcome {
   nextAttemptAt: Date | null;
 }
 
-/** Writes the attempt row and the delivery's new state together. */
+/**
+ * Completes the attempt row with its outcome (or writes it whole, for an attempt refused before
+ * anything was sent) and moves the delivery to its new state, together.
+ */
 export async function recordAttempt(db: Kysely<Database>, deliveryId: string, outcome: AttemptOutcome): Promise<void> {
+  const answer = {
+    outcome: outcome.status === 'delivered' ? ('succeeded' as const) : ('failed' as const),
+    status_code: outcome.statusCode,
+    error: outcome.error,
+    response_body: outcome.responseBody,
+    duration_ms: outcome.durationMs,
+  };
   await db.transaction().execute(async (trx) => {
     await trx
       .insertInto('webhook_delivery_attempts')
-      .values({
-        delivery_id: deliveryId,
-        n: outcome.n,
-        at: outcome.at,
-        url: outcome.url,
-        status_code: outcome.statusCode,
-        error: outcome.error,
-        response_body: outcome.responseBody,
-        duration_ms: outcome.durationMs,
-      })
-      .onConflict((oc) => oc.columns(['delivery_id', 'n']).doNothing())
+      .values({ delivery_id: deliveryId, n: outcome.n, at: outcome.at, url: outcome.url, ...answer })
+      .onConflict((oc) => oc.columns(['delivery_id', 'n']).doUpdateSet(answer).where('webhook_delivery_attempts.outcome', '=', 'unknown'))
       .execute();
     await trx
       .updateTable('webhook_deliveries')

@@ -8,6 +8,7 @@ import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Database } from '../persistence/schema.js';
+import { lockDataDir, type DataDirLock } from './data-dir-lock.js';
 import { PGliteDialect } from './pglite-dialect.js';
 
 export interface DatabaseHandle {
@@ -22,25 +23,48 @@ export interface DatabaseOptions {
   databaseUrl: string | undefined;
   dataDir: string;
   poolSize?: number;
+  /**
+   * Embedded only: the data directory's lock, already taken by the caller (who releases it).
+   * Without it the embedded database takes the lock itself and drops it on close, so no
+   * process ever opens the embedded files without holding it (see data-dir-lock.ts).
+   */
+  dataDirLock?: DataDirLock;
+  /** Names the holder in the lock when this call takes it (default `tessera`). */
+  command?: string;
   /** Where lost connections are reported (a restart, a failover, a killed backend). */
   logger?: Logger;
 }
 
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
-  const db = options.databaseUrl
-    ? new Kysely<Database>({ dialect: new PostgresDialect({ pool: createPool(options.databaseUrl, options.poolSize ?? 10, options.logger) }) })
-    : new Kysely<Database>({ dialect: new PGliteDialect(await openEmbedded(options.dataDir)) });
+  if (options.databaseUrl) {
+    return handle(new Kysely<Database>({ dialect: new PostgresDialect({ pool: createPool(options.databaseUrl, options.poolSize ?? 10, options.logger) }) }), 'postgres');
+  }
+  const ownLock = options.dataDirLock === undefined ? await lockDataDir(options.dataDir, options.command ?? 'tessera') : undefined;
+  try {
+    const db = new Kysely<Database>({ dialect: new PGliteDialect(await openEmbedded(options.dataDir)) });
+    return handle(db, 'embedded', ownLock);
+  } catch (err) {
+    await ownLock?.release();
+    throw err;
+  }
+}
+
+function handle(db: Kysely<Database>, kind: DatabaseHandle['kind'], ownLock?: DataDirLock): DatabaseHandle {
   let closed = false;
   return {
     db,
-    kind: options.databaseUrl ? 'postgres' : 'embedded',
+    kind,
     async ping() {
       await sql`select 1`.execute(db);
     },
     async close() {
       if (closed) return;
       closed = true;
-      await db.destroy();
+      try {
+        await db.destroy();
+      } finally {
+        await ownLock?.release();
+      }
     },
   };
 }
@@ -71,7 +95,7 @@ function createPool(connectionString: string, max: number, logger: Logger | unde
 
 async function openEmbedded(dataDir: string) {
   const dir = path.join(dataDir, 'pgdata');
-  await mkdir(dir, { recursive: true });
+  await mkdir(dir, { recursive: true, mode: 0o700 });
   const { PGlite } = await import('@electric-sql/pglite');
   return PGlite.create(dir);
 }

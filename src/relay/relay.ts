@@ -45,6 +45,13 @@ const RECONCILE_BATCH = 1_000;
 export function createRelay(deps: RelayDeps) {
   const now = deps.now ?? (() => new Date());
   const webhooks = createWebhookRelay(deps);
+  // Hand-overs run after the command has answered (the caller does not wait for Redis); kept
+  // here so shutdown, and tests, can wait for them to reach the queue.
+  const inFlight = new Set<Promise<void>>();
+  const track = (handOver: Promise<void>) => {
+    inFlight.add(handOver);
+    void handOver.finally(() => inFlight.delete(handOver));
+  };
 
   async function armTimer(timer: { id: string; caseId: string; dueAt: Date }, jobId = timer.id) {
     const job: TimerJob = { timerId: timer.id, caseId: timer.caseId, dueAt: timer.dueAt.toISOString() };
@@ -69,15 +76,25 @@ export function createRelay(deps: RelayDeps) {
      */
     handOver(committed: CommittedEffects[]): void {
       const events = committed.flatMap((c) => c.pendingOutbox);
-      if (events.length > 0) webhooks.handOverEvents(events);
+      if (events.length > 0) track(webhooks.handOverEvents(events));
       for (const { caseId, effects } of committed) {
         for (const effect of effects) {
           if (effect.type !== 'timer.schedule') continue;
-          armTimer({ id: effect.timer.id, caseId, dueAt: new Date(effect.timer.dueAt) }).catch((err: unknown) =>
-            deps.logger.warn({ err, timerId: effect.timer.id }, 'could not arm timer; the reconciler will'),
+          track(
+            armTimer({ id: effect.timer.id, caseId, dueAt: new Date(effect.timer.dueAt) }).catch((err: unknown) =>
+              deps.logger.warn({ err, timerId: effect.timer.id }, 'could not arm timer; the reconciler will'),
+            ),
           );
         }
       }
+    },
+
+    /**
+     * Resolves when every hand-over started before the call has reached the queue or failed
+     * (and been logged); never rejects. Shutdown waits on it before closing the queue.
+     */
+    async settled(): Promise<void> {
+      while (inFlight.size > 0) await Promise.all([...inFlight]);
     },
 
     /**

@@ -43,10 +43,13 @@ export function createWebhookRelay(deps: WebhookRelayDeps) {
   }
 
   return {
-    /** After the command commits. A failure only delays delivery: the reconciler re-enqueues. */
-    handOverEvents(outboxIds: string[]): void {
-      if (outboxIds.length === 0) return;
-      dispatch(outboxIds).catch((err: unknown) => deps.logger.warn({ err, outboxIds }, 'could not hand over outbox rows; the reconciler will'));
+    /**
+     * After the command commits. Never rejects: a failure is logged and only delays delivery
+     * (the reconciler re-enqueues). Resolves when the job is in the queue (or failed).
+     */
+    handOverEvents(outboxIds: string[]): Promise<void> {
+      if (outboxIds.length === 0) return Promise.resolve();
+      return dispatch(outboxIds).catch((err: unknown) => deps.logger.warn({ err, outboxIds }, 'could not hand over outbox rows; the reconciler will'));
     },
 
     /**

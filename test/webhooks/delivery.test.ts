@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
+import { sendWebhook } from '../../src/webhooks/send-webhook.js';
 import { Webhook } from 'standardwebhooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -107,6 +109,86 @@ describe('delivering outbox events', () => {
     expect(body.data.caseId).toBe(body.subject);
     expect(() => new Webhook(`whsec_${Buffer.alloc(32, 7).toString('base64')}`).verify(first.body, first.headers as Record<string, string>)).toThrow();
     expect(resolveHost.asked.every((h) => h === RECEIVER_HOST)).toBe(true);
+  });
+
+  it('logs what an attempt sent before sending it: a worker that dies after the answer leaves an attempt of unknown outcome', async () => {
+    const receiver = await startReceiver(() => 200);
+    cleanups.push(receiver.close);
+    const { open } = await stack('crash', { allowlist: '127.0.0.1', maxAttempts: 3 });
+    const node = await open();
+    // The worker "dies" between the receiver's answer and recording it: the sender really sends,
+    // gets the 200, then the process is gone: nothing after the send runs (the job's retries find
+    // the attempt claimed under its lease and do nothing).
+    let crashed = 0;
+    await node.startWorkers({
+      send: async (request) => {
+        const answer = await sendWebhook(request);
+        expect(answer.statusCode).toBe(200);
+        crashed++;
+        throw new Error('the worker died here');
+      },
+    });
+    await subscribe(node, receiver.url, ['case.opened']);
+    const [caseId] = await openCases(node.core, 1);
+    await waitFor(async () => crashed === 1);
+
+    const [delivery] = await deliveryRows(node);
+    expect(delivery).toMatchObject({ status: 'pending', attempts: 1, delivered_at: null, last_status_code: null });
+    const received = receiver.requests[0]!;
+    expect(received.headers['webhook-id']).toBe(delivery!.id);
+    const [attempt] = await attemptRows(node, delivery!.id);
+    expect(attempt).toMatchObject({
+      n: 1,
+      url: receiver.url,
+      address: '127.0.0.1',
+      outcome: 'unknown',
+      status_code: null,
+      error: null,
+      response_body: null,
+      duration_ms: null,
+      body_sha256: createHash('sha256').update(received.body).digest('hex'),
+      body_bytes: Buffer.byteLength(received.body),
+    });
+    expect(Number(attempt!.webhook_timestamp)).toBe(Number(received.headers['webhook-timestamp']));
+    expect(Math.floor(new Date(attempt!.at).getTime() / 1000)).toBe(Number(received.headers['webhook-timestamp']));
+
+    // The API says so.
+    const detail = (await node.app.inject({ method: 'GET', url: `/v1/webhook-deliveries/${delivery!.id}`, headers: admin })).json();
+    expect(detail).toMatchObject({ status: 'pending', case_id: caseId, attempt_count: 1 });
+    expect(detail.attempts).toEqual([
+      {
+        n: 1,
+        at: new Date(attempt!.at).toISOString(),
+        url: receiver.url,
+        outcome: 'unknown',
+        address: '127.0.0.1',
+        webhook_timestamp: Number(received.headers['webhook-timestamp']),
+        body_sha256: attempt!.body_sha256,
+        body_bytes: Buffer.byteLength(received.body),
+        status_code: null,
+        error: null,
+        response_body: null,
+        duration_ms: null,
+      },
+    ]);
+  });
+
+  it('completes the logged attempt with its outcome', async () => {
+    const receiver = await startReceiver((_req, n) => (n === 1 ? 503 : 200));
+    cleanups.push(receiver.close);
+    const { open } = await stack('outcome', { allowlist: '127.0.0.1' });
+    const node = await open();
+    await node.startWorkers();
+    await subscribe(node, receiver.url, ['case.opened']);
+    await openCases(node.core, 1);
+    const [row] = await allSettled(node, 1);
+    const attempts = await attemptRows(node, row!.id);
+    expect(attempts.map((a) => [a.n, a.outcome, a.status_code, a.address])).toEqual([
+      [1, 'failed', 503, '127.0.0.1'],
+      [2, 'succeeded', 200, '127.0.0.1'],
+    ]);
+    expect(attempts.every((a) => a.duration_ms !== null && a.body_sha256 !== null)).toBe(true);
+    expect(attempts.map((a) => a.body_sha256)).toEqual(receiver.requests.map((r) => createHash('sha256').update(r.body).digest('hex')));
   });
 
   it('dead-letters after the maximum attempts (connection refused), then a replay delivers under the same webhook-id', async () => {

@@ -32,6 +32,9 @@ describe('outbound events nobody subscribed to', () => {
   it('are stored dispatched with no job; wanted ones stay pending and get a dispatch job', async () => {
     const n = await node();
     const [quiet] = await openTimerCases(n.core, 1, 1);
+    // The hand-over to the queue runs after the command has answered: wait for it to finish, so
+    // "no job" is a fact and not a race (its timers' jobs are handed over by the same call).
+    await n.core.relay.settled();
     const quietRows = await outboxOf(n, quiet!);
     expect(quietRows.length).toBeGreaterThan(0);
     expect(quietRows.every((r) => r.status === 'dispatched')).toBe(true);
@@ -46,6 +49,7 @@ describe('outbound events nobody subscribed to', () => {
       createdBy: 'integrator-1',
     });
     const [watched] = await openTimerCases(n.core, 1, 1);
+    await n.core.relay.settled();
     const rows = await outboxOf(n, watched!);
     const opened = rows.find((r) => r.type === 'case.opened')!;
     expect(opened.status).toBe('pending');

@@ -107,7 +107,8 @@ export interface WebhookNode {
   jobs: JobQueue;
   /** Requests the workers handed to the sender (after the SSRF guard approved them). */
   sent: number;
-  startWorkers(options?: { reconcileEveryMs?: number }): Promise<Workers>;
+  /** `send`: what the workers' sender does instead of sendWebhook (a seam, e.g. a crash after the answer). */
+  startWorkers(options?: { reconcileEveryMs?: number; send?: SendWebhook }): Promise<Workers>;
   close(): Promise<void>;
 }
 
@@ -144,9 +145,10 @@ export async function openWebhookNode(databaseUrl: string, prefix: string, optio
     jobs,
     sent: 0,
     async startWorkers(workerOptions = {}) {
+      const send = workerOptions.send ?? sendWebhook;
       const counting: SendWebhook = (request) => {
         node.sent++;
-        return sendWebhook(request);
+        return send(request);
       };
       workers = await startWorkers(platform, core, silentLogger, {
         reconcileEveryMs: workerOptions.reconcileEveryMs ?? 600_000,
