@@ -34,6 +34,7 @@ export const ERROR_CODES = {
   FRAGMENT_NOT_DISCRETIONARY: { status: 422, title: 'The template does not offer this fragment' },
   INVALID_DEFINITION: { status: 422, title: 'The fragment definition is invalid' },
   INVALID_EXPRESSION: { status: 422, title: 'The expression is invalid' },
+  EXPRESSION_LIMIT: { status: 422, title: 'The expression exceeded its evaluation budget' },
   INVALID_TASK_OUTPUT: { status: 422, title: 'The task output does not match its form' },
   INVALID_CASE_FILE: { status: 422, title: 'The case file does not match the template schema' },
   REASON_REQUIRED: { status: 422, title: 'A reason is required' },

@@ -8,7 +8,8 @@
  * Every entry has a JSON Schema for its params; `validateFragmentDefinition` checks them.
  */
 import { Ajv, type ValidateFunction } from 'ajv';
-import { compileExpression, evaluateCondition, evaluateExpression, toJsonValue } from './expressions.js';
+import { ExpressionLimitError } from './expression-meter.js';
+import { compileExpression, evaluateCondition, evaluateConditionOrThrow, evaluateExpression, toJsonValue } from './expressions.js';
 import type { FragmentAction, Scope } from './runtime.js';
 import { PRIORITIES } from '../cases/types.js';
 
@@ -86,7 +87,9 @@ export const GUARDS = {
     evaluate: (params, context) => {
       const compiled = compileExpression(params.expr as string, 'bool');
       if (context.eventUnknown && compiled.readsEvent) return true;
-      return evaluateCondition(compiled, context.scope);
+      // Listing accepted events, a guard over its budget is simply not taken (fails closed);
+      // for an event sent, it refuses the command with a 422 naming the expression.
+      return context.eventUnknown ? evaluateCondition(compiled, context.scope) : evaluateConditionOrThrow(compiled, context.scope);
     },
   },
   milestoneReached: {
@@ -129,9 +132,16 @@ export const ACTIONS = {
         const found = readPath(context.event, params.fromEvent);
         return found.found ? { type: 'assignCaseFile', path, value: found.value } : undefined;
       }
-      const evaluated = evaluateExpression(compileExpression(params.expr as string), context.scope);
-      if (!evaluated.ok) return undefined;
+      const compiled = compileExpression(params.expr as string);
+      const evaluated = evaluateExpression(compiled, context.scope);
+      if (!evaluated.ok) {
+        if (evaluated.limit !== undefined) throw evaluated.limit;
+        return undefined;
+      }
       const json = toJsonValue(evaluated.value);
+      if (!json.ok && json.limit !== undefined) {
+        throw new ExpressionLimitError(`The expression "${compiled.source.slice(0, 80)}" for ${path} stopped: ${json.error}`);
+      }
       return json.ok ? { type: 'assignCaseFile', path, value: json.value } : undefined;
     },
   },
