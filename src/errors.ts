@@ -62,6 +62,7 @@ export const ERROR_CODES = {
   SECRET_LIMIT: { status: 409, title: 'The source already has two active secrets' },
   INBOX_NOT_RETRYABLE: { status: 409, title: 'The inbox message is not unmatched or failed' },
   INVALID_MAPPING: { status: 422, title: 'The inbound mapping is invalid' },
+  MAPPING_LIMIT: { status: 422, title: 'A mapping expression was stopped by its bounds (time, depth, memory or size)' },
   WEBHOOK_ID_REUSED: { status: 422, title: 'webhook-id reused with a different body' },
   // platform
   NOT_READY: { status: 503, title: 'A dependency is not available' },
