@@ -22,6 +22,11 @@ export interface GuardContext {
    * cannot be decided and count as passing.
    */
   eventUnknown: boolean;
+  /**
+   * The result decides a command (an event being sent, an eventless transition), not only what
+   * a view lists: an expression over its budget then throws ExpressionLimitError (a 422).
+   */
+  deciding: boolean;
 }
 
 /** What an action sees when the runtime turns it into data. */
@@ -87,9 +92,10 @@ export const GUARDS = {
     evaluate: (params, context) => {
       const compiled = compileExpression(params.expr as string, 'bool');
       if (context.eventUnknown && compiled.readsEvent) return true;
-      // Listing accepted events, a guard over its budget is simply not taken (fails closed);
-      // for an event sent, it refuses the command with a 422 naming the expression.
-      return context.eventUnknown ? evaluateCondition(compiled, context.scope) : evaluateConditionOrThrow(compiled, context.scope);
+      // Listing what a case accepts (no event at hand), a guard over its budget is simply not
+      // taken (fails closed); deciding for an event being sent, or for an eventless transition,
+      // it refuses the command with a 422 naming the expression.
+      return context.deciding ? evaluateConditionOrThrow(compiled, context.scope) : evaluateCondition(compiled, context.scope);
     },
   },
   milestoneReached: {
