@@ -33,6 +33,8 @@ export class ExpressionLimitError extends TesseraError {
 export interface Meter {
   /** Units left; negative once spent. */
   readonly left: number;
+  /** Set once the budget is spent, even when CEL absorbed the error (`error || true` is true). */
+  readonly spent: ExpressionLimitError | undefined;
   /** The scope value behind a charging, read-only proxy (scalars as they are). */
   wrap(value: unknown): unknown;
   /**
@@ -91,7 +93,8 @@ function listSize(list: readonly unknown[], cap: number): number {
   const cached = sizes.get(list);
   if (cached !== undefined && cached.length === list.length) return cached.size;
   const size = deepSize(list, cap);
-  sizes.set(list, { length: list.length, size });
+  // A walk cut short at `cap` is not the size: not cached (the next evaluation has a full budget).
+  if (size <= cap) sizes.set(list, { length: list.length, size });
   return size;
 }
 
@@ -117,6 +120,7 @@ const handler: ProxyHandler<Holder> = {
     return { value: (real as Record<string | symbol, unknown>)[key], writable: false, enumerable: descriptor.enumerable ?? true, configurable: true };
   },
   ownKeys(target) {
+    active?.charge(0);
     const keys = Reflect.ownKeys(target.real);
     // Listing keys is how a comprehension ranges over a map: weighted like a list.
     active?.charge(active.weight * keys.length);
@@ -132,7 +136,7 @@ const handler: ProxyHandler<Holder> = {
 class MeterImpl implements Meter {
   left: number;
   private open = true;
-  private spent: ExpressionLimitError | undefined;
+  spent: ExpressionLimitError | undefined;
 
   constructor(
     private readonly budget: number,
@@ -146,6 +150,7 @@ class MeterImpl implements Meter {
   // of one iteration and go on with the next, so a single throw would not stop them.
   charge(units: number): void {
     if (!this.open) return;
+    if (this.spent !== undefined) throw this.spent;
     this.left -= units;
     if (this.left >= 0) return;
     this.spent ??= new ExpressionLimitError(
@@ -167,7 +172,8 @@ class MeterImpl implements Meter {
       return value;
     }
     if (Array.isArray(value)) {
-      this.charge(this.weight * listSize(value, Math.max(0, this.left)));
+      this.charge(0);
+      this.charge(this.weight * listSize(value, Math.ceil(this.left / this.weight)));
       return value;
     }
     this.charge(1);

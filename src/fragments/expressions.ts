@@ -248,7 +248,10 @@ function celContext(scope: Scope, meter: Meter): Record<string, unknown> {
 export function evaluateExpression(compiled: CompiledExpression, scope: Scope): EvaluationResult {
   const meter = createMeter(EXPRESSION_LIMITS.budget, compiled.weight, compiled.describe);
   try {
-    return { ok: true, value: meter.run(() => compiled.run(celContext(scope, meter))) };
+    const value = meter.run(() => compiled.run(celContext(scope, meter)));
+    // CEL's && and || absorb errors (`error || true` is true): a spent budget fails all the same.
+    if (meter.spent !== undefined) return { ok: false, error: meter.spent.message, limit: meter.spent };
+    return { ok: true, value };
   } catch (error) {
     if (error instanceof ExpressionLimitError) return { ok: false, error: error.message, limit: error };
     return { ok: false, error: celMessage(error) };
