@@ -34,6 +34,7 @@ export const ERROR_CODES = {
   FRAGMENT_NOT_DISCRETIONARY: { status: 422, title: 'The template does not offer this fragment' },
   INVALID_DEFINITION: { status: 422, title: 'The fragment definition is invalid' },
   INVALID_EXPRESSION: { status: 422, title: 'The expression is invalid' },
+  EXPRESSION_LIMIT: { status: 422, title: 'The expression exceeded its evaluation budget' },
   INVALID_TASK_OUTPUT: { status: 422, title: 'The task output does not match its form' },
   INVALID_CASE_FILE: { status: 422, title: 'The case file does not match the template schema' },
   REASON_REQUIRED: { status: 422, title: 'A reason is required' },
@@ -61,6 +62,7 @@ export const ERROR_CODES = {
   SECRET_LIMIT: { status: 409, title: 'The source already has two active secrets' },
   INBOX_NOT_RETRYABLE: { status: 409, title: 'The inbox message is not unmatched or failed' },
   INVALID_MAPPING: { status: 422, title: 'The inbound mapping is invalid' },
+  MAPPING_LIMIT: { status: 422, title: 'A mapping expression was stopped by its bounds (time, depth, memory or size)' },
   WEBHOOK_ID_REUSED: { status: 422, title: 'webhook-id reused with a different body' },
   // platform
   NOT_READY: { status: 503, title: 'A dependency is not available' },

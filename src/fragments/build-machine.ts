@@ -17,6 +17,7 @@ import type { StateIndex } from './index-states.js';
 import { parseDelay } from './parse-delay.js';
 import { GUARDS, type GuardName } from './registry.js';
 import type { Scope } from './runtime.js';
+import { ExpressionLimitError } from './expression-meter.js';
 import type { MachineJson, StateJson } from './types.js';
 
 export const JUMP_EVENT_PREFIX = 'tessera.jump.';
@@ -29,6 +30,11 @@ export interface ScopeHolder {
   scope: Scope;
   /** Listing accepted events: conditions on the (unknown) event pass. */
   eventUnknown: boolean;
+  /**
+   * An expression that spent its budget while deciding. XState rethrows a guard's error as a new
+   * Error with only its message, so the original is kept here for the caller to rethrow.
+   */
+  limit?: ExpressionLimitError;
 }
 
 export function buildMachine(json: MachineJson, index: StateIndex, holder: ScopeHolder): AnyStateMachine {
@@ -38,11 +44,20 @@ export function buildMachine(json: MachineJson, index: StateIndex, holder: Scope
   const guards: Record<string, (args: { event: EventObject }, params: unknown) => boolean> = {};
   for (const name of Object.keys(GUARDS) as GuardName[]) {
     const entry = GUARDS[name];
-    guards[name] = ({ event }, params) =>
-      entry.evaluate((params ?? {}) as Record<string, unknown>, {
-        scope: { ...holder.scope, event: toScopeEvent(event) },
-        eventUnknown: holder.eventUnknown,
-      });
+    guards[name] = ({ event }, params) => {
+      try {
+        return entry.evaluate((params ?? {}) as Record<string, unknown>, {
+          scope: { ...holder.scope, event: toScopeEvent(event) },
+          eventUnknown: holder.eventUnknown,
+          // Listing for a view has no event in its scope; sending one (even when first asking
+          // which fragments accept it) does.
+          deciding: !holder.eventUnknown || holder.scope.event !== undefined,
+        });
+      } catch (error) {
+        if (error instanceof ExpressionLimitError) holder.limit ??= error;
+        throw error;
+      }
+    };
   }
 
   const config = {

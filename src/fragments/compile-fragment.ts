@@ -28,6 +28,7 @@
 import { createActor, getNextTransitions, type AnyActorScope, type AnyMachineSnapshot, type AnyStateMachine, type EventObject } from 'xstate';
 import { buildMachine, JUMP_EVENT_PREFIX, toScopeEvent, VOID_STATE, type ScopeHolder } from './build-machine.js';
 import { DefinitionError } from './definition-error.js';
+import { ExpressionLimitError } from './expression-meter.js';
 import { indexStates, leafPaths, type StateIndex } from './index-states.js';
 import { ACTIONS, isActionName, isReservedEventType, type ActionEntry } from './registry.js';
 import type { CompiledFragment, DelayRequest, FragmentAction, Scope, StepResult, TaskState } from './runtime.js';
@@ -160,6 +161,16 @@ class Fragment implements CompiledFragment {
     return `${this.definition.key}@${this.definition.version}`;
   }
 
+  /**
+   * An expression of this fragment spent its budget: say which fragment and, when XState wrapped
+   * it ("Unable to evaluate guard 'expr' in transition for event 'GO' in state node 'x.idle'"), where.
+   */
+  private limited(error: ExpressionLimitError, wrapper?: unknown): ExpressionLimitError {
+    if (error.details?.fragment !== undefined) return error;
+    const where = wrapper instanceof Error && wrapper !== error ? /^Unable to evaluate guard '[^']*' (in transition [^:\n]*)/.exec(wrapper.message)?.[1] : undefined;
+    return new ExpressionLimitError(`Fragment ${this.name}${where ? `, guard ${where}` : ''}: ${error.message}`, { ...error.details, fragment: this.name });
+  }
+
   /** Runs one XState call, returning its snapshot and the actions it handed to the executor. */
   private pure(run: () => AnyMachineSnapshot): [AnyMachineSnapshot, Executable[]] {
     this.collected = [];
@@ -167,6 +178,8 @@ class Fragment implements CompiledFragment {
     const actions = this.collected;
     this.collected = [];
     if (next.status === 'error') {
+      const limit = next.error instanceof ExpressionLimitError ? next.error : this.holder.limit;
+      if (limit !== undefined) throw this.limited(limit);
       // XState reports a loop of eventless/raised transitions (maxIterations) as an error snapshot.
       throw new DefinitionError('INVALID_DEFINITION', `Fragment ${this.name} could not settle: ${errorMessage(next.error)}`);
     }
@@ -180,11 +193,14 @@ class Fragment implements CompiledFragment {
       return run();
     } catch (error) {
       if (error instanceof DefinitionError) throw error;
+      const limit = error instanceof ExpressionLimitError ? error : this.holder.limit;
+      if (limit !== undefined) throw this.limited(limit, error);
       // XState throws on a loop of eventless or raised transitions (maxIterations).
       throw new DefinitionError('INVALID_DEFINITION', `Fragment ${this.name} could not settle: ${errorMessage(error)}`);
     } finally {
       this.holder.scope = IDLE_SCOPE;
       this.holder.eventUnknown = false;
+      this.holder.limit = undefined;
     }
   }
 

@@ -10,7 +10,15 @@
  * - `cel.bind()`: nested binds double a string or list per level;
  * - a comprehension (`all`, `exists`, `exists_one`, `map`, `filter`) inside another one:
  *   quadratic work over a case-file list;
- * - sources over 2,000 characters or 300 syntax nodes.
+ * - sources over 2,000 characters or 300 syntax nodes;
+ * - `join()` with a separator other than a string literal of at most 10 characters (the
+ *   separator is repeated once per element, natively, where no budget can see it).
+ *
+ * What cannot be decided from the source is bounded at run time (expression-meter.ts): every
+ * evaluation has a work budget of EXPRESSION_LIMITS.budget units, charged as the expression reads
+ * case data, so `caseFile.l.all(x, x in caseFile.l)` over a long list stops with
+ * ExpressionLimitError instead of pinning the event loop, and a `map` that copies lists stops
+ * before it fills the heap. A result stored in the case file is capped too (maxResultNodes).
  *
  * Numbers: a JSON number in the scope is a CEL `double`, always. CEL compares doubles with
  * integer literals numerically, so `caseFile.amount > 100` works; arithmetic mixing the two
@@ -20,6 +28,7 @@
  */
 import { Environment, type ASTNode } from '@marcbachmann/cel-js';
 import { DefinitionError } from './definition-error.js';
+import { createMeter, ExpressionLimitError, type Meter } from './expression-meter.js';
 import type { Scope } from './runtime.js';
 
 export const EXPRESSION_LIMITS = {
@@ -32,7 +41,18 @@ export const EXPRESSION_LIMITS = {
   maxCacheEntries: 5_000,
   /** Nesting of a JSON value an expression may return. */
   maxResultDepth: 64,
+  /** Values (scalars, list elements, map entries) and string characters/16 in a stored result. */
+  maxResultNodes: 100_000,
+  /**
+   * Work units one evaluation may spend (see expression-meter.ts): about 10-30 ms of CPU when
+   * spent in full, so no evaluation holds the event loop much longer than that.
+   */
+  budget: 500_000,
+  /** Longest separator `join()` may repeat. */
+  maxJoinSeparator: 10,
 } as const;
+
+export { ExpressionLimitError };
 
 /** The variables every expression can read; all are CEL maps. */
 export const SCOPE_VARIABLES = ['caseFile', 'milestones', 'case', 'event', 'fragments'] as const;
@@ -51,11 +71,16 @@ export interface CompiledExpression {
   readonly type: string;
   /** The expression reads the `event` variable (its value depends on the event being sent). */
   readonly readsEvent: boolean;
+  /** Syntax nodes: what one read of a list or string is multiplied by in the work budget. */
+  readonly weight: number;
+  /** @internal the source, clipped, for messages. */
+  readonly describe: () => string;
   /** @internal evaluates against a complete CEL context; may throw. */
   readonly run: (context: Record<string, unknown>) => unknown;
 }
 
-export type EvaluationResult = { ok: true; value: unknown } | { ok: false; error: string };
+/** `limit`: the evaluation was stopped by its budget (not an ordinary CEL error). */
+export type EvaluationResult = { ok: true; value: unknown } | { ok: false; error: string; limit?: ExpressionLimitError };
 
 // The environment is immutable configuration and the cache holds pure values keyed by source,
 // so sharing them across the process is safe (and what makes compile-once work).
@@ -133,6 +158,8 @@ function compileUncached(source: string): CompiledExpression {
     source,
     type: checked.type ?? 'dyn',
     readsEvent: scan.readsEvent,
+    weight: Math.max(1, scan.weight),
+    describe: () => clip(source),
     run: (context: Record<string, unknown>) => parsed(context) as unknown,
   });
 }
@@ -140,21 +167,27 @@ function compileUncached(source: string): CompiledExpression {
 interface AstScan {
   problem?: string;
   readsEvent: boolean;
+  weight: number;
 }
+
 
 /** Walks the AST iteratively (its size is capped by the parser limits). */
 function scanAst(root: ASTNode): AstScan {
-  const result: AstScan = { readsEvent: false };
+  const result: AstScan = { readsEvent: false, weight: 0 };
   const stack: { node: unknown; inComprehension: boolean }[] = [{ node: root, inComprehension: false }];
   while (stack.length > 0) {
     const { node, inComprehension } = stack.pop()!;
     if (!isAstNode(node)) continue;
     let childInComprehension = inComprehension;
     if (node.op === 'id' && node.args === 'event') result.readsEvent = true;
+    result.weight += 1;
     if (node.op === 'call' || node.op === 'rcall') {
       const name = node.args[0];
       const forbidden = Object.hasOwn(FORBIDDEN_FUNCTIONS, name) ? FORBIDDEN_FUNCTIONS[name] : undefined;
       if (forbidden !== undefined) return { ...result, problem: forbidden };
+      if (name === 'join' && !isShortLiteral(node.op === 'rcall' ? node.args[2][0] : node.args[1][1])) {
+        return { ...result, problem: `join() takes its separator as a string literal of at most ${EXPRESSION_LIMITS.maxJoinSeparator} characters, e.g. join(", ")` };
+      }
       if (node.op === 'rcall' && COMPREHENSIONS.has(name)) {
         if (inComprehension) {
           return { ...result, problem: `${name}() inside another list macro does quadratic work; use one level of all/exists/map/filter` };
@@ -174,6 +207,12 @@ function scanAst(root: ASTNode): AstScan {
   return result;
 }
 
+/** Absent (join() without a separator) or a short string literal. */
+function isShortLiteral(node: unknown): boolean {
+  if (node === undefined) return true;
+  return isAstNode(node) && node.op === 'value' && typeof node.args === 'string' && node.args.length <= EXPRESSION_LIMITS.maxJoinSeparator;
+}
+
 function flatten(value: unknown): unknown[] {
   if (!Array.isArray(value)) return [value];
   const out: unknown[] = [];
@@ -191,21 +230,30 @@ function isAstNode(value: unknown): value is ASTNode {
 const EMPTY_EVENT = Object.freeze({ type: '', data: Object.freeze({}) });
 const EMPTY = Object.freeze({});
 
-function celContext(scope: Scope): Record<string, unknown> {
+function celContext(scope: Scope, meter: Meter): Record<string, unknown> {
   return {
-    caseFile: scope.caseFile ?? EMPTY,
-    milestones: scope.milestones ?? EMPTY,
-    case: scope.case ?? EMPTY,
-    event: scope.event === undefined ? EMPTY_EVENT : { type: scope.event.type, data: scope.event.data ?? EMPTY },
-    fragments: scope.fragments ?? EMPTY,
+    caseFile: meter.wrap(scope.caseFile ?? EMPTY),
+    milestones: meter.wrap(scope.milestones ?? EMPTY),
+    case: meter.wrap(scope.case ?? EMPTY),
+    event: scope.event === undefined ? EMPTY_EVENT : { type: scope.event.type, data: meter.wrap(scope.event.data ?? EMPTY) },
+    fragments: meter.wrap(scope.fragments ?? EMPTY),
   };
 }
 
-/** Evaluates against `scope`; never throws. The value is raw CEL (ints are BigInt): see toJsonValue. */
+/**
+ * Evaluates against `scope` within the work budget; never throws. The value is raw CEL (ints
+ * are BigInt; maps may be read-only proxies of case data): see toJsonValue. A spent budget is
+ * `{ ok: false, limit }`.
+ */
 export function evaluateExpression(compiled: CompiledExpression, scope: Scope): EvaluationResult {
+  const meter = createMeter(EXPRESSION_LIMITS.budget, compiled.weight, compiled.describe);
   try {
-    return { ok: true, value: compiled.run(celContext(scope)) };
+    const value = meter.run(() => compiled.run(celContext(scope, meter)));
+    // CEL's && and || absorb errors (`error || true` is true): a spent budget fails all the same.
+    if (meter.spent !== undefined) return { ok: false, error: meter.spent.message, limit: meter.spent };
+    return { ok: true, value };
   } catch (error) {
+    if (error instanceof ExpressionLimitError) return { ok: false, error: error.message, limit: error };
     return { ok: false, error: celMessage(error) };
   }
 }
@@ -221,12 +269,33 @@ export function evaluateCondition(compiled: CompiledExpression, scope: Scope): b
 }
 
 /**
- * Converts a CEL result into plain JSON for the case file: BigInt -> number (when safe),
- * timestamps -> ISO strings, maps -> objects. Bytes, durations, types and non-finite numbers
- * are refused with `{ ok: false }`.
+ * Like evaluateCondition, but a spent budget throws ExpressionLimitError (a 422 naming the
+ * expression) instead of reading as false: for guards of a command, where "not taken" would
+ * hide why.
  */
-export function toJsonValue(value: unknown, depth = 0): EvaluationResult {
+export function evaluateConditionOrThrow(compiled: CompiledExpression, scope: Scope): boolean {
+  const result = evaluateExpression(compiled, scope);
+  if (!result.ok && result.limit !== undefined) throw result.limit;
+  return result.ok && result.value === true;
+}
+
+/**
+ * Converts a CEL result into plain JSON for the case file: BigInt -> number (when safe),
+ * timestamps -> ISO strings, maps -> objects. Bytes, durations, types, non-finite numbers and
+ * results over EXPRESSION_LIMITS.maxResultNodes (a list of many copies of one list is cheap
+ * for CEL to build and large to copy) are refused with `{ ok: false }`.
+ */
+export function toJsonValue(value: unknown): EvaluationResult {
+  return convert(value, 0, { left: EXPRESSION_LIMITS.maxResultNodes });
+}
+
+function convert(value: unknown, depth: number, nodes: { left: number }): EvaluationResult {
   if (depth > EXPRESSION_LIMITS.maxResultDepth) return { ok: false, error: 'the result is nested too deeply' };
+  nodes.left -= typeof value === 'string' ? 1 + (value.length >> 4) : 1;
+  if (nodes.left < 0) {
+    const error = `the result is larger than ${EXPRESSION_LIMITS.maxResultNodes} values`;
+    return { ok: false, error, limit: new ExpressionLimitError(`The expression's ${error}; store less, or a summary`) };
+  }
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return { ok: true, value };
   if (typeof value === 'number') {
     return Number.isFinite(value) ? { ok: true, value } : { ok: false, error: `${value} is not a JSON number` };
@@ -241,7 +310,7 @@ export function toJsonValue(value: unknown, depth = 0): EvaluationResult {
   if (Array.isArray(value)) {
     const out: unknown[] = [];
     for (const item of value) {
-      const converted = toJsonValue(item, depth + 1);
+      const converted = convert(item, depth + 1, nodes);
       if (!converted.ok) return converted;
       out.push(converted.value);
     }
@@ -256,7 +325,7 @@ export function toJsonValue(value: unknown, depth = 0): EvaluationResult {
   const out: [string, unknown][] = [];
   for (const [key, item] of entries) {
     if (typeof key !== 'string') return { ok: false, error: 'map keys must be strings to be stored as JSON' };
-    const converted = toJsonValue(item, depth + 1);
+    const converted = convert(item, depth + 1, nodes);
     if (!converted.ok) return converted;
     out.push([key, converted.value]);
   }

@@ -8,7 +8,8 @@
  * Every entry has a JSON Schema for its params; `validateFragmentDefinition` checks them.
  */
 import { Ajv, type ValidateFunction } from 'ajv';
-import { compileExpression, evaluateCondition, evaluateExpression, toJsonValue } from './expressions.js';
+import { ExpressionLimitError } from './expression-meter.js';
+import { compileExpression, evaluateCondition, evaluateConditionOrThrow, evaluateExpression, toJsonValue } from './expressions.js';
 import type { FragmentAction, Scope } from './runtime.js';
 import { PRIORITIES } from '../cases/types.js';
 
@@ -21,6 +22,11 @@ export interface GuardContext {
    * cannot be decided and count as passing.
    */
   eventUnknown: boolean;
+  /**
+   * The result decides a command (an event being sent, an eventless transition), not only what
+   * a view lists: an expression over its budget then throws ExpressionLimitError (a 422).
+   */
+  deciding: boolean;
 }
 
 /** What an action sees when the runtime turns it into data. */
@@ -86,7 +92,10 @@ export const GUARDS = {
     evaluate: (params, context) => {
       const compiled = compileExpression(params.expr as string, 'bool');
       if (context.eventUnknown && compiled.readsEvent) return true;
-      return evaluateCondition(compiled, context.scope);
+      // Listing what a case accepts (no event at hand), a guard over its budget is simply not
+      // taken (fails closed); deciding for an event being sent, or for an eventless transition,
+      // it refuses the command with a 422 naming the expression.
+      return context.deciding ? evaluateConditionOrThrow(compiled, context.scope) : evaluateCondition(compiled, context.scope);
     },
   },
   milestoneReached: {
@@ -129,9 +138,16 @@ export const ACTIONS = {
         const found = readPath(context.event, params.fromEvent);
         return found.found ? { type: 'assignCaseFile', path, value: found.value } : undefined;
       }
-      const evaluated = evaluateExpression(compileExpression(params.expr as string), context.scope);
-      if (!evaluated.ok) return undefined;
+      const compiled = compileExpression(params.expr as string);
+      const evaluated = evaluateExpression(compiled, context.scope);
+      if (!evaluated.ok) {
+        if (evaluated.limit !== undefined) throw evaluated.limit;
+        return undefined;
+      }
       const json = toJsonValue(evaluated.value);
+      if (!json.ok && json.limit !== undefined) {
+        throw new ExpressionLimitError(`The expression "${compiled.source.slice(0, 80)}" for ${path} stopped: ${json.error}`);
+      }
       return json.ok ? { type: 'assignCaseFile', path, value: json.value } : undefined;
     },
   },

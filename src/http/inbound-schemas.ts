@@ -106,7 +106,9 @@ export const WebhookParams = Type.Object({ source: SourceKey });
 
 export const AcceptedView = Type.Object({
   id: Type.String({ description: 'inbox message id: GET /v1/inbox/:id' }),
-  status: Type.Union([Type.Literal('received'), Type.Literal('unmatched')]),
+  status: Type.Union([Type.Literal('received'), Type.Literal('unmatched'), Type.Literal('failed')], {
+    description: 'failed: the mapping failed or hit a bound on this message (see GET /v1/inbox/:id); kept and retryable',
+  }),
 });
 
 export const InboxMessageView = Type.Object({

@@ -6,6 +6,8 @@
  * Checks, in order, each refusing with nothing stored: source known and enabled (404, 409),
  * the three webhook headers (400), body valid UTF-8 (400), signature and timestamp against each
  * active secret (401), JSON within the depth / NUL / surrogate limits (400).
+ * The mapping's rules are matched here (to find the correlation key); a mapping that fails or
+ * hits a bound on this payload stores the message as `failed` (202, status failed).
  * A repeat of an accepted webhook-id answers as the first time (202, same id, header
  * `idempotent-replayed: true`); the same webhook-id with another body is a 422.
  */
@@ -116,11 +118,15 @@ export const inboundWebhookRoutes: FastifyPluginAsyncTypebox<InboundWebhookRoute
 
       const meta = { id: headers.id, source: sourceKey, timestamp: verified.sentAt.toISOString() };
       let correlationKey: string | null = null;
+      let failure: Record<string, unknown> | undefined;
       try {
+        // Evaluated in the JSONata sandbox: bounded in time and memory, off this thread.
         correlationKey = (await source.mapping.match(payload, meta))?.correlation.key ?? null;
       } catch (err) {
-        // Kept as unmatched: the error shows when someone retries it.
+        // The sender did nothing wrong: the message is kept as failed, naming the rule's field,
+        // for an admin to fix the mapping and retry (POST /v1/inbox/:id/retry).
         if (!(err instanceof MappingError)) throw err;
+        failure = { code: err.limit ? 'MAPPING_LIMIT' : 'INVALID_MAPPING', message: err.message, pointer: err.pointer };
       }
 
       const accepted = await acceptInboxMessage(db, {
@@ -131,6 +137,7 @@ export const inboundWebhookRoutes: FastifyPluginAsyncTypebox<InboundWebhookRoute
         payload,
         sentAt: verified.sentAt,
         correlationKey,
+        ...(failure ? { failure } : {}),
       });
       if (!accepted.inserted && !accepted.sameBody) {
         throw new TesseraError('WEBHOOK_ID_REUSED', `webhook-id ${headers.id} was accepted before with a different body; give every message its own webhook-id`);
@@ -138,7 +145,7 @@ export const inboundWebhookRoutes: FastifyPluginAsyncTypebox<InboundWebhookRoute
       if (accepted.inserted && accepted.status === 'received') relay.handOver(accepted.id);
       if (!accepted.inserted) reply.header('idempotent-replayed', 'true');
       reply.header('location', `/v1/inbox/${accepted.id}`);
-      return reply.code(202).send({ id: accepted.id, status: accepted.status as 'received' | 'unmatched' });
+      return reply.code(202).send({ id: accepted.id, status: accepted.status as 'received' | 'unmatched' | 'failed' });
     },
   );
 };

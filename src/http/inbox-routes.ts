@@ -96,7 +96,7 @@ export const inboxRoutes: FastifyPluginAsyncTypebox<{ db: Kysely<Database>; sour
           ?.correlation.key;
       } catch (err) {
         if (!(err instanceof MappingError)) throw err;
-        throw new TesseraError('INVALID_MAPPING', `The mapping fails on this message: ${err.message}; fix the mapping (PATCH /v1/inbound-sources/${message.source}) and retry`);
+        throw new TesseraError(err.limit ? 'MAPPING_LIMIT' : 'INVALID_MAPPING', `The mapping fails on this message: ${err.message}; fix the mapping (PATCH /v1/inbound-sources/${message.source}) and retry`);
       }
       if (!correlationKey) {
         throw new TesseraError('INBOX_NOT_RETRYABLE', `No rule of source "${message.source}" applies to this message; change the mapping first`);

@@ -103,7 +103,8 @@ export function createInboxApplier(deps: InboxApplierDeps) {
           : { status: 'unmatched', error: { code: 'NO_MATCHING_RULE', message: 'No rule of the source mapping applies to this payload' } };
       } catch (err) {
         if (err instanceof MappingError) {
-          settlement = { status: 'failed', error: { code: 'INVALID_MAPPING', message: err.message, pointer: err.pointer } };
+          // Deterministic for this payload and mapping (a bound included): failed, not retried by the job.
+          settlement = { status: 'failed', error: { code: err.limit ? 'MAPPING_LIMIT' : 'INVALID_MAPPING', message: err.message, pointer: err.pointer } };
         } else if (err instanceof TesseraError && err.status < 500) {
           settlement = { status: 'failed', error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } };
         } else {

@@ -4,6 +4,12 @@
  * once when the mapping is written, evaluated against `{ payload }` with `$webhook` bound to
  * `{ id, source, timestamp }`.
  *
+ * Every evaluation is bounded (jsonata-sandbox.ts: a worker thread, JSONATA_LIMITS): it stops
+ * after 500 ms, 200 nested steps, a 1,000,000-character string, a 100,000-item sequence, 128 MB of
+ * memory, or a result over 1 MiB of JSON, and is then a MappingError naming the field. Regular
+ * expressions and functions (recursion included) are allowed, since the bounds stop them;
+ * `$eval` is refused when the mapping is written (it would run code taken from the payload).
+ *
  * A mapping is an ordered list of rules; the first rule whose `when` holds and whose correlation
  * value evaluates to a string or number decides. A rule names
  * - `correlate`: which key finds the case (an external reference by name, the customer id or the
@@ -17,6 +23,7 @@
 import jsonata from 'jsonata';
 import { CONTENT_KINDS, PRIORITIES, type ContentKind, type OpenCaseInput, type Priority } from '../cases/types.js';
 import { findUnstorableJson } from '../http/json-body.js';
+import { jsonataSandbox, type JsonataSandbox } from './jsonata-sandbox.js';
 
 export const CORRELATE_BY = ['external_ref', 'customer_id', 'customer_handle'] as const;
 export type CorrelateBy = (typeof CORRELATE_BY)[number];
@@ -72,12 +79,16 @@ export interface MappingProblem {
   detail: string;
 }
 
-/** A mapping expression produced something a case cannot take; the message fails (retryable). */
+/**
+ * A mapping expression failed, hit a bound, or produced something a case cannot take; the
+ * message fails (retryable). `limit`: it was stopped by a bound (time, depth, memory, size).
+ */
 export class MappingError extends Error {
   override name = 'MappingError';
   constructor(
     readonly pointer: string,
     message: string,
+    readonly limit = false,
   ) {
     super(`${pointer} ${message}`);
   }
@@ -90,12 +101,29 @@ export interface WebhookMeta {
   timestamp: string;
 }
 
-type Expression = ReturnType<typeof jsonata>;
-
 interface CompiledRule {
   rule: MappingRule;
   pointer: string;
-  expressions: Map<string, Expression>;
+  /** Field -> JSONata source (parsed and checked; evaluated in the sandbox). */
+  expressions: Map<string, string>;
+}
+
+/** Names a mapping may not use, and why. */
+const FORBIDDEN_VARIABLES: Record<string, string> = {
+  eval: '$eval is not allowed: it would run code taken from the payload; write the transform in the mapping itself',
+};
+
+/** The first forbidden `$name` the parsed expression mentions (walks the whole AST). */
+function forbiddenVariable(ast: unknown): string | undefined {
+  const stack: unknown[] = [ast];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (typeof node !== 'object' || node === null) continue;
+    const n = node as { type?: unknown; value?: unknown };
+    if (n.type === 'variable' && typeof n.value === 'string' && Object.hasOwn(FORBIDDEN_VARIABLES, n.value)) return FORBIDDEN_VARIABLES[n.value];
+    for (const child of Object.values(node)) if (typeof child === 'object' && child !== null) stack.push(child);
+  }
+  return undefined;
 }
 
 export interface CompiledMapping {
@@ -124,17 +152,20 @@ const EXPRESSION_FIELDS = {
  */
 export function compileMapping(
   mapping: Mapping,
-  options: { templateExists: (key: string) => boolean },
+  options: { templateExists: (key: string) => boolean; sandbox?: JsonataSandbox },
 ): { ok: true; compiled: CompiledMapping } | { ok: false; problems: MappingProblem[] } {
   const problems: MappingProblem[] = [];
   const rules: CompiledRule[] = mapping.rules.map((rule, i) => {
     const pointer = `/rules/${i}`;
-    const expressions = new Map<string, Expression>();
+    const expressions = new Map<string, string>();
     for (const [field, read] of Object.entries(EXPRESSION_FIELDS)) {
       const source = read(rule);
       if (source === undefined) continue;
       try {
-        expressions.set(field, jsonata(source));
+        // Parsing is linear in the source (at most 2,000 characters); only evaluation is sandboxed.
+        const forbidden = forbiddenVariable(jsonata(source).ast());
+        if (forbidden !== undefined) problems.push({ pointer: `${pointer}/${field}`, detail: forbidden });
+        else expressions.set(field, source);
       } catch (err) {
         const e = err as { message?: string; position?: number };
         problems.push({ pointer: `${pointer}/${field}`, detail: `is not a valid JSONata expression: ${e.message ?? 'syntax error'}${e.position !== undefined ? ` (at character ${e.position})` : ''}` });
@@ -155,18 +186,19 @@ export function compileMapping(
     return { rule, pointer, expressions };
   });
   if (problems.length > 0) return { ok: false, problems };
+  const sandbox = options.sandbox ?? jsonataSandbox();
 
   async function evaluate(r: CompiledRule, field: keyof typeof EXPRESSION_FIELDS, payload: unknown, meta: WebhookMeta): Promise<unknown> {
-    const expression = r.expressions.get(field);
-    if (!expression) return undefined;
-    let value: unknown;
-    try {
-      value = await expression.evaluate(payload, { webhook: meta });
-    } catch (err) {
-      throw new MappingError(`${r.pointer}/${field}`, `failed: ${(err as Error).message}`);
+    const source = r.expressions.get(field);
+    if (source === undefined) return undefined;
+    // The sandbox hands back plain JSON (sequences' extra properties and functions dropped).
+    const result = await sandbox.evaluate(source, payload, { webhook: meta });
+    if (!result.ok) {
+      const pointer = `${r.pointer}/${field}`;
+      const named = r.rule.name ? ` (rule "${r.rule.name}")` : '';
+      throw new MappingError(pointer, result.limit ? `was stopped${named}: ${result.message}` : `failed${named}: ${result.message}`, result.limit);
     }
-    // JSONata sequences carry extra properties and may hold functions: keep plain JSON only.
-    return value === undefined ? undefined : (JSON.parse(JSON.stringify(value)) as unknown);
+    return result.value;
   }
 
   async function correlationOf(r: CompiledRule, payload: unknown, meta: WebhookMeta): Promise<Correlation | undefined> {

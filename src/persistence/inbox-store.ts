@@ -37,6 +37,8 @@ export interface NewInboxMessage {
   sentAt: Date;
   /** Null when no rule matched at accept: the row is stored `unmatched` and not queued. */
   correlationKey: string | null;
+  /** The mapping failed on this message at accept: the row is stored `failed` with this error, not queued. */
+  failure?: unknown;
 }
 
 export type AcceptResult =
@@ -82,18 +84,21 @@ function toMessage(r: Row): InboxMessage {
 
 const COLUMNS = ['id', 'seq', 'source', 'webhook_id', 'payload', 'sent_at', 'received_at', 'correlation_key', 'status', 'attempts', 'case_id', 'result', 'error', 'applied_at'] as const;
 
-/** The status a row was accepted with: matched rows wait to be applied, the others are kept unmatched. */
-const acceptedStatus = (correlationKey: string | null): InboxStatus => (correlationKey === null ? 'unmatched' : 'received');
+/** The status a row was accepted with: matched rows wait to be applied, the others are kept unmatched (or failed). */
+const acceptedStatus = (correlationKey: string | null, failed = false): InboxStatus => (failed ? 'failed' : correlationKey === null ? 'unmatched' : 'received');
 
 /** Stores a message once per (source, webhook-id); a repeat returns the first row. One statement. */
 export async function acceptInboxMessage(db: Kysely<Database>, m: NewInboxMessage): Promise<AcceptResult> {
-  const status = acceptedStatus(m.correlationKey);
+  const failed = m.failure !== undefined;
+  if (failed && m.correlationKey !== null) throw new Error('a failed message has no correlation key');
+  const status = acceptedStatus(m.correlationKey, failed);
   // Unmatched rows are not applied, so they need no order (and no lock).
   const lock = m.correlationKey === null ? sql`select 1` : sql`select pg_advisory_xact_lock(hashtext(${m.source}), hashtext(${m.correlationKey}))`;
   const inserted = await sql<{ id: string }>`
     with lock as (${lock})
-    insert into inbox (id, source, webhook_id, body_hash, payload, sent_at, correlation_key, status)
-    select ${m.id}, ${m.source}, ${m.webhookId}, ${m.bodyHash}, ${JSON.stringify(m.payload)}::jsonb, ${m.sentAt}, ${m.correlationKey}, ${status}
+    insert into inbox (id, source, webhook_id, body_hash, payload, sent_at, correlation_key, status, error)
+    select ${m.id}, ${m.source}, ${m.webhookId}, ${m.bodyHash}, ${JSON.stringify(m.payload)}::jsonb, ${m.sentAt}, ${m.correlationKey}, ${status},
+           ${failed ? JSON.stringify(m.failure) : null}::jsonb
     from lock
     on conflict (source, webhook_id) do nothing
     returning id
@@ -101,11 +106,13 @@ export async function acceptInboxMessage(db: Kysely<Database>, m: NewInboxMessag
   if (inserted.rows.length > 0) return { inserted: true, id: m.id, status };
   const first = await db
     .selectFrom('inbox')
-    .select(['id', 'body_hash', 'correlation_key'])
+    .select(['id', 'body_hash', 'correlation_key', 'status'])
     .where('source', '=', m.source)
     .where('webhook_id', '=', m.webhookId)
     .executeTakeFirstOrThrow();
-  return { inserted: false, id: first.id, status: acceptedStatus(first.correlation_key), sameBody: first.body_hash === m.bodyHash };
+  // The status it was accepted with (a failed one stays failed until retried; a retried one is received again).
+  const firstStatus = first.status === 'failed' && first.correlation_key === null ? 'failed' : acceptedStatus(first.correlation_key);
+  return { inserted: false, id: first.id, status: firstStatus, sameBody: first.body_hash === m.bodyHash };
 }
 
 export async function findInboxMessage(db: Kysely<Database>, id: string): Promise<InboxMessage | undefined> {
