@@ -53,7 +53,7 @@ export async function startWorkers(platform: Platform, core: Core, logger: Logge
   const timerTransactions = options.timerTransactions ?? 4;
   const batcher = createBatcher({ run: core.runner.fireTimers, key: (t: DueTimer) => t.caseId, maxBatch: timerBatch, maxInFlight: timerTransactions });
   // Enough jobs at once to fill every transaction's batch; a job is only a wait on its batch.
-  platform.jobs.process(QUEUES.timers, fireTimerProcessor({ db: platform.database.db, batcher, jobs: platform.jobs, logger }), {
+  platform.jobs.process(QUEUES.timers, fireTimerProcessor({ db: platform.database.db, batcher, logger, now: core.now }), {
     concurrency: timerBatch * timerTransactions,
   });
 

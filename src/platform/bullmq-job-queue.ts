@@ -1,4 +1,4 @@
-import { Queue, Worker } from 'bullmq';
+import { DelayedError, Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { assertJobId, type JobProcessor, type JobQueue, type JobToAdd } from './job-queue.js';
@@ -86,8 +86,15 @@ export function createBullmqJobQueue(options: BullmqJobQueueOptions): JobQueue {
     process<T>(queue: string, processor: JobProcessor<T>, processOptions?: { concurrency?: number }) {
       const worker = new Worker(
         queue,
-        async (job) => {
-          await processor({ id: job.id!, queue, data: job.data as T, attempt: job.attemptsMade + 1 });
+        async (job, token) => {
+          const result = await processor({ id: job.id!, queue, data: job.data as T, attempt: job.attemptsMade + 1 });
+          if (result && result.deferMs > 0) {
+            // Back to the delayed set under its own id. BullMQ promotes a delayed job when the
+            // promoting worker's Date.now() reaches its score, so the score is this machine's
+            // clock plus the wait (a duration, measured by the caller on the database's clock).
+            await job.moveToDelayed(Date.now() + Math.ceil(result.deferMs), token);
+            throw new DelayedError();
+          }
         },
         { connection: workerConnection, prefix: options.prefix, concurrency: processOptions?.concurrency ?? 8 },
       );

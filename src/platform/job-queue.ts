@@ -23,7 +23,14 @@ export interface RunningJob<T = unknown> {
   attempt: number;
 }
 
-export type JobProcessor<T = unknown> = (job: RunningJob<T>) => Promise<void>;
+/**
+ * What a processor returns: nothing (done), or `{ deferMs }` — "not yet": the same job (same id)
+ * runs again after that long, and the try does not count against `attempts`. Timers use it
+ * for a job that arrived before its row is due by the database's clock.
+ */
+export type JobResult = void | { deferMs: number };
+
+export type JobProcessor<T = unknown> = (job: RunningJob<T>) => Promise<JobResult>;
 
 export interface JobQueue {
   readonly kind: 'bullmq' | 'in-process';

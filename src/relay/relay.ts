@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { CommittedEffects } from '../commands/run-command.js';
 import { QUEUES, TIMER_JOB_ATTEMPTS, TIMER_JOB_BACKOFF_MS, type TimerJob } from '../jobs/queues.js';
 import type { JobQueue } from '../platform/job-queue.js';
+import { createDbClock, type DbClock } from '../persistence/db-clock.js';
 import type { Database } from '../persistence/schema.js';
 import { listPendingTimers, type PendingTimersCursor } from '../persistence/timer-store.js';
 import { createWebhookRelay } from './webhook-relay.js';
@@ -18,6 +19,9 @@ export interface RelayDeps {
   db: Kysely<Database>;
   jobs: JobQueue;
   logger: Logger;
+  /** Arms delays by the database's clock (this machine's clock plus the learned offset). */
+  clock?: DbClock;
+  /** A fixed clock for tests that move time (instead of the clock's estimate). */
   now?: () => Date;
 }
 
@@ -43,9 +47,17 @@ export interface ReconcileOptions {
 const RECONCILE_BATCH = 1_000;
 
 export function createRelay(deps: RelayDeps) {
-  const now = deps.now ?? (() => new Date());
-  const webhooks = createWebhookRelay(deps);
+  const clock = deps.clock ?? createDbClock();
+  const now = deps.now ?? clock.now;
+  const webhooks = createWebhookRelay({ ...deps, now });
 
+  /**
+   * A delayed job for the timer. The delay is the rest of the wait by the database's clock:
+   * BullMQ stores `Date.now() + delay` of this machine and promotes the job when a worker's
+   * `Date.now()` reaches it, so a machine whose clock runs slow still arms on time (workers on
+   * that clock promote on time; one whose clock runs fast promotes early, and the processor puts
+   * the job back for the rest of the wait by the database's clock).
+   */
   async function armTimer(timer: { id: string; caseId: string; dueAt: Date }, jobId = timer.id) {
     const job: TimerJob = { timerId: timer.id, caseId: timer.caseId, dueAt: timer.dueAt.toISOString() };
     await deps.jobs.enqueue(QUEUES.timers, {
@@ -85,17 +97,18 @@ export function createRelay(deps: RelayDeps) {
      * longer holds; returns how many were handed to the queue.
      */
     async reconcile(options: ReconcileOptions = {}): Promise<number> {
-      const started = now().getTime();
-      const stamp = started.toString(36);
-      const overdueBefore = options.overdueAfterMs === undefined ? -Infinity : started - options.overdueAfterMs;
-      const dueBefore = options.dueWithinMs === undefined ? undefined : new Date(started + options.dueWithinMs);
+      // A worker that runs no commands learns the offset here (one statement a pass).
+      if (!deps.now) await clock.sync(deps.db);
+      const stamp = now().getTime().toString(36);
+      // "Due" and "overdue" are decided by the database's clock, in the listing statement.
+      const window = { dueWithinMs: options.dueWithinMs, overdueAfterMs: options.overdueAfterMs, at: deps.now?.() };
       let after: PendingTimersCursor | undefined;
       let count = 0;
       for (;;) {
-        const batch = await listPendingTimers(deps.db, after, RECONCILE_BATCH, dueBefore);
+        const batch = await listPendingTimers(deps.db, after, RECONCILE_BATCH, window);
         const arms = batch.map((t) => {
           const dueAt = new Date(t.due_at);
-          return { timer: { id: t.id, caseId: t.case_id, dueAt }, jobId: dueAt.getTime() < overdueBefore ? `${t.id}-re${stamp}` : t.id };
+          return { timer: { id: t.id, caseId: t.case_id, dueAt }, jobId: t.overdue ? `${t.id}-re${stamp}` : t.id };
         });
         // A timer whose own job the queue still holds needs nothing; asking costs one round trip per page.
         const held = await deps.jobs.held(QUEUES.timers, arms.filter((a) => a.jobId === a.timer.id).map((a) => a.jobId));
