@@ -52,18 +52,21 @@ export function createRelay(deps: RelayDeps) {
   const webhooks = createWebhookRelay({ ...deps, now });
 
   /**
-   * A delayed job for the timer. The delay is the rest of the wait by the database's clock:
-   * BullMQ stores `Date.now() + delay` of this machine and promotes the job when a worker's
-   * `Date.now()` reaches it, so a machine whose clock runs slow still arms on time (workers on
-   * that clock promote on time; one whose clock runs fast promotes early, and the processor puts
-   * the job back for the rest of the wait by the database's clock).
+   * A delayed job for the timer, due at its `due_at` by the database's clock: BullMQ stores
+   * `timestamp + delay` and promotes the job when a worker's `Date.now()` reaches it, so both
+   * count from the database's time here, whatever this machine's clock says. A worker whose clock
+   * runs fast promotes it early (the processor puts it back for the rest of the wait); one whose
+   * clock runs behind promotes due jobs by the database's clock (`followDatabaseClock`).
    */
   async function armTimer(timer: { id: string; caseId: string; dueAt: Date }, jobId = timer.id) {
     const job: TimerJob = { timerId: timer.id, caseId: timer.caseId, dueAt: timer.dueAt.toISOString() };
+    const from = now().getTime();
     await deps.jobs.enqueue(QUEUES.timers, {
       id: jobId,
       data: job,
-      delayMs: Math.max(0, timer.dueAt.getTime() - now().getTime()),
+      delayMs: Math.max(0, timer.dueAt.getTime() - from),
+      // Due at the database's time, not this machine's (a test's fixed clock keeps BullMQ's own).
+      ...(deps.now ? {} : { from }),
       // A throw (database unavailable, pool exhausted) retries soon; the reconciler covers the rest.
       attempts: TIMER_JOB_ATTEMPTS,
       backoffMs: TIMER_JOB_BACKOFF_MS,

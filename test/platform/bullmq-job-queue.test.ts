@@ -86,6 +86,23 @@ describe('BullMQ job queue (real Redis)', () => {
     expect([...(await q.held(name, ['not-yet']))]).toEqual([]);
   });
 
+  it("starts delayed jobs by the database's clock when this machine's clock runs behind it, and no job before it is due", async () => {
+    const q = queue();
+    const name = uniqueId('q');
+    const c = collector();
+    q.process(name, c.processor);
+    // The database's clock is five minutes ahead of this machine's.
+    q.followDatabaseClock!(() => Date.now() + 5 * 60_000);
+    const enqueuedAt = Date.now();
+    await q.enqueue(name, { id: 'due-by-db', data: { n: 1 }, delayMs: 60_000 });
+    await q.enqueue(name, { id: 'not-due-yet', data: { n: 2 }, delayMs: 10 * 60_000 });
+    await c.waitFor(1, 10_000);
+    await new Promise((r) => setTimeout(r, 600));
+    expect(c.seen.map((j) => j.id)).toEqual(['due-by-db']);
+    expect(Date.now() - enqueuedAt).toBeLessThan(15_000);
+    expect([...(await q.held(name, ['not-due-yet']))]).toEqual(['not-due-yet']);
+  });
+
   it('retries a failing job up to its attempts', async () => {
     const q = queue();
     const name = uniqueId('q');
