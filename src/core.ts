@@ -8,6 +8,7 @@ import { createEngine, type Engine } from './cases/engine.js';
 import { createCatalog, type Catalog } from './commands/catalog.js';
 import { createCommandRunner, type CommandRunner } from './commands/run-command.js';
 import { loadStoredDefinitions, publishDefinitions } from './persistence/definition-store.js';
+import { createDbClock, type DbClock } from './persistence/db-clock.js';
 import type { DatabaseHandle } from './platform/database.js';
 import type { JobQueue } from './platform/job-queue.js';
 import { createRelay, type Relay } from './relay/relay.js';
@@ -19,8 +20,13 @@ export interface Core {
   engine: Engine;
   runner: CommandRunner;
   relay: Relay;
-  /** The clock commands and time-based views read (tests inject one). */
+  /**
+   * The database's time as this process estimates it (or the clock a test injected): for
+   * time-based views and early checks. Commands read the exact database time themselves.
+   */
   now: () => Date;
+  /** This process's clock, corrected by the offset to the database's clock it has learned. */
+  clock: DbClock;
 }
 
 export interface CoreOptions {
@@ -28,7 +34,10 @@ export interface CoreOptions {
   jobs: JobQueue;
   logger: Logger;
   templatesDir: string;
+  /** A fixed clock for tests that move time (commands decide at it instead of the database's time). */
   now?: () => Date;
+  /** The local clock (default: `Date.now`, or skewed by `TESSERA_TEST_CLOCK_SKEW_MS` under `NODE_ENV=test`). */
+  localClock?: () => number;
 }
 
 /**
@@ -51,13 +60,17 @@ export async function assembleCore(options: CoreOptions): Promise<Core> {
   logger.info({ templates: catalog.templates().map((t) => `${t.key}@${t.version}`) }, 'catalog loaded');
 
   const engine = createEngine();
-  const relay = createRelay({ db: database.db, jobs: options.jobs, logger, ...(options.now ? { now: options.now } : {}) });
+  const clock = createDbClock(options.localClock);
+  // Learn the offset before the first timer is armed (the relay's delays count from it).
+  await clock.sync(database.db);
+  const relay = createRelay({ db: database.db, jobs: options.jobs, logger, clock, ...(options.now ? { now: options.now } : {}) });
   const runner = createCommandRunner({
     db: database.db,
     engine,
     catalog,
+    clock,
     afterCommit: (committed) => relay.handOver(committed),
     ...(options.now ? { now: options.now } : {}),
   });
-  return { catalog, engine, runner, relay, now: options.now ?? (() => new Date()) };
+  return { catalog, engine, runner, relay, clock, now: options.now ?? clock.now };
 }

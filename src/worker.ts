@@ -51,9 +51,11 @@ export async function startWorkers(platform: Platform, core: Core, logger: Logge
   const reconcileEveryMs = options.reconcileEveryMs ?? 60_000;
   const timerBatch = options.timerBatch ?? 250;
   const timerTransactions = options.timerTransactions ?? 4;
+  // A worker whose clock runs slow still starts delayed jobs on time by the database's clock.
+  platform.jobs.followDatabaseClock?.(() => core.clock.now().getTime());
   const batcher = createBatcher({ run: core.runner.fireTimers, key: (t: DueTimer) => t.caseId, maxBatch: timerBatch, maxInFlight: timerTransactions });
   // Enough jobs at once to fill every transaction's batch; a job is only a wait on its batch.
-  platform.jobs.process(QUEUES.timers, fireTimerProcessor({ db: platform.database.db, batcher, jobs: platform.jobs, logger }), {
+  platform.jobs.process(QUEUES.timers, fireTimerProcessor({ db: platform.database.db, batcher, logger, now: core.now }), {
     concurrency: timerBatch * timerTransactions,
   });
 

@@ -12,8 +12,8 @@
  *   `case.resume`, `case.close`, `content.add`, the three reassigns and `timer.fire` (its
  *   fragment delays keep running).
  * - Hold (`case.hold`, template `pausable`, reason required): SLA timers of open goals are
- *   cancelled; `case.resume` moves every open, not breached goal's deadline by the time held and
- *   re-arms its points (`handlers/hold-commands.ts`).
+ *   cancelled; `case.resume` gives every open, not breached goal back the time it had left at the
+ *   hold — working time under a business calendar — and re-arms its points (`handlers/hold-commands.ts`).
  * - Leaving `open` (resolved, closed, cancelled) cancels active fragments, their open tasks and
  *   every pending timer (`wind-down.ts`).
  * - Tasks: opened on entering a `task`-tagged state, cancelled when it is left, completed by
@@ -30,8 +30,9 @@
  *   journaled by actor `{ id: 'sla', role: 'system' }`: notify (outbound `goal.at_risk` /
  *   `goal.breached` with the role/queue), setPriority (raise only), reassign (case queue, owner
  *   cleared). Achieving cancels both; achieving after the deadline sets `achievedLate`.
- *   Moving a deadline re-arms both. Deadlines count working time under a business calendar
- *   (`business-calendar.ts`) when the goal or template has one.
+ *   Moving a deadline re-arms both. Deadlines and warning points count working time under a
+ *   business calendar (`business-calendar.ts`) when the goal or template has one; so do task due
+ *   times and ISO `after` delays under the template's calendar (`tasks.ts`, `timers.ts`).
  * - Authored definitions (inline, checklist) come back as `definition.store` effects under
  *   `inline-<fragmentId>@1` / `checklist-<fragmentId>@1`; the edge must store them so that
  *   `ctx.definitions` resolves them for later commands.

@@ -10,6 +10,8 @@
  */
 import { DateTime, Duration } from 'luxon';
 import type { Escalation, SlaSpec } from '../templates/types.js';
+import { subtractWorkingTime } from './business-calendar.js';
+import { calendarOfGoal } from './goal-calendar.js';
 import { compiledFor, emit, type Draft } from './draft.js';
 import { startFragment } from './start-fragment.js';
 import { newTimerId } from './timers.js';
@@ -28,10 +30,16 @@ export function slaOf(d: Draft, goal: Goal): SlaSpec | undefined {
   return d.ctx.template.slas?.find((s) => s.goal === goal.key);
 }
 
-/** `deadlineAt - warnBefore` (elapsed time, also under a business calendar), if the SLA warns. */
+/**
+ * `deadlineAt - warnBefore`, if the SLA warns: in working time when the goal's deadline is
+ * (`calendarOfGoal`) — "PT1H before" a deadline of Tuesday 09:30 with 9-17 hours is Monday 16:30,
+ * not Tuesday 08:30 — in elapsed time otherwise.
+ */
 export function warningPointOf(d: Draft, goal: Goal): string | undefined {
   const warnBefore = slaOf(d, goal)?.warnBefore;
   if (warnBefore === undefined || goal.deadlineAt === undefined) return undefined;
+  const calendar = calendarOfGoal(d, goal);
+  if (calendar !== undefined) return subtractWorkingTime(new Date(goal.deadlineAt), warnBefore, calendar).toISOString();
   return DateTime.fromISO(goal.deadlineAt, { zone: 'utc' }).minus(Duration.fromISO(warnBefore)).toJSDate().toISOString();
 }
 

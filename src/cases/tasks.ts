@@ -1,5 +1,6 @@
 import type { CompiledFragment, TaskState } from '../fragments/runtime.js';
 import { emit, journal, type Draft } from './draft.js';
+import { addWorkingTime } from './business-calendar.js';
 import { addIsoDuration } from './time.js';
 import type { Assignment, FragmentInstance, Task } from './types.js';
 
@@ -37,11 +38,22 @@ function openTask(d: Draft, f: FragmentInstance, { stateKey, spec }: TaskState):
   };
   if (spec.role !== undefined) task.role = spec.role;
   if (spec.form !== undefined) task.form = spec.form;
-  if (spec.due !== undefined) task.dueAt = addIsoDuration(d.ctx.now, spec.due, `Task "${spec.title}" due`);
+  if (spec.due !== undefined) task.dueAt = taskDue(d, spec.due, spec.title);
   d.case.tasks.push(task);
   d.effects.push({ type: 'task.upsert', task: structuredClone(task) });
   journal(d, 'task.opened', { taskId: task.id, fragmentId: f.id, stateKey, title: task.title, assignment: task.assignment });
   emit(d, 'task.assigned', { taskId: task.id, fragmentId: f.id, title: task.title, assignment: task.assignment });
+}
+
+/**
+ * A task's due time: working time under the template's calendar (a `PT4H` task opened Friday
+ * 16:00 with 9-17 hours is due Monday 12:00), elapsed time otherwise. Milliseconds are always elapsed.
+ */
+function taskDue(d: Draft, due: string, title: string): string {
+  const calendar = d.ctx.template.calendar;
+  if (/^[0-9]+$/.test(due)) return new Date(d.ctx.now.getTime() + Number(due)).toISOString();
+  if (calendar === undefined) return addIsoDuration(d.ctx.now, due, `Task "${title}" due`);
+  return addWorkingTime(d.ctx.now, due, calendar).toISOString();
 }
 
 /**

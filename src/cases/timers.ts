@@ -1,4 +1,5 @@
 import type { StepResult } from '../fragments/runtime.js';
+import { addWorkingTime } from './business-calendar.js';
 import type { Draft } from './draft.js';
 import { addMilliseconds } from './time.js';
 import type { FragmentInstance } from './types.js';
@@ -25,7 +26,7 @@ export function applyDelays(d: Draft, f: FragmentInstance, delays: StepResult['d
       type: 'timer.schedule',
       timer: {
         id,
-        dueAt: addMilliseconds(d.ctx.now, request.delayMs),
+        dueAt: delayDue(d, request),
         kind: 'fragment_delay',
         fragmentId: f.id,
         event: request.event,
@@ -33,6 +34,22 @@ export function applyDelays(d: Draft, f: FragmentInstance, delays: StepResult['d
     });
   }
   cancelTimersOfInactiveStates(d, f, machineId);
+}
+
+const DELAY_KEY = /^xstate\.after\.([^.]+)\./;
+
+/**
+ * When an `after` delay is due. Under the template's business calendar an ISO 8601 key (`PT4H`,
+ * `P1D`: business language) counts working time — a `PT2H` reminder entered Friday 16:00 with 9-17
+ * hours fires Monday 10:00; a millisecond key (`"5000"`: a technical wait) is always elapsed time,
+ * as is every delay of a template without a calendar. The key is read back from XState's event
+ * type, `xstate.after.<key>.<machine>.<state>`.
+ */
+function delayDue(d: Draft, request: StepResult['delays']['schedule'][number]): string {
+  const calendar = d.ctx.template.calendar;
+  const key = DELAY_KEY.exec(request.event.type)?.[1];
+  if (calendar === undefined || key === undefined || !key.startsWith('P')) return addMilliseconds(d.ctx.now, request.delayMs);
+  return addWorkingTime(d.ctx.now, key, calendar).toISOString();
 }
 
 export function cancelFragmentTimer(d: Draft, f: FragmentInstance, sendId: string): void {

@@ -11,8 +11,8 @@
  * - SLA point: a goal deadline's warning point (deadline - `warnBefore`: the goal is at risk) and
  *   breach point (the deadline: breached); each is a `goal_deadline` timer that runs the
  *   template's escalations (notify, reassign, setPriority) when it fires.
- * - hold: a case `on_hold` (`case.hold`) has its goal clocks stopped; `case.resume` moves the
- *   open goals' deadlines by the time held.
+ * - hold: a case `on_hold` (`case.hold`) has its goal clocks stopped; `case.resume` gives the open
+ *   goals back the time they had left (working time under a business calendar).
  * - business calendar: working hours and holidays in a zone; deadlines may count only working time.
  * - outbox: an outbound event row, written in the command transaction, delivered after commit.
  * - journal: the append-only per-case record of every command and its effects, with actor and reason.
@@ -191,7 +191,7 @@ export type Command =
   | { type: 'case.close'; reason?: string; status?: 'closed' | 'cancelled' }
   /** Stops the goal clocks (template must be `pausable`); reason required. */
   | { type: 'case.hold'; reason: string }
-  /** Restarts them; open goals' deadlines move by the time held. */
+  /** Restarts them; open goals get back the time they had left at the hold (working time under a calendar). */
   | { type: 'case.resume'; reason?: string }
   | { type: 'timer.fire'; timerId: string };
 

@@ -19,10 +19,12 @@ import {
   findIdempotencyRecord,
   loadCaseForUpdate,
   loadCasesForUpdate,
+  readDbTime,
   saveDecision,
   saveDecisions,
   type SaveInput,
 } from '../persistence/case-store.js';
+import { createDbClock, type DbClock } from '../persistence/db-clock.js';
 import { loadFragmentDefinitions } from '../persistence/definition-store.js';
 import { isUniqueViolation } from '../persistence/driver-errors.js';
 import type { Database } from '../persistence/schema.js';
@@ -44,6 +46,15 @@ export interface CommandRunnerDeps {
    * transaction wrote (a batch of timer firings writes many). Must not throw.
    */
   afterCommit?: (committed: CommittedEffects[]) => void;
+  /**
+   * Learns the offset of this machine's clock from the database times the commands read
+   * (shared with the relay, which arms delays by it). Default: a clock of its own.
+   */
+  clock?: DbClock;
+  /**
+   * A fixed clock for tests that move time: when given, commands decide at `now()` instead of
+   * the database's time (and `case.open` skips reading it). Production leaves it unset.
+   */
   now?: () => Date;
   newId?: () => string;
 }
@@ -88,10 +99,22 @@ export interface CommandResponse {
 export interface DueTimer {
   timerId: string;
   caseId: string;
+  /**
+   * The row's `due_at` (ISO). Given, the timer is fired only once the database's clock has
+   * reached it (else the outcome is `early`); absent, it is fired whatever the time (a caller
+   * that means "fire it now").
+   */
+  dueAt?: string;
 }
 
-/** What became of one timer of a batch: applied, stale (settled, nothing changed), or refused. */
-export type TimerOutcome = { timerId: string; outcome: 'applied' | 'stale' | 'case_missing' } | { timerId: string; outcome: 'failed'; error: Error };
+/**
+ * What became of one timer of a batch: applied, stale (settled, nothing changed), refused, or
+ * not due yet by the database's clock (`early`: nothing written; fire it again in `dueInMs`).
+ */
+export type TimerOutcome =
+  | { timerId: string; outcome: 'applied' | 'stale' | 'case_missing' }
+  | { timerId: string; outcome: 'early'; dueInMs: number }
+  | { timerId: string; outcome: 'failed'; error: Error };
 
 const TIMER_ACTOR: Actor = { id: 'timer', role: 'system' };
 
@@ -105,7 +128,8 @@ function refuse(error: { code: string; message: string; details?: Record<string,
 }
 
 export function createCommandRunner(deps: CommandRunnerDeps) {
-  const now = deps.now ?? (() => new Date());
+  const clock = deps.clock ?? createDbClock();
+  const fixedNow = deps.now;
   const newId = deps.newId ?? randomUUID;
 
   async function replay(idem: IdempotencyRequest): Promise<CommandResponse | undefined> {
@@ -152,10 +176,15 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
     try {
       response = await deps.db.transaction().execute(async (trx) => {
         let state: CaseState | undefined;
+        let at: Date;
         if (request.command.type !== 'case.open') {
           if (!request.caseId) throw new TesseraError('CASE_NOT_FOUND', 'No case id given');
-          state = await loadCaseForUpdate(trx, request.caseId);
-          if (!state) throw new TesseraError('CASE_NOT_FOUND', `No case has id ${request.caseId}`);
+          const sentAt = clock.local();
+          const locked = await loadCaseForUpdate(trx, request.caseId);
+          if (!locked) throw new TesseraError('CASE_NOT_FOUND', `No case has id ${request.caseId}`);
+          clock.observe(locked.dbNow, sentAt, clock.local());
+          state = locked.state;
+          at = fixedNow?.() ?? locked.dbNow;
           request.authorize?.(state);
           if (request.expectedVersion !== undefined && request.expectedVersion !== state.version) {
             throw new TesseraError(
@@ -165,10 +194,17 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
             );
           }
           await ensureDefinitions(state, trx);
+        } else if (fixedNow) {
+          at = fixedNow();
+        } else {
+          // Nothing to lock, so the database's time costs a statement of its own (still two in all).
+          const sentAt = clock.local();
+          at = await readDbTime(trx);
+          clock.observe(at, sentAt, clock.local());
         }
 
         const template = templateOf(state ? state.template : request.template);
-        const decision = decide(state, request.command, request.actor, template, now());
+        const decision = decide(state, request.command, request.actor, template, at);
         if (!decision.ok) refuse(decision.error);
 
         const answer = request.respond({ case: decision.case, decision });
@@ -203,10 +239,13 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
 
   /**
    * Fires due timers, at most one per case, in one transaction: lock and load their cases (one
-   * round trip), decide each `timer.fire`, write every change and mark every timer row fired (one
-   * statement). A timer whose state was left is settled without a change. A timer the engine
-   * refuses is reported as failed and left pending (its job retries); the others still commit.
-   * Throws when the transaction fails: then nothing of the batch was applied.
+   * round trip, which also reads the database's time), decide each `timer.fire`, write every
+   * change and mark every timer row fired (one statement). A timer whose `dueAt` the database's
+   * clock has not reached is left alone (`early`, with how long to wait): no timer fires before
+   * its due time, whatever the clock of the machine that runs it. A timer whose state was left is
+   * settled without a change. A timer the engine refuses is reported as failed and left pending
+   * (its job retries); the others still commit. Journal times and `settled_at` are the
+   * database's time. Throws when the transaction fails: then nothing of the batch was applied.
    */
   async function fireTimers(timers: DueTimer[]): Promise<TimerOutcome[]> {
     const caseIds = [...new Set(timers.map((t) => t.caseId))].sort();
@@ -216,15 +255,23 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
     await deps.db.transaction().execute(async (trx) => {
       outcomes.length = 0;
       committed.length = 0;
-      const states = await loadCasesForUpdate(trx, caseIds);
+      const sentAt = clock.local();
+      const loaded = await loadCasesForUpdate(trx, caseIds);
+      const states = loaded.states;
+      if (loaded.dbNow) clock.observe(loaded.dbNow, sentAt, clock.local());
       for (const state of states.values()) await ensureDefinitions(state, trx);
-      const at = now();
+      const at = fixedNow?.() ?? loaded.dbNow ?? clock.now();
       const inputs: SaveInput[] = [];
       const settled: { id: string; at: string }[] = [];
       for (const timer of timers) {
         const state = states.get(timer.caseId);
         if (!state) {
           outcomes.push({ timerId: timer.timerId, outcome: 'case_missing' });
+          continue;
+        }
+        const dueInMs = timer.dueAt === undefined ? 0 : Date.parse(timer.dueAt) - at.getTime();
+        if (dueInMs > 0) {
+          outcomes.push({ timerId: timer.timerId, outcome: 'early', dueInMs });
           continue;
         }
         let decision: Decision;
@@ -265,7 +312,7 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
     return outcomes;
   }
 
-  return { run, fireTimers };
+  return { run, fireTimers, clock };
 }
 
 export type CommandRunner = ReturnType<typeof createCommandRunner>;

@@ -32,25 +32,50 @@ export interface SaveInput {
 
 type Db = Kysely<Database> | Transaction<Database>;
 
-/** Locks the case row (`FOR UPDATE`) and returns the aggregate, or undefined. */
-export async function loadCaseForUpdate(trx: Transaction<Database>, caseId: string): Promise<CaseState | undefined> {
-  const row = await trx.selectFrom('cases').select('state').where('id', '=', caseId).forUpdate().executeTakeFirst();
-  return row?.state as CaseState | undefined;
+/** A locked case and the database's time when the statement that locked it started. */
+export interface LockedCase {
+  state: CaseState;
+  /** `statement_timestamp()` of the lock: the command's "now" (never after the real time). */
+  dbNow: Date;
+}
+
+/** Locks the case row (`FOR UPDATE`) and returns the aggregate with the database time, or undefined. */
+export async function loadCaseForUpdate(trx: Transaction<Database>, caseId: string): Promise<LockedCase | undefined> {
+  const row = await trx
+    .selectFrom('cases')
+    .select(['state', sql<Date | string>`statement_timestamp()`.as('db_now')])
+    .where('id', '=', caseId)
+    .forUpdate()
+    .executeTakeFirst();
+  return row ? { state: row.state as CaseState, dbNow: new Date(row.db_now) } : undefined;
 }
 
 /**
- * Locks several case rows and returns their aggregates by id. Rows are locked in id order, so two
- * batches that share cases wait for each other instead of deadlocking.
+ * Locks several case rows and returns their aggregates by id, and the database's time (absent
+ * when no case was found). Rows are locked in id order, so two batches that share cases wait for
+ * each other instead of deadlocking.
  */
-export async function loadCasesForUpdate(trx: Transaction<Database>, caseIds: string[]): Promise<Map<string, CaseState>> {
+export async function loadCasesForUpdate(
+  trx: Transaction<Database>,
+  caseIds: string[],
+): Promise<{ states: Map<string, CaseState>; dbNow: Date | undefined }> {
   const rows = await trx
     .selectFrom('cases')
-    .select(['id', 'state'])
+    .select(['id', 'state', sql<Date | string>`statement_timestamp()`.as('db_now')])
     .where(sql<boolean>`id = any(${caseIds}::text[])`)
     .orderBy('id')
     .forUpdate()
     .execute();
-  return new Map(rows.map((row) => [row.id, row.state as CaseState]));
+  return {
+    states: new Map(rows.map((row) => [row.id, row.state as CaseState])),
+    dbNow: rows[0] ? new Date(rows[0].db_now) : undefined,
+  };
+}
+
+/** The database's time at the start of this statement (a command with no case to lock: `case.open`). */
+export async function readDbTime(trx: Transaction<Database>): Promise<Date> {
+  const { rows } = await sql<{ now: Date | string }>`select statement_timestamp() as now`.execute(trx);
+  return new Date(rows[0]!.now);
 }
 
 export async function loadCase(db: Db, caseId: string): Promise<CaseState | undefined> {

@@ -1,4 +1,4 @@
-import { Queue, Worker } from 'bullmq';
+import { DelayedError, Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { assertJobId, type JobProcessor, type JobQueue, type JobToAdd } from './job-queue.js';
@@ -10,7 +10,14 @@ export interface BullmqJobQueueOptions {
   logger: Logger;
   /** How long close() waits for running jobs before it drops the connections (default 5 s). */
   closeTimeoutMs?: number;
+  /** How often a worker whose clock is behind the database's promotes due delayed jobs (default 250 ms). */
+  catchUpEveryMs?: number;
 }
+
+/** This machine's clock must be behind the database's by more than this before delayed jobs are promoted by hand. */
+const CATCH_UP_AFTER_MS = 500;
+/** BullMQ's delayed set scores a job `due ms * 0x1000 + sequence`. */
+const DELAYED_SCORE = 0x1000;
 
 /** Resolves when `work` settles or after `ms`, whichever comes first; says which. */
 async function within(ms: number, work: Promise<unknown>): Promise<boolean> {
@@ -43,6 +50,24 @@ export function createBullmqJobQueue(options: BullmqJobQueueOptions): JobQueue {
 
   const queues = new Map<string, Queue>();
   const workers: Worker[] = [];
+  const processed: string[] = [];
+  let catchUp: NodeJS.Timeout | undefined;
+  let closing = false;
+  /** The database's clock, once followed: a machine behind it schedules by it (see followDatabaseClock). */
+  let dbNow: (() => number) | undefined;
+
+  /** Moves the delayed jobs the database's clock says are due to wait (a bounded page per queue and pass). */
+  async function promoteDue(dbNow: number) {
+    for (const name of processed) {
+      const due = await producer.zrangebyscore(`${options.prefix}:${name}:delayed`, '-inf', `(${(dbNow + 1) * DELAYED_SCORE}`, 'LIMIT', 0, 500);
+      await Promise.all(
+        due.map(async (id) => {
+          // Raced by another worker (promoted, removed): nothing to do.
+          await (await queueFor(name).getJob(id))?.promote().catch(() => undefined);
+        }),
+      );
+    }
+  }
 
   function queueFor(name: string): Queue {
     let queue = queues.get(name);
@@ -62,6 +87,8 @@ export function createBullmqJobQueue(options: BullmqJobQueueOptions): JobQueue {
       await queueFor(queue).add(queue, job.data, {
         jobId: job.id,
         delay: job.delayMs && job.delayMs > 0 ? job.delayMs : 0,
+        // BullMQ's due time is `timestamp + delay`, compared with the promoting worker's clock.
+        ...(job.from !== undefined ? { timestamp: job.from } : {}),
         attempts: job.attempts ?? 1,
         backoff: { type: 'exponential', delay: job.backoffMs ?? 1000 },
         removeOnComplete: true,
@@ -83,11 +110,35 @@ export function createBullmqJobQueue(options: BullmqJobQueueOptions): JobQueue {
       return held;
     },
 
+    followDatabaseClock(clock: () => number) {
+      if (catchUp) clearInterval(catchUp);
+      dbNow = clock;
+      let running = false;
+      catchUp = setInterval(() => {
+        const now = clock();
+        if (running || closing || now - Date.now() <= CATCH_UP_AFTER_MS || producer.status !== 'ready') return;
+        running = true;
+        promoteDue(now)
+          .catch((err: unknown) => options.logger.debug({ err }, 'could not promote due delayed jobs'))
+          .finally(() => (running = false));
+      }, options.catchUpEveryMs ?? 250);
+      catchUp.unref();
+    },
+
     process<T>(queue: string, processor: JobProcessor<T>, processOptions?: { concurrency?: number }) {
+      processed.push(queue);
       const worker = new Worker(
         queue,
-        async (job) => {
-          await processor({ id: job.id!, queue, data: job.data as T, attempt: job.attemptsMade + 1 });
+        async (job, token) => {
+          const result = await processor({ id: job.id!, queue, data: job.data as T, attempt: job.attemptsMade + 1 });
+          if (result && result.deferMs > 0) {
+            // Back to the delayed set under its own id. BullMQ promotes a delayed job when the
+            // promoting worker's Date.now() reaches its score, so the score is this machine's
+            // clock plus the wait (a duration, measured by the caller on the database's clock) —
+            // or the database's clock, when this machine is behind it and promotes by that one.
+            await job.moveToDelayed(Math.max(Date.now(), dbNow?.() ?? 0) + Math.ceil(result.deferMs), token);
+            throw new DelayedError();
+          }
         },
         { connection: workerConnection, prefix: options.prefix, concurrency: processOptions?.concurrency ?? 8 },
       );
@@ -108,6 +159,8 @@ export function createBullmqJobQueue(options: BullmqJobQueueOptions): JobQueue {
     },
 
     async close() {
+      closing = true;
+      if (catchUp) clearInterval(catchUp);
       // With Redis gone, BullMQ's close() waits forever; running jobs are at-least-once anyway
       // (a stalled job runs again), so after the grace period the connections are dropped.
       const graceful = await within(

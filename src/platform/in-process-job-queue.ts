@@ -33,8 +33,10 @@ export function createInProcessJobQueue(options: { logger: Logger }): JobQueue {
       return;
     }
     const execution = processor({ id: entry.job.id, queue: entry.queue, data: entry.job.data, attempt: entry.attempt })
-      .then(() => {
-        pending.delete(key(entry.queue, entry.job.id));
+      .then((result) => {
+        // Deferred ("not yet"): the same entry runs again later, as the same try.
+        if (result && result.deferMs > 0) schedule(entry, Math.ceil(result.deferMs));
+        else pending.delete(key(entry.queue, entry.job.id));
       })
       .catch((err: unknown) => {
         const attempts = entry.job.attempts ?? 1;

@@ -9,6 +9,12 @@ export interface JobToAdd<T = unknown> {
   id: string;
   data: T;
   delayMs?: number;
+  /**
+   * The clock `delayMs` counts from (epoch ms; default this machine's `Date.now()`): the relay
+   * passes the database's time, so a delayed job is due at the same instant for every worker,
+   * whatever the clock of the process that armed it.
+   */
+  from?: number;
   /** Total tries before the job fails for good (default 1). */
   attempts?: number;
   /** Base of exponential backoff between tries (default 1000 ms). */
@@ -23,7 +29,14 @@ export interface RunningJob<T = unknown> {
   attempt: number;
 }
 
-export type JobProcessor<T = unknown> = (job: RunningJob<T>) => Promise<void>;
+/**
+ * What a processor returns: nothing (done), or `{ deferMs }` — "not yet": the same job (same id)
+ * runs again after that long, and the try does not count against `attempts`. Timers use it
+ * for a job that arrived before its row is due by the database's clock.
+ */
+export type JobResult = void | { deferMs: number };
+
+export type JobProcessor<T = unknown> = (job: RunningJob<T>) => Promise<JobResult>;
 
 export interface JobQueue {
   readonly kind: 'bullmq' | 'in-process';
@@ -34,6 +47,13 @@ export interface JobQueue {
    * in one round trip: lets a reconciler hand over only what the queue lost.
    */
   held(queue: string, ids: string[]): Promise<Set<string>>;
+  /**
+   * Promotes delayed jobs by the database's clock (`dbNow`, epoch ms) when this machine's clock
+   * runs behind it. BullMQ promotes a delayed job once the worker's own clock reaches its due time,
+   * so a worker whose clock is slow would start every job late by its skew. Optional: a queue
+   * that runs its own timers against the same clock (in process) needs nothing.
+   */
+  followDatabaseClock?(dbNow: () => number): void;
   /** Starts taking jobs of `queue` (roles all and worker only). */
   process<T>(queue: string, processor: JobProcessor<T>, options?: { concurrency?: number }): void;
   /** Rejects when the transport is unavailable. */

@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { CommittedEffects } from '../commands/run-command.js';
 import { QUEUES, TIMER_JOB_ATTEMPTS, TIMER_JOB_BACKOFF_MS, type TimerJob } from '../jobs/queues.js';
 import type { JobQueue } from '../platform/job-queue.js';
+import { createDbClock, type DbClock } from '../persistence/db-clock.js';
 import type { Database } from '../persistence/schema.js';
 import { listPendingTimers, type PendingTimersCursor } from '../persistence/timer-store.js';
 import { createWebhookRelay } from './webhook-relay.js';
@@ -18,6 +19,9 @@ export interface RelayDeps {
   db: Kysely<Database>;
   jobs: JobQueue;
   logger: Logger;
+  /** Arms delays by the database's clock (this machine's clock plus the learned offset). */
+  clock?: DbClock;
+  /** A fixed clock for tests that move time (instead of the clock's estimate). */
   now?: () => Date;
 }
 
@@ -43,8 +47,9 @@ export interface ReconcileOptions {
 const RECONCILE_BATCH = 1_000;
 
 export function createRelay(deps: RelayDeps) {
-  const now = deps.now ?? (() => new Date());
-  const webhooks = createWebhookRelay(deps);
+  const clock = deps.clock ?? createDbClock();
+  const now = deps.now ?? clock.now;
+  const webhooks = createWebhookRelay({ ...deps, now });
   // Hand-overs run after the command has answered (the caller does not wait for Redis); kept
   // here so shutdown, and tests, can wait for them to reach the queue.
   const inFlight = new Set<Promise<void>>();
@@ -53,12 +58,22 @@ export function createRelay(deps: RelayDeps) {
     void handOver.finally(() => inFlight.delete(handOver));
   };
 
+  /**
+   * A delayed job for the timer, due at its `due_at` by the database's clock: BullMQ stores
+   * `timestamp + delay` and promotes the job when a worker's `Date.now()` reaches it, so both
+   * count from the database's time here, whatever this machine's clock says. A worker whose clock
+   * runs fast promotes it early (the processor puts it back for the rest of the wait); one whose
+   * clock runs behind promotes due jobs by the database's clock (`followDatabaseClock`).
+   */
   async function armTimer(timer: { id: string; caseId: string; dueAt: Date }, jobId = timer.id) {
     const job: TimerJob = { timerId: timer.id, caseId: timer.caseId, dueAt: timer.dueAt.toISOString() };
+    const from = now().getTime();
     await deps.jobs.enqueue(QUEUES.timers, {
       id: jobId,
       data: job,
-      delayMs: Math.max(0, timer.dueAt.getTime() - now().getTime()),
+      delayMs: Math.max(0, timer.dueAt.getTime() - from),
+      // Due at the database's time, not this machine's (a test's fixed clock keeps BullMQ's own).
+      ...(deps.now ? {} : { from }),
       // A throw (database unavailable, pool exhausted) retries soon; the reconciler covers the rest.
       attempts: TIMER_JOB_ATTEMPTS,
       backoffMs: TIMER_JOB_BACKOFF_MS,
@@ -102,17 +117,18 @@ export function createRelay(deps: RelayDeps) {
      * longer holds; returns how many were handed to the queue.
      */
     async reconcile(options: ReconcileOptions = {}): Promise<number> {
-      const started = now().getTime();
-      const stamp = started.toString(36);
-      const overdueBefore = options.overdueAfterMs === undefined ? -Infinity : started - options.overdueAfterMs;
-      const dueBefore = options.dueWithinMs === undefined ? undefined : new Date(started + options.dueWithinMs);
+      // A worker that runs no commands learns the offset here (one statement a pass).
+      if (!deps.now) await clock.sync(deps.db);
+      const stamp = now().getTime().toString(36);
+      // "Due" and "overdue" are decided by the database's clock, in the listing statement.
+      const window = { dueWithinMs: options.dueWithinMs, overdueAfterMs: options.overdueAfterMs, at: deps.now?.() };
       let after: PendingTimersCursor | undefined;
       let count = 0;
       for (;;) {
-        const batch = await listPendingTimers(deps.db, after, RECONCILE_BATCH, dueBefore);
+        const batch = await listPendingTimers(deps.db, after, RECONCILE_BATCH, window);
         const arms = batch.map((t) => {
           const dueAt = new Date(t.due_at);
-          return { timer: { id: t.id, caseId: t.case_id, dueAt }, jobId: dueAt.getTime() < overdueBefore ? `${t.id}-re${stamp}` : t.id };
+          return { timer: { id: t.id, caseId: t.case_id, dueAt }, jobId: t.overdue ? `${t.id}-re${stamp}` : t.id };
         });
         // A timer whose own job the queue still holds needs nothing; asking costs one round trip per page.
         const held = await deps.jobs.held(QUEUES.timers, arms.filter((a) => a.jobId === a.timer.id).map((a) => a.jobId));

@@ -272,7 +272,26 @@ function checkTemplate(t: CaseTemplate, ctx: TemplateCheckContext): void {
     if (goal.deadlineCalendar) checkCalendar(goal.deadlineCalendar, `/goals/${i}/deadlineCalendar`);
     const problem = goal.deadline !== undefined && (goal.deadlineCalendar ?? t.calendar) ? workingDeadlineProblem(goal.deadline) : undefined;
     if (problem) at('INVALID_CALENDAR', `/goals/${i}/deadline`, problem);
+    // The warning point is counted back in the same working time.
+    const warnBefore = (t.slas ?? []).find((s) => s.goal === goal.key)?.warnBefore;
+    const warnProblem = warnBefore !== undefined && (goal.deadlineCalendar ?? t.calendar) ? workingDeadlineProblem(warnBefore) : undefined;
+    if (warnProblem) at('INVALID_CALENDAR', `/slas/${(t.slas ?? []).findIndex((s) => s.goal === goal.key)}/warnBefore`, warnProblem.replace(/^deadline/, 'warnBefore'));
   });
+  // Under the template's calendar, ISO `after` delays and task due times count working time too.
+  if (t.calendar) {
+    for (const { ref, path } of fragmentsOfTemplate) {
+      const facts = ctx.validFragments.get(ref)?.facts;
+      const durations = [
+        ...(facts?.delays ?? []).filter((d) => d.delay.startsWith('P')).map((d) => ({ what: `its \`after\` delay ${d.delay} (state ${d.state})`, value: d.delay })),
+        ...(facts?.tasks ?? []).flatMap(({ state, task }) => (task.due?.startsWith('P') ? [{ what: `its task due ${task.due} (state ${state})`, value: task.due }] : [])),
+      ];
+      for (const { what, value } of durations) {
+        if (workingDeadlineProblem(value)) {
+          at('INVALID_CALENDAR', path, `fragment ${ref} counts ${what} in the template's working time, which cannot count weeks, months or years; write working days (e.g. P5D) in a new fragment version`);
+        }
+      }
+    }
+  }
 
   // SLAs: name a goal with a deadline, warn before it, escalate to known roles.
   const slaGoals = new Set<string>();

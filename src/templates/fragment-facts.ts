@@ -13,6 +13,8 @@ export interface FragmentFacts {
   tasks: { state: string; task: TaskSpec }[];
   /** Event types named in `on` (including task completion events), excluding xstate.*. */
   events: string[];
+  /** `after` keys by state path (`"PT2H"`, `"5000"`). */
+  delays: { state: string; delay: string }[];
 }
 
 export function collectFragmentFacts(definition: FragmentDefinition): FragmentFacts {
@@ -20,6 +22,7 @@ export function collectFragmentFacts(definition: FragmentDefinition): FragmentFa
   const emits = new Set<string>();
   const events = new Set<string>();
   const tasks: FragmentFacts['tasks'] = [];
+  const delays: FragmentFacts['delays'] = [];
 
   const visitAction = (action: ActionJson) => {
     if (typeof action === 'string') return;
@@ -40,7 +43,10 @@ export function collectFragmentFacts(definition: FragmentDefinition): FragmentFa
       if (!event.startsWith('xstate.')) events.add(event);
       visitTransitions(transitions);
     }
-    for (const transitions of Object.values(state.after ?? {})) visitTransitions(transitions);
+    for (const [delay, transitions] of Object.entries(state.after ?? {})) {
+      delays.push({ state: path, delay });
+      visitTransitions(transitions);
+    }
     visitTransitions(state.always);
     if (state.meta?.task) tasks.push({ state: path, task: state.meta.task });
     for (const [key, child] of Object.entries(state.states ?? {})) visitState(`${path}.${key}`, child);
@@ -52,6 +58,7 @@ export function collectFragmentFacts(definition: FragmentDefinition): FragmentFa
     emits: [...emits].sort(),
     tasks,
     events: [...events].sort(),
+    delays,
   };
 }
 

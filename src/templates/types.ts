@@ -76,11 +76,16 @@ export interface CaseTemplate {
   slas?: SlaSpec[];
   /**
    * Cases of this type may be put on hold (`case.hold`) and resumed (`case.resume`). While on
-   * hold the goal clocks stop: SLA timers are cancelled and, on resume, every open goal's
-   * deadline moves by the held duration. Absent or false: `case.hold` is refused (HOLD_NOT_ALLOWED).
+   * hold the goal clocks stop: SLA timers are cancelled and, on resume, every open goal gets back
+   * the time it had left at the hold (working time under a calendar). Absent or false: `case.hold`
+   * is refused (HOLD_NOT_ALLOWED).
    */
   pausable?: boolean;
-  /** Working calendar for every template goal deadline (a goal's `deadlineCalendar` wins). */
+  /**
+   * Working calendar of the case type: goal deadlines (a goal's `deadlineCalendar` wins), SLA
+   * warning points, task `due` times and ISO `after` delays count its working time; millisecond
+   * `after` delays stay elapsed time.
+   */
   calendar?: BusinessCalendar;
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addWorkingTime } from '../../src/cases/business-calendar.js';
+import { addWorkingMilliseconds, addWorkingTime, subtractWorkingTime, workingMillisecondsBetween } from '../../src/cases/business-calendar.js';
 import { Rejection } from '../../src/cases/rejection.js';
 import type { BusinessCalendar } from '../../src/templates/types.js';
 
@@ -58,5 +58,40 @@ describe('addWorkingTime', () => {
     expect(() => add('2026-01-05T08:00:00Z', 'P1W')).toThrow(Rejection);
     expect(() => add('2026-01-05T08:00:00Z', 'PT1H', { ...BERLIN, zone: 'Mars/Olympus' })).toThrow(/IANA/);
     expect(() => add('2026-01-05T08:00:00Z', 'PT1H', { zone: 'UTC', week: {} })).toThrow(/no working time/);
+  });
+});
+
+const HOUR = 3600_000;
+const sub = (end: string, duration: string, calendar = BERLIN) => subtractWorkingTime(new Date(end), duration, calendar).toISOString();
+const between = (from: string, to: string) => workingMillisecondsBetween(new Date(from), new Date(to), BERLIN);
+
+describe('subtractWorkingTime', () => {
+  it('goes back over working hours only, across a weekend and a holiday', () => {
+    expect(sub('2026-01-12T09:00:00Z', 'PT2H')).toBe('2026-01-09T15:00:00.000Z'); // Mon 10:00 - 2h = Fri 16:00
+    expect(sub('2026-01-05T16:00:00Z', 'PT8H')).toBe('2026-01-05T08:00:00.000Z'); // a whole day: its opening
+    expect(sub('2026-12-28T09:00:00Z', 'PT2H')).toBe('2026-12-24T15:00:00.000Z'); // over Christmas
+    expect(sub('2026-01-10T12:00:00Z', 'PT1H')).toBe('2026-01-09T15:00:00.000Z'); // from Saturday: Friday 16:00
+  });
+
+  it('day parts go back whole working days to the same point of the day', () => {
+    expect(sub('2026-01-12T12:00:00Z', 'P1D')).toBe('2026-01-09T12:00:00.000Z'); // Mon 13:00 -> Fri 13:00
+    expect(sub('2026-01-12T08:00:00Z', 'P1D')).toBe('2026-01-08T16:00:00.000Z'); // Mon opening = Fri closing -> Thu closing
+    expect(sub('2026-01-07T09:00:00Z', 'P1DT2H')).toBe('2026-01-05T15:00:00.000Z'); // Wed 10:00 - 2h = Tue 16:00, - 1 day = Mon 16:00
+  });
+
+  it('undoes addWorkingTime for points inside working hours', () => {
+    for (const [start, d] of [['2026-01-05T12:00:00Z', 'PT13H'], ['2026-01-08T10:30:00Z', 'P2DT3H'], ['2026-12-23T09:00:00Z', 'PT20H']] as const) {
+      expect(sub(add(start, d), d)).toBe(new Date(start).toISOString());
+    }
+  });
+});
+
+describe('workingMillisecondsBetween and addWorkingMilliseconds', () => {
+  it('count only working time, and are inverse of each other', () => {
+    expect(between('2026-01-09T16:00:00Z', '2026-01-12T15:00:00Z')).toBe(7 * HOUR); // Fri 17:00 -> Mon 16:00
+    expect(between('2026-01-07T13:00:00Z', '2026-01-08T10:00:00Z')).toBe(5 * HOUR); // Wed 14:00 -> Thu 11:00
+    expect(between('2026-01-12T15:00:00Z', '2026-01-09T16:00:00Z')).toBe(0);
+    expect(addWorkingMilliseconds(new Date('2026-01-12T08:00:00Z'), 7 * HOUR, BERLIN).toISOString()).toBe('2026-01-12T15:00:00.000Z');
+    expect(addWorkingMilliseconds(new Date('2026-01-10T08:00:00Z'), 0, BERLIN).toISOString()).toBe('2026-01-10T08:00:00.000Z');
   });
 });

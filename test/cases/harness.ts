@@ -176,6 +176,8 @@ export interface Harness {
   rejects(state: CaseState, command: Command, code: string, actor?: Actor): Extract<Decision, { ok: false }>['error'];
   open(input?: Partial<OpenCaseInput>): CaseState;
   advance(ms: number): void;
+  /** Sets the clock to an ISO time. */
+  at(iso: string): void;
   now(): Date;
   definitions: Map<string, FragmentDefinition>;
 }
@@ -204,6 +206,9 @@ export function createHarness(
     now: () => now,
     advance(ms) {
       now = new Date(now.getTime() + ms);
+    },
+    at(iso) {
+      now = new Date(iso);
     },
     decide(state, command, actor = AGENT) {
       const before = state === undefined ? undefined : structuredClone(state);

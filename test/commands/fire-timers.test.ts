@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assembleCore, type Core } from '../../src/core.js';
 import type { DatabaseHandle } from '../../src/platform/database.js';
 import type { JobQueue } from '../../src/platform/job-queue.js';
-import { TIMER_CATALOG, openTimerCases } from '../jobs/timer-stack.js';
+import { TIMER_CATALOG, WAITER_DELAY_MS, openTimerCases, sleep } from '../jobs/timer-stack.js';
 import { openTestDatabase, openTestJobQueue, silentLogger, uniqueId } from '../support/platform.js';
 
 let database: DatabaseHandle;
@@ -81,6 +81,27 @@ describe('fireTimers', () => {
     expect((outcomes[1] as { error: Error }).error.message).toMatch(/No case template retired-template/);
     expect(await snapshot(good!)).toMatchObject({ expired: true, firedEntries: 1, timerStatus: 'fired' });
     expect(await snapshot(orphan!)).toEqual(orphanBefore);
+  });
+
+  it('leaves a timer the database clock has not reached alone (early, with the wait) and fires it once due', async () => {
+    const [c] = await openTimerCases(core, 1);
+    const timer = await timerOf(c!);
+    const before = await snapshot(c!);
+    const dueAt = new Date(timer.due_at);
+    // However fast the caller's clock, the statement's own time decides.
+    const [early] = await core.runner.fireTimers([{ timerId: timer.id, caseId: c!, dueAt: dueAt.toISOString() }]);
+    expect(early).toMatchObject({ timerId: timer.id, outcome: 'early' });
+    const dueInMs = (early as { dueInMs: number }).dueInMs;
+    expect(dueInMs).toBeGreaterThan(0);
+    expect(dueInMs).toBeLessThanOrEqual(WAITER_DELAY_MS);
+    expect(await snapshot(c!)).toEqual(before);
+
+    const { rows } = await sql<{ wait: number }>`select greatest(0, extract(epoch from (${dueAt.toISOString()}::timestamptz - clock_timestamp())) * 1000)::int + 5 as wait`.execute(database.db);
+    await sleep(rows[0]!.wait);
+    expect(await core.runner.fireTimers([{ timerId: timer.id, caseId: c!, dueAt: dueAt.toISOString() }])).toEqual([{ timerId: timer.id, outcome: 'applied' }]);
+    const fired = await timerOf(c!);
+    expect(new Date(fired.settled_at!).getTime()).toBeGreaterThanOrEqual(dueAt.getTime());
+    expect(await snapshot(c!)).toMatchObject({ version: before.version + 1, firedEntries: 1, timerStatus: 'fired' });
   });
 
   it('refuses two timers of one case in one batch and writes nothing', async () => {

@@ -134,7 +134,7 @@ describe('goal views projection', () => {
     const crash = new Error('crash before commit');
     await expect(
       t.database.db.transaction().execute(async (trx) => {
-        const previous = (await loadCaseForUpdate(trx, c.id))!;
+        const previous = (await loadCaseForUpdate(trx, c.id))!.state;
         const template = t.core.catalog.template(previous.template.key, previous.template.version)!;
         const decision = t.core.engine.decide(previous, { type: 'goal.update', goalKey: 'rma_issued', deadlineAt: movedTo, reason: 'test' }, {
           now: new Date(clock),

@@ -68,6 +68,41 @@ describe('BullMQ job queue (real Redis)', () => {
     expect(Date.now() - enqueuedAt).toBeGreaterThanOrEqual(400);
   });
 
+  it('runs a deferred job again under its own id, after the wait, without spending an attempt', async () => {
+    const q = queue();
+    const name = uniqueId('q');
+    const runs: { id: string; attempt: number; at: number }[] = [];
+    q.process<{ n: number }>(name, async (job) => {
+      runs.push({ id: job.id, attempt: job.attempt, at: Date.now() });
+      if (runs.length === 1) return { deferMs: 300 };
+    });
+    await q.enqueue(name, { id: 'not-yet', data: { n: 1 }, attempts: 1 });
+    const deadline = Date.now() + 5_000;
+    while (runs.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(runs.map((r) => [r.id, r.attempt])).toEqual([['not-yet', 1], ['not-yet', 1]]);
+    expect(runs[1]!.at - runs[0]!.at).toBeGreaterThanOrEqual(300);
+    // Done now: the queue no longer holds it.
+    expect([...(await q.held(name, ['not-yet']))]).toEqual([]);
+  });
+
+  it("starts delayed jobs by the database's clock when this machine's clock runs behind it, and no job before it is due", async () => {
+    const q = queue();
+    const name = uniqueId('q');
+    const c = collector();
+    q.process(name, c.processor);
+    // The database's clock is five minutes ahead of this machine's.
+    q.followDatabaseClock!(() => Date.now() + 5 * 60_000);
+    const enqueuedAt = Date.now();
+    await q.enqueue(name, { id: 'due-by-db', data: { n: 1 }, delayMs: 60_000 });
+    await q.enqueue(name, { id: 'not-due-yet', data: { n: 2 }, delayMs: 10 * 60_000 });
+    await c.waitFor(1, 10_000);
+    await new Promise((r) => setTimeout(r, 600));
+    expect(c.seen.map((j) => j.id)).toEqual(['due-by-db']);
+    expect(Date.now() - enqueuedAt).toBeLessThan(15_000);
+    expect([...(await q.held(name, ['not-due-yet']))]).toEqual(['not-due-yet']);
+  });
+
   it('retries a failing job up to its attempts', async () => {
     const q = queue();
     const name = uniqueId('q');

@@ -32,6 +32,21 @@ describe('in-process job queue (embedded mode)', () => {
     await q.close();
   });
 
+  it('runs a deferred job again after the wait, as the same try', async () => {
+    const q = createInProcessJobQueue({ logger: silentLogger });
+    const runs: { attempt: number; at: number }[] = [];
+    q.process('t', async (job) => {
+      runs.push({ attempt: job.attempt, at: Date.now() });
+      if (runs.length === 1) return { deferMs: 100 };
+    });
+    await q.enqueue('t', { id: 'd', data: null, attempts: 1 });
+    await sleep(400);
+    expect(runs.map((r) => r.attempt)).toEqual([1, 1]);
+    expect(runs[1]!.at - runs[0]!.at).toBeGreaterThanOrEqual(100);
+    expect([...(await q.held('t', ['d']))]).toEqual([]);
+    await q.close();
+  });
+
   it('runs nothing after close', async () => {
     const q = createInProcessJobQueue({ logger: silentLogger });
     const seen: string[] = [];

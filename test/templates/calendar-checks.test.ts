@@ -49,12 +49,12 @@ roles: [agent]
 resolution: auto
 ${extra}`;
 
-async function problemsOf(templateText: string) {
+async function problemsOf(templateText: string, fragmentText = FRAGMENT) {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'tessera-calendar-'));
   roots.push(dir);
   await mkdir(path.join(dir, 'fragments'));
   await writeFile(path.join(dir, 'hello.yaml'), templateText);
-  await writeFile(path.join(dir, 'fragments', 'say-hello.yaml'), FRAGMENT);
+  await writeFile(path.join(dir, 'fragments', 'say-hello.yaml'), fragmentText);
   const result = await loadCatalog(dir);
   return { problems: result.problems, templates: result.templates.map((t) => t.key) };
 }
@@ -131,6 +131,28 @@ describe('business calendar checks', () => {
       ['INVALID_CALENDAR', '/goals/0/deadline', 11, expect.stringContaining('write working days and hours, e.g. P5D or PT8H')],
     ]);
     expect((await problemsOf(template('', '', 'P1W'))).problems).toEqual([]);
+  });
+
+  it("refuse a fragment whose ISO delay or task due counts weeks under the template's calendar, but not without one", async () => {
+    const weekly = FRAGMENT.replace(
+      '    greeting:\n',
+      '    greeting:\n      tags: [task]\n      meta: { task: { title: Greet, role: agent, due: P2W } }\n      after: { P1W: done, "5000": done }\n',
+    );
+    const { problems, templates } = await problemsOf(template('', CALENDAR), weekly);
+    expect(problems.map((p) => [p.code, p.path, p.message])).toEqual([
+      ['INVALID_CALENDAR', '/defaultFragments/0', expect.stringContaining('its `after` delay P1W (state greeting)')],
+      ['INVALID_CALENDAR', '/defaultFragments/0', expect.stringContaining('its task due P2W (state greeting)')],
+    ]);
+    expect(templates).toEqual([]);
+    expect((await problemsOf(template(), weekly)).problems).toEqual([]);
+  });
+
+  it('refuse a warnBefore in weeks when the goal counts working time', async () => {
+    const sla = 'slas:\n  - goal: greeted\n    warnBefore: P1W\n';
+    const { problems } = await problemsOf(template('', CALENDAR + sla, 'P10D'));
+    expect(problems.map((p) => [p.code, p.path, p.message])).toEqual([
+      ['INVALID_CALENDAR', '/slas/0/warnBefore', expect.stringContaining('warnBefore P1W has weeks, months or years')],
+    ]);
   });
 
   it('a deadlineCalendar is a calendar, not the name of one: a name is a located schema problem', async () => {

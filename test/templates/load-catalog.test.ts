@@ -67,6 +67,7 @@ describe('the shipped catalog', () => {
     expect(formatProblems(result.problems)).toBe('');
     expect(result.templates.map((t) => `${t.key}@${t.version}`).sort()).toEqual([
       'billing-dispute@1',
+      'callback-request@1',
       'product-repair@1',
       'social-complaint@1',
     ]);

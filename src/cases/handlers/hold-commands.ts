@@ -1,5 +1,7 @@
 import { DateTime } from 'luxon';
+import { addWorkingMilliseconds, workingMillisecondsBetween } from '../business-calendar.js';
 import { emit, journal, requireReason, type Draft } from '../draft.js';
+import { calendarOfGoal } from '../goal-calendar.js';
 import { reject } from '../rejection.js';
 import { armSlaPoints, cancelSlaPoints } from '../sla.js';
 import type { Command } from '../types.js';
@@ -35,8 +37,14 @@ export function holdCase(d: Draft, command: Hold): Record<string, unknown> {
 
 /**
  * Resumes a held case: status `open`; every open goal with a deadline that was not breached
- * before the hold has its deadline moved by the time held, and its SLA points re-armed
+ * before the hold gets back the time it had left when the hold began, and its SLA points re-armed
  * (`armSlaPoints`). A breached goal keeps its deadline: the breach already happened.
+ * - Under a business calendar (`calendarOfGoal`) that is *working* time: the working time left
+ *   between the hold and the deadline, counted again from the resume. A deadline of Monday 16:00
+ *   (9-17 hours) held from Friday 17:00 to Monday 09:00 had 7 working hours left: Monday 16:00
+ *   again, not Thursday 08:00 (which moving it by the 64 hours held would give).
+ * - Otherwise elapsed time: the deadline moves by the time held.
+ * A deadline already passed when the hold began (its breach not yet fired) moves by the time held.
  */
 export function resumeCase(d: Draft, _command: Resume): Record<string, unknown> {
   const heldAt = d.case.heldAt;
@@ -52,7 +60,13 @@ export function resumeCase(d: Draft, _command: Resume): Record<string, unknown> 
   for (const goal of d.case.goals) {
     if (goal.status !== 'open' || goal.deadlineAt === undefined || goal.sla === 'breached') continue;
     const from = goal.deadlineAt;
-    goal.deadlineAt = DateTime.fromISO(from, { zone: 'utc' }).plus({ milliseconds: heldMs }).toJSDate().toISOString();
+    const calendar = calendarOfGoal(d, goal);
+    if (calendar !== undefined && Date.parse(from) > Date.parse(heldAt)) {
+      const left = workingMillisecondsBetween(new Date(heldAt), new Date(from), calendar);
+      goal.deadlineAt = addWorkingMilliseconds(d.ctx.now, left, calendar).toISOString();
+    } else {
+      goal.deadlineAt = DateTime.fromISO(from, { zone: 'utc' }).plus({ milliseconds: heldMs }).toJSDate().toISOString();
+    }
     armSlaPoints(d, goal);
     shifted.push({ goalKey: goal.key, from, to: goal.deadlineAt });
   }
