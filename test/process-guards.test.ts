@@ -26,7 +26,7 @@ async function start(failure: 'rejection' | 'exception') {
       TESSERA_ADMIN_KEY: ADMIN_KEY,
       STRAY_FAILURE: failure,
     },
-    90_000,
+    undefined,
     ['test/support/stray-failure.ts'],
   );
   servers.push(server);

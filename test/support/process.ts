@@ -24,7 +24,7 @@ export function spawnTs(entry: string, args: string[], env: Record<string, strin
   });
 }
 
-export async function startServer(env: Record<string, string>, timeoutMs = 60_000, preload: string[] = []): Promise<RunningServer> {
+export async function startServer(env: Record<string, string>, timeoutMs = 120_000, preload: string[] = []): Promise<RunningServer> {
   const child = spawnTs('src/server.ts', [], { HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env }, preload);
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
