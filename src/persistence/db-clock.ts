@@ -38,15 +38,23 @@ export function localClockFromEnv(env: Record<string, string | undefined> = proc
   return () => Date.now() + skew;
 }
 
+/** A sample is trusted over a later one with a longer round trip for this long. */
+const SAMPLE_TTL_MS = 10_000;
+
 export function createDbClock(local: () => number = localClockFromEnv()): DbClock {
   let offset = 0;
+  // The midpoint of a short round trip is the better estimate: under load, answers queue.
+  let best = { rtt: Infinity, at: -Infinity };
   const clock: DbClock = {
     now: () => new Date(local() + offset),
     local,
     offsetMs: () => offset,
     observe(dbTime, sentAt, receivedAt) {
       const t = dbTime.getTime();
-      if (Number.isFinite(t)) offset = t - Math.round((sentAt + receivedAt) / 2);
+      const rtt = Math.max(0, receivedAt - sentAt);
+      if (!Number.isFinite(t) || (rtt > best.rtt && receivedAt - best.at < SAMPLE_TTL_MS)) return;
+      offset = t - Math.round((sentAt + receivedAt) / 2);
+      best = { rtt, at: receivedAt };
     },
     async sync(db) {
       const sentAt = local();
