@@ -8,8 +8,12 @@ import type { FragmentInstance } from './types.js';
 /**
  * Folds one fragment step into the case: the new snapshot, its actions (case file, milestones,
  * outbound events, priority), its delays (timers), the task diff, and completion.
+ *
+ * `rebuilt`: the step is a jump or a migration, which rebuilds the snapshot by entering states
+ * afresh. Open tasks of states still active then stay open (same id, claims kept); after a
+ * transition, a task state that was exited and entered again (re-entry) reopens its task.
  */
-export function applyStep(d: Draft, f: FragmentInstance, compiled: CompiledFragment, step: StepResult): void {
+export function applyStep(d: Draft, f: FragmentInstance, compiled: CompiledFragment, step: StepResult, rebuilt = false): void {
   f.snapshot = step.snapshot;
   f.activeStates = [...step.activeStates];
   for (const action of step.actions) applyAction(d, f, action);
@@ -18,7 +22,7 @@ export function applyStep(d: Draft, f: FragmentInstance, compiled: CompiledFragm
     f.status = 'done';
     f.endedAt = d.now;
   }
-  syncTasks(d, f, compiled);
+  syncTasks(d, f, compiled, rebuilt ? [] : step.exited);
   if (step.status === 'done') {
     cancelAllFragmentTimers(d, f);
     journal(d, 'fragment.completed', { fragmentId: f.id, definition: f.definition });

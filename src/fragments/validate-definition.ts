@@ -42,7 +42,6 @@ const REFUSED_KEYS: Record<string, string> = {
   onDone: 'onDone is not supported: move to the next state with an event or an `always` transition with a guard',
   history: 'history states are not supported: jump to an explicit state instead',
   id: 'state ids are not supported: target states by path (`sibling`, `.child`) or by `#<machine id>.path.to.state`',
-  reenter: 'reenter is not supported: target the state itself to re-enter it',
   target: 'a state has no target; put it on a transition under on, after or always',
 };
 
