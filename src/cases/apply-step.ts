@@ -1,4 +1,5 @@
 import type { CompiledFragment, FragmentAction, StepResult } from '../fragments/runtime.js';
+import { recordCaseFileWrite } from './case-file-check.js';
 import { setPath } from './case-file.js';
 import { emit, journal, type Draft } from './draft.js';
 import { syncTasks, openTasksOf, closeTask } from './tasks.js';
@@ -34,6 +35,7 @@ function applyAction(d: Draft, f: FragmentInstance, action: FragmentAction): voi
   switch (action.type) {
     case 'assignCaseFile':
       setPath(d.case.caseFile, action.path, action.value);
+      recordCaseFileWrite(d, { path: action.path, fragmentId: f.id, definition: f.definition, action: 'assignCaseFile' });
       journal(d, 'case_file.assigned', { fragmentId: f.id, path: action.path, value: action.value ?? null });
       return;
     case 'setMilestone':

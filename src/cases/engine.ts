@@ -41,8 +41,7 @@
  * fragment.cancelled, goal.added, goal.updated, goal.achieved, milestone.reached,
  * content.added, and the fragments' own `emit` event types.
  */
-import { Ajv } from 'ajv';
-import * as ajvFormats from 'ajv-formats';
+import { createAuthorSchemaAjv } from '../json-schema/author-schemas.js';
 import { decide } from './decide.js';
 import { acceptedEvents, type AcceptedEventsView } from './accepted-events.js';
 import { createEngineCache, type EngineCache } from './engine-cache.js';
@@ -71,16 +70,10 @@ export interface Engine {
   acceptedEvents(state: CaseState, ctx: Pick<DecideContext, 'definitions'>): AcceptedEventsView;
 }
 
-// ajv-formats is CommonJS: under NodeNext its plugin is the module itself or its `default`.
-type FormatsPlugin = (ajv: Ajv) => Ajv;
-const addFormats: FormatsPlugin =
-  ((ajvFormats as unknown as { default?: FormatsPlugin }).default ?? (ajvFormats as unknown as FormatsPlugin));
-
 /** Builds a case engine. Everything it caches lives in this instance (or the given cache). */
 export function createEngine(options: EngineOptions = {}): Engine {
-  // removeAdditional stays off: unknown fields are errors, never silently dropped.
-  const ajv = new Ajv({ allErrors: true, strict: false, removeAdditional: false, useDefaults: false, coerceTypes: false });
-  addFormats(ajv);
+  // Case-file schemas and task forms: draft 2020-12, as the loader checked them; no coercion.
+  const ajv = createAuthorSchemaAjv();
   const internals = {
     services: options.fragments ?? defaultFragmentServices(),
     cache: options.cache ?? createEngineCache(options.cacheSize),

@@ -10,7 +10,7 @@
  * Every problem names its path (`machine.states.review.on.APPROVE.target`) and the fix.
  */
 import { Ajv, type ErrorObject } from 'ajv';
-import addFormatsModule from 'ajv-formats';
+import { checkAuthorSchema } from '../json-schema/author-schemas.js';
 import { buildMachine } from './build-machine.js';
 import type { DefinitionProblem } from './definition-error.js';
 import { DEFINITION_SHAPE_LIMITS, definitionSchema } from './definition-schema.js';
@@ -48,10 +48,6 @@ const REFUSED_KEYS: Record<string, string> = {
 const ajv = new Ajv({ allErrors: true, strict: true, strictTypes: false });
 const validateShape = ajv.compile(definitionSchema);
 
-// Forms are authored by process owners; compile them leniently (unknown keywords such as UI
-// hints are annotations), but they must be valid JSON Schema.
-const addFormats = addFormatsModule.default;
-const formAjv = addFormats(new Ajv({ strict: false, allErrors: true }));
 
 /**
  * Validates an untrusted fragment definition. Never throws; returns every problem found
@@ -328,12 +324,12 @@ function checkTask(state: StateInfo, path: string, add: Add): void {
     add(`${path}.tags`, 'meta.task is only used on states tagged "task": add "task" to tags (or remove meta.task).');
   }
   if (task.form !== undefined) {
-    try {
-      const validate = formAjv.compile(task.form);
-      formAjv.removeSchema(validate.schema as object);
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      add(`${path}.meta.task.form`, `is not a valid JSON Schema: ${message.slice(0, 200)}.`);
+    // The same dialect and strictness as case-file schemas and the engine (draft 2020-12).
+    const check = checkAuthorSchema(task.form);
+    if (!check.ok) {
+      const first = check.errors[0];
+      const message = check.message ?? `${first?.instancePath || '/'} ${first?.message ?? 'is invalid'}`;
+      add(`${path}.meta.task.form`, `is not a valid JSON Schema (draft 2020-12): ${message.slice(0, 200)}.`);
     }
   }
   if (task.due !== undefined) {

@@ -106,7 +106,7 @@ export function buildCatalog(files: readonly SourceFile[], deps: CatalogDeps): C
     if (!result.ok) {
       for (const p of result.problems) report('INVALID_DEFINITION', file, source, toPointer(p.path, parsed.value), p.message);
     }
-    // Task forms are checked by the validator (leniently: UI hints are allowed in forms).
+    // Task forms are checked by the validator, as draft 2020-12 JSON Schema (json-schema/author-schemas.ts).
     const definition = result.ok ? result.definition : parsed.value;
     const facts = collectFragmentFacts(parsed.value);
     factsByRef.set(ref, facts);
