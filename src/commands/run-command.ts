@@ -91,7 +91,11 @@ export interface DueTimer {
 }
 
 /** What became of one timer of a batch: applied, stale (settled, nothing changed), or refused. */
-export type TimerOutcome = { timerId: string; outcome: 'applied' | 'stale' | 'case_missing' } | { timerId: string; outcome: 'failed'; error: Error };
+export type TimerOutcome =
+  | { timerId: string; outcome: 'applied' | 'stale' | 'case_missing' }
+  /** Applied as a spent timer that changed nothing but the journal (`timer.failed`): why, as an error code. */
+  | { timerId: string; outcome: 'spent'; code: string }
+  | { timerId: string; outcome: 'failed'; error: Error };
 
 const TIMER_ACTOR: Actor = { id: 'timer', role: 'system' };
 
@@ -250,7 +254,8 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
             firedTimerId: timer.timerId,
           });
           committed.push({ caseId: state.id, effects: decision.effects, pendingOutbox: [] });
-          outcomes.push({ timerId: timer.timerId, outcome: 'applied' });
+          const failed = decision.result?.['failed'];
+          outcomes.push(typeof failed === 'string' ? { timerId: timer.timerId, outcome: 'spent', code: failed } : { timerId: timer.timerId, outcome: 'applied' });
         }
       }
       const saved = await saveDecisions(trx, inputs, settled);
