@@ -16,6 +16,12 @@
  *   re-arms its points (`handlers/hold-commands.ts`).
  * - Leaving `open` (resolved, closed, cancelled) cancels active fragments, their open tasks and
  *   every pending timer (`wind-down.ts`).
+ * - The case file: every command whose fragment actions write it must leave it valid against the
+ *   template's `caseFileSchema` (draft 2020-12), else CASE_FILE_WRITE_INVALID naming the pointers
+ *   and the writing actions (`case-file-check.ts`); a fragment delay that would break it is spent
+ *   and journaled `timer.failed`, an SLA escalation that would is skipped.
+ * - Events are taken when XState's `snapshot.can()` says so, also a transition to the state itself;
+ *   `reenter: true` exits and enters again (entry/exit actions, timers re-armed, task reopened).
  * - Tasks: opened on entering a `task`-tagged state, cancelled when it is left, completed by
  *   `task.complete` (output validated against the form, sent as `{ type: task.event, data }`,
  *   not merged into the case file). Assignment: fragment assignment, task queue, case queue,
