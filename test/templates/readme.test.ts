@@ -64,7 +64,7 @@ function signatures(text: string): { name: string; shown: Shown }[] {
   return out;
 }
 
-type ObjectSchema = { properties?: Record<string, ObjectSchema>; required?: string[] };
+type ObjectSchema = { properties?: Record<string, ObjectSchema>; required?: readonly string[] };
 
 /** The doc shows exactly the schema's properties, required ones not as optional, objects with their fields. */
 function expectShown(where: string, shown: Shown, schema: ObjectSchema): void {
