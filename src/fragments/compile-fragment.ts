@@ -45,7 +45,9 @@ const IDLE_SCOPE: Scope = Object.freeze({
  * problem in `problems`) when it does not pass `validateFragmentDefinition`.
  */
 export function compileFragment(definition: FragmentDefinition): CompiledFragment {
-  const validation = validateFragmentDefinition(definition);
+  // Compiling is for definitions already accepted (stored ones too): forms need only be runnable.
+  // New definitions get the strict author check first (loader, `validateDefinition`).
+  const validation = validateFragmentDefinition(definition, { forms: 'stored' });
   if (!validation.ok) {
     const first = validation.problems[0];
     const name = `${String((definition as Partial<FragmentDefinition>)?.key)}@${String((definition as Partial<FragmentDefinition>)?.version)}`;

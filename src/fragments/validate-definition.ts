@@ -54,7 +54,16 @@ const validateShape = ajv.compile(definitionSchema);
  * (up to DEFINITION_LIMITS.maxProblems), each with its path and what to change.
  * A definition of 10,000 states is refused in the first pass, in about a millisecond.
  */
-export function validateFragmentDefinition(def: unknown): DefinitionValidation {
+export interface ValidateOptions {
+  /**
+   * `author` (default): task forms get the strict draft 2020-12 check of every authored schema.
+   * `stored`: the definition was accepted before (compiling a stored copy): a form need only be
+   * usable by the engine, so a definition accepted under an older, laxer check keeps running.
+   */
+  forms?: 'author' | 'stored';
+}
+
+export function validateFragmentDefinition(def: unknown, options: ValidateOptions = {}): DefinitionValidation {
   const structural = checkStructure(def);
   if (structural.length > 0) return { ok: false, problems: structural };
 
@@ -63,7 +72,7 @@ export function validateFragmentDefinition(def: unknown): DefinitionValidation {
   }
   const definition = def as unknown as FragmentDefinition;
   const index = indexStates(definition.machine);
-  const problems = checkSemantics(definition, index);
+  const problems = checkSemantics(definition, index, options.forms ?? 'author');
   if (problems.length > 0) return { ok: false, problems: cap(problems) };
 
   try {
@@ -212,7 +221,7 @@ function join(path: string, key: string): string {
 }
 
 /** Pass 3. */
-function checkSemantics(def: FragmentDefinition, index: StateIndex): DefinitionProblem[] {
+function checkSemantics(def: FragmentDefinition, index: StateIndex, forms: 'author' | 'stored'): DefinitionProblem[] {
   const problems: DefinitionProblem[] = [];
   const add = (path: string, message: string) => problems.push({ path, message });
 
@@ -264,7 +273,7 @@ function checkSemantics(def: FragmentDefinition, index: StateIndex): DefinitionP
     }
     checkActions(`${path}.entry`, json.entry, add);
     checkActions(`${path}.exit`, json.exit, add);
-    checkTask(state, path, add);
+    checkTask(state, path, add, forms);
   }
 
   for (const cycle of alwaysCycles(index)) {
@@ -311,7 +320,7 @@ function checkActions(path: string, actions: ActionJson | ActionJson[] | undefin
   }
 }
 
-function checkTask(state: StateInfo, path: string, add: Add): void {
+function checkTask(state: StateInfo, path: string, add: Add, forms: 'author' | 'stored'): void {
   const json = state.json;
   const tagged = json.tags?.includes('task') === true;
   const task = json.meta?.task;
@@ -325,7 +334,7 @@ function checkTask(state: StateInfo, path: string, add: Add): void {
   }
   if (task.form !== undefined) {
     // The same dialect and strictness as case-file schemas and the engine (draft 2020-12).
-    const check = checkAuthorSchema(task.form);
+    const check = checkAuthorSchema(task.form, forms);
     if (!check.ok) {
       const first = check.errors[0];
       const message = check.message ?? `${first?.instancePath || '/'} ${first?.message ?? 'is invalid'}`;

@@ -47,23 +47,28 @@ export type AuthorSchemaCheck =
   /** `errors`: the meta-schema's (paths inside the schema); `message`: Ajv's compile error. */
   | { ok: false; errors: ErrorObject[]; message?: string };
 
-// Checking compiles and forgets: one instance serves every check.
-let checker: Ajv2020 | undefined;
+// Checking compiles and forgets: one instance per mode serves every check.
+const checkers: Partial<Record<'author' | 'stored', Ajv2020>> = {};
 
-/** Whether `schema` is a usable draft 2020-12 schema under the strict rules above. Never throws. */
-export function checkAuthorSchema(schema: unknown): AuthorSchemaCheck {
-  checker ??= addFormats(new Ajv2020({ ...OPTIONS, strict: true }));
+/**
+ * Whether `schema` is a usable draft 2020-12 schema. Never throws. `author` (default): the
+ * strict rules above, for every schema as it is written or loaded. `stored`: only whether the
+ * engine can run it (`createAuthorSchemaAjv` compiles it), for copies accepted earlier.
+ */
+export function checkAuthorSchema(schema: unknown, mode: 'author' | 'stored' = 'author'): AuthorSchemaCheck {
   if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) {
     return { ok: false, errors: [], message: 'must be a JSON Schema object' };
   }
   const declared = (schema as { $schema?: unknown }).$schema;
-  if (declared !== undefined && declared !== AUTHOR_SCHEMA_DIALECT) {
+  if (mode === 'author' && declared !== undefined && declared !== AUTHOR_SCHEMA_DIALECT) {
     return { ok: false, errors: [], message: `$schema must be ${AUTHOR_SCHEMA_DIALECT} (or left out): schemas here are draft 2020-12` };
   }
+  const checker = (checkers[mode] ??= mode === 'author' ? addFormats(new Ajv2020({ ...OPTIONS, strict: true })) : createAuthorSchemaAjv());
+  const checked = mode === 'stored' ? runnable(schema as Record<string, unknown>) : (schema as Record<string, unknown>);
   try {
     // Meta-schema first: its errors carry paths; compile then catches strict-mode mistakes.
-    if (!checker.validateSchema(schema)) return { ok: false, errors: [...(checker.errors ?? [])] };
-    checker.compile(schema);
+    if (!checker.validateSchema(checked)) return { ok: false, errors: [...(checker.errors ?? [])] };
+    checker.compile(checked);
     return { ok: true };
   } catch (error) {
     return { ok: false, errors: [], message: error instanceof Error ? error.message : String(error) };
@@ -71,6 +76,16 @@ export function checkAuthorSchema(schema: unknown): AuthorSchemaCheck {
     // Author schemas may carry $id; forget them so the next one may reuse the id.
     checker.removeSchema();
   }
+}
+
+/**
+ * The schema as the engine compiles it: without `$id` (validators are cached by key, and Ajv
+ * refuses a second schema with the same id) and without `$schema` (everything here is read as
+ * 2020-12; only a copy stored before that rule could name another dialect).
+ */
+export function runnable(schema: Record<string, unknown>): Record<string, unknown> {
+  const { $id: _id, $schema: _schema, ...rest } = schema;
+  return rest;
 }
 
 export type { ErrorObject, ValidateFunction };

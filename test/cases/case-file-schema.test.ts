@@ -243,6 +243,20 @@ describe('task forms are draft 2020-12 too', () => {
     }
   });
 
+  it('a definition stored before the strict check (a form with a UI keyword) still runs: its form is enforced, the keyword ignored', () => {
+    const legacy = structuredClone(PICK_V1);
+    const form = legacy.machine.states['picking']!.meta!.task!.form as Record<string, unknown>;
+    form['properties'] = { why: { type: 'string', maxLength: 5, 'x-widget': 'textarea' } };
+    form['$schema'] = 'http://json-schema.org/draft-07/schema#';
+    expect(validateFragmentDefinition(legacy).ok).toBe(false);
+    // The engine compiles stored copies without authoring them again.
+    const h = createHarness({ template: { ...TEMPLATE, defaultFragments: ['pick@1'], goals: [] }, definitions: [legacy] });
+    const c = h.open();
+    const task = openTask(c, 'picking');
+    h.rejects(c, { type: 'task.complete', taskId: task.id, output: { why: 'far too long' } }, 'INVALID_TASK_OUTPUT');
+    h.ok(c, { type: 'task.complete', taskId: task.id, output: { why: 'ok' } });
+  });
+
   it('a form declaring another dialect is refused', () => {
     const draft07 = structuredClone(PICK_V1);
     (draft07.machine.states['picking']!.meta!.task!.form as Record<string, unknown>)['$schema'] = 'http://json-schema.org/draft-07/schema#';
