@@ -37,6 +37,7 @@ export const ERROR_CODES = {
   EXPRESSION_LIMIT: { status: 422, title: 'The expression exceeded its evaluation budget' },
   INVALID_TASK_OUTPUT: { status: 422, title: 'The task output does not match its form' },
   INVALID_CASE_FILE: { status: 422, title: 'The case file does not match the template schema' },
+  CASE_FILE_WRITE_INVALID: { status: 422, title: 'The command would leave the case file invalid against the template schema' },
   REASON_REQUIRED: { status: 422, title: 'A reason is required' },
   UNMET_REQUIRED_GOALS: { status: 422, title: 'Required goals are not achieved' },
   HOLD_NOT_ALLOWED: { status: 422, title: 'Cases of this template cannot be put on hold' },

@@ -1,4 +1,5 @@
 import type { CompiledFragment, FragmentAction, StepResult } from '../fragments/runtime.js';
+import { recordCaseFileWrite } from './case-file-check.js';
 import { setPath } from './case-file.js';
 import { emit, journal, type Draft } from './draft.js';
 import { syncTasks, openTasksOf, closeTask } from './tasks.js';
@@ -8,8 +9,12 @@ import type { FragmentInstance } from './types.js';
 /**
  * Folds one fragment step into the case: the new snapshot, its actions (case file, milestones,
  * outbound events, priority), its delays (timers), the task diff, and completion.
+ *
+ * `rebuilt`: the step is a jump or a migration, which rebuilds the snapshot by entering states
+ * afresh. Open tasks of states still active then stay open (same id, claims kept); after a
+ * transition, a task state that was exited and entered again (re-entry) reopens its task.
  */
-export function applyStep(d: Draft, f: FragmentInstance, compiled: CompiledFragment, step: StepResult): void {
+export function applyStep(d: Draft, f: FragmentInstance, compiled: CompiledFragment, step: StepResult, rebuilt = false): void {
   f.snapshot = step.snapshot;
   f.activeStates = [...step.activeStates];
   for (const action of step.actions) applyAction(d, f, action);
@@ -18,7 +23,7 @@ export function applyStep(d: Draft, f: FragmentInstance, compiled: CompiledFragm
     f.status = 'done';
     f.endedAt = d.now;
   }
-  syncTasks(d, f, compiled);
+  syncTasks(d, f, compiled, rebuilt ? [] : step.exited);
   if (step.status === 'done') {
     cancelAllFragmentTimers(d, f);
     journal(d, 'fragment.completed', { fragmentId: f.id, definition: f.definition });
@@ -30,6 +35,7 @@ function applyAction(d: Draft, f: FragmentInstance, action: FragmentAction): voi
   switch (action.type) {
     case 'assignCaseFile':
       setPath(d.case.caseFile, action.path, action.value);
+      recordCaseFileWrite(d, { path: action.path, fragmentId: f.id, definition: f.definition, action: 'assignCaseFile' });
       journal(d, 'case_file.assigned', { fragmentId: f.id, path: action.path, value: action.value ?? null });
       return;
     case 'setMilestone':

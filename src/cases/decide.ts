@@ -10,6 +10,7 @@ import { migrateFragment } from './handlers/migrate-fragment.js';
 import { newCase, openCase } from './handlers/open-case.js';
 import { sendEvent } from './handlers/send-event.js';
 import { claimTask, completeTask, reassignTask } from './handlers/task-commands.js';
+import { checkCaseFile } from './case-file-check.js';
 import { reject, toDomainError } from './rejection.js';
 import type { CaseState, Command, CommandType, DecideContext, Decision } from './types.js';
 
@@ -42,6 +43,7 @@ function decideOrThrow(engine: EngineInternals, state: CaseState | undefined, co
     if (state) reject('VALIDATION_FAILED', 'case.open starts a new case; send it without an existing case.');
     const d = createDraft(newCase(command, ctx), ctx, engine, undefined);
     openCase(d);
+    checkCaseFile(d, 'Opening the case');
     return finish(d, 0, { caseId: d.case.id });
   }
   if (!state) return reject('CASE_NOT_FOUND', `No case to apply ${command.type} to.`);
@@ -56,12 +58,35 @@ function decideOrThrow(engine: EngineInternals, state: CaseState | undefined, co
     if (command.type === 'timer.fire') return unchanged(state, { noop: true, reason: 'case_not_open' });
     reject('CASE_NOT_OPEN', `Case ${state.id} is ${state.status}; ${command.type} needs an open case.`, { status: state.status });
   }
-  const d = createDraft(structuredClone(state), ctx, engine, reasonOf(command));
+  const d = createDraft(structuredClone(state), ctx, engine, reasonOf(command), state);
   const outcome = handle(d, command);
   if (outcome['noop'] === true) return unchanged(state, outcome);
+  // Before a dry run answers too: it must say what the real command would say.
+  checkCaseFile(d, COMMAND_WHAT[command.type]);
   if (command.type === 'fragment.migrate' && command.dryRun === true) return unchanged(state, { dryRun: true, ...outcome });
   return finish(d, state.version, outcome);
 }
+
+/** How refusals name the command (`... would leave the case file invalid`). */
+const COMMAND_WHAT: Record<Exclude<CommandType, 'case.open'>, string> = {
+  'event.send': 'The event',
+  'fragment.add': 'Adding the fragment',
+  'fragment.migrate': 'Migrating the fragment',
+  'fragment.jump': 'The jump',
+  'fragment.cancel': 'Cancelling the fragment',
+  'fragment.reassign': 'Reassigning the fragment',
+  'goal.add': 'Adding the goal',
+  'goal.update': 'Updating the goal',
+  'case.reassign': 'Reassigning the case',
+  'task.claim': 'Claiming the task',
+  'task.complete': 'Completing the task',
+  'task.reassign': 'Reassigning the task',
+  'content.add': 'Adding content',
+  'case.close': 'Closing the case',
+  'case.hold': 'Holding the case',
+  'case.resume': 'Resuming the case',
+  'timer.fire': 'The timer',
+};
 
 /**
  * What a held case still takes: resuming or closing it, evidence, moving the work to other

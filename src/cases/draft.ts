@@ -1,6 +1,7 @@
-import type { Ajv } from 'ajv';
+import type { Ajv2020 } from 'ajv/dist/2020.js';
 import type { CompiledFragment } from '../fragments/runtime.js';
 import type { FragmentRef } from '../fragments/types.js';
+import type { CaseFileWrite } from './case-file-check.js';
 import type { EngineCache } from './engine-cache.js';
 import type { FragmentServices } from './fragment-services.js';
 import { reject } from './rejection.js';
@@ -10,7 +11,8 @@ import type { CaseState, DecideContext, Effect, FragmentInstance, JournalEntry }
 export interface EngineInternals {
   services: FragmentServices;
   cache: EngineCache;
-  ajv: Ajv;
+  /** Draft 2020-12, from json-schema/author-schemas.ts. */
+  ajv: Ajv2020;
 }
 
 /**
@@ -25,8 +27,12 @@ export interface Draft {
   /** The command's reason, carried by every journal entry it produces. */
   readonly reason: string | undefined;
   case: CaseState;
+  /** The case as the command found it (read-only; `undefined` for `case.open`). */
+  readonly before: CaseState | undefined;
   readonly effects: Effect[];
   readonly journal: JournalEntry[];
+  /** What fragment actions wrote into the case file, in order (see case-file-check.ts). */
+  readonly caseFileWrites: CaseFileWrite[];
 }
 
 export function createDraft(
@@ -34,8 +40,9 @@ export function createDraft(
   ctx: DecideContext,
   engine: EngineInternals,
   reason: string | undefined,
+  before?: CaseState,
 ): Draft {
-  return { ctx, engine, now: ctx.now.toISOString(), reason, case: state, effects: [], journal: [] };
+  return { ctx, engine, now: ctx.now.toISOString(), reason, case: state, before, effects: [], journal: [], caseFileWrites: [] };
 }
 
 export function journal(d: Draft, type: string, data: Record<string, unknown>): JournalEntry {

@@ -16,6 +16,12 @@
  *   hold — working time under a business calendar — and re-arms its points (`handlers/hold-commands.ts`).
  * - Leaving `open` (resolved, closed, cancelled) cancels active fragments, their open tasks and
  *   every pending timer (`wind-down.ts`).
+ * - The case file: every command whose fragment actions write it must leave it valid against the
+ *   template's `caseFileSchema` (draft 2020-12), else CASE_FILE_WRITE_INVALID naming the pointers
+ *   and the writing actions (`case-file-check.ts`); a fragment delay that would break it is spent
+ *   and journaled `timer.failed`, an SLA escalation that would is skipped.
+ * - Events are taken when XState's `snapshot.can()` says so, also a transition to the state itself;
+ *   `reenter: true` exits and enters again (entry/exit actions, timers re-armed, task reopened).
  * - Tasks: opened on entering a `task`-tagged state, cancelled when it is left, completed by
  *   `task.complete` (output validated against the form, sent as `{ type: task.event, data }`,
  *   not merged into the case file). Assignment: fragment assignment, task queue, case queue,
@@ -42,8 +48,7 @@
  * fragment.cancelled, goal.added, goal.updated, goal.achieved, milestone.reached,
  * content.added, and the fragments' own `emit` event types.
  */
-import { Ajv } from 'ajv';
-import * as ajvFormats from 'ajv-formats';
+import { createAuthorSchemaAjv } from '../json-schema/author-schemas.js';
 import { decide } from './decide.js';
 import { acceptedEvents, type AcceptedEventsView } from './accepted-events.js';
 import { createEngineCache, type EngineCache } from './engine-cache.js';
@@ -72,16 +77,10 @@ export interface Engine {
   acceptedEvents(state: CaseState, ctx: Pick<DecideContext, 'definitions'>): AcceptedEventsView;
 }
 
-// ajv-formats is CommonJS: under NodeNext its plugin is the module itself or its `default`.
-type FormatsPlugin = (ajv: Ajv) => Ajv;
-const addFormats: FormatsPlugin =
-  ((ajvFormats as unknown as { default?: FormatsPlugin }).default ?? (ajvFormats as unknown as FormatsPlugin));
-
 /** Builds a case engine. Everything it caches lives in this instance (or the given cache). */
 export function createEngine(options: EngineOptions = {}): Engine {
-  // removeAdditional stays off: unknown fields are errors, never silently dropped.
-  const ajv = new Ajv({ allErrors: true, strict: false, removeAdditional: false, useDefaults: false, coerceTypes: false });
-  addFormats(ajv);
+  // Case-file schemas and task forms: draft 2020-12, as the loader checked them; no coercion.
+  const ajv = createAuthorSchemaAjv();
   const internals = {
     services: options.fragments ?? defaultFragmentServices(),
     cache: options.cache ?? createEngineCache(options.cacheSize),

@@ -1,4 +1,5 @@
 import type { ErrorObject, ValidateFunction } from 'ajv';
+import { runnable } from '../json-schema/author-schemas.js';
 import type { Draft } from './draft.js';
 
 export interface SchemaProblem {
@@ -11,9 +12,7 @@ export interface SchemaProblem {
 export function validatorFor(d: Draft, cacheKey: string, schema: Record<string, unknown>): ValidateFunction {
   const cached = d.engine.cache.validators.get(cacheKey);
   if (cached) return cached;
-  // Ajv refuses a second schema with the same $id; ours are cached by key instead.
-  const { $id: _ignored, ...withoutId } = schema;
-  const validate = d.engine.ajv.compile(withoutId);
+  const validate = d.engine.ajv.compile(runnable(schema));
   d.engine.cache.validators.set(cacheKey, validate);
   return validate;
 }

@@ -12,10 +12,11 @@ import { DateTime, Duration } from 'luxon';
 import type { Escalation, SlaSpec } from '../templates/types.js';
 import { subtractWorkingTime } from './business-calendar.js';
 import { calendarOfGoal } from './goal-calendar.js';
+import { caseFileProblems, describeCaseFileProblems } from './case-file-check.js';
 import { compiledFor, emit, type Draft } from './draft.js';
 import { startFragment } from './start-fragment.js';
 import { newTimerId } from './timers.js';
-import { PRIORITIES, type Actor, type Goal, type JournalEntry } from './types.js';
+import { PRIORITIES, type Actor, type CaseState, type Goal, type JournalEntry } from './types.js';
 
 /** The actor of every escalation the engine runs on its own. */
 export const SLA_ACTOR: Actor = { id: 'sla', role: 'system' };
@@ -164,6 +165,9 @@ function escalate(d: Draft, goal: Goal, point: SlaPoint, escalations: Escalation
           journalEntry(d, SLA_ACTOR, 'sla.escalation_skipped', { ...sla, action: e.action, why: `${e.fragment} is already active` });
           break;
         }
+        // A fragment whose first step would break the case file is not started; the point
+        // itself (at risk, breached) and the other escalations still happen.
+        const mark = checkpoint(d);
         const f = startFragment(d, {
           id: d.ctx.newId(),
           ref: e.fragment,
@@ -171,11 +175,45 @@ function escalate(d: Draft, goal: Goal, point: SlaPoint, escalations: Escalation
           source: 'escalation',
           ...(e.queue !== undefined ? { assignment: { queue: e.queue } } : {}),
         });
+        const problems = caseFileProblems(d);
+        if (problems.length > 0) {
+          rollBack(d, mark);
+          // The case object was replaced: read the goal from it from now on.
+          const key = goal.key;
+          goal = d.case.goals.find((g) => g.key === key) ?? goal;
+          journalEntry(d, SLA_ACTOR, 'sla.escalation_skipped', {
+            ...sla,
+            action: e.action,
+            definition: e.fragment,
+            why: `starting ${e.fragment} would leave the case file invalid: ${describeCaseFileProblems(problems)}`,
+            errors: problems,
+          });
+          break;
+        }
         journalEntry(d, SLA_ACTOR, 'sla.fragment_started', { ...sla, fragmentId: f.id, definition: e.fragment });
         break;
       }
     }
   }
+}
+
+interface Checkpoint {
+  case: CaseState;
+  effects: number;
+  journal: number;
+  writes: number;
+}
+
+/** A copy to come back to; taken only before an escalation fragment starts (rare, small). */
+function checkpoint(d: Draft): Checkpoint {
+  return { case: structuredClone(d.case), effects: d.effects.length, journal: d.journal.length, writes: d.caseFileWrites.length };
+}
+
+function rollBack(d: Draft, mark: Checkpoint): void {
+  d.case = mark.case;
+  d.effects.length = mark.effects;
+  d.journal.length = mark.journal;
+  d.caseFileWrites.length = mark.writes;
 }
 
 function journalEntry(d: Draft, actor: Actor, type: string, data: Record<string, unknown>): void {

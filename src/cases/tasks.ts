@@ -6,14 +6,16 @@ import type { Assignment, FragmentInstance, Task } from './types.js';
 
 /**
  * Diffs the task-tagged states of `f` against its open tasks: a task whose state was left is
- * cancelled, a task state without an open task opens one. (Completion closes its task before
- * the step, so a completed task is never seen here.)
+ * cancelled — also when the step entered that state again (`exited`: re-entry reopens the task,
+ * as it re-runs entry actions and re-arms timers) — and a task state without an open task opens
+ * one. (Completion closes its task before the step, so a completed task is never seen here.)
  */
-export function syncTasks(d: Draft, f: FragmentInstance, compiled: CompiledFragment): void {
+export function syncTasks(d: Draft, f: FragmentInstance, compiled: CompiledFragment, exited: readonly string[] = []): void {
   const wanted = f.status === 'active' ? compiled.taskStates(f.snapshot) : [];
   const wantedKeys = new Set(wanted.map((t) => t.stateKey));
+  const left = new Set(exited);
   for (const task of openTasksOf(d, f.id)) {
-    if (!wantedKeys.has(task.stateKey)) closeTask(d, task, 'cancelled');
+    if (!wantedKeys.has(task.stateKey) || left.has(task.stateKey)) closeTask(d, task, 'cancelled');
   }
   const openKeys = new Set(openTasksOf(d, f.id).map((t) => t.stateKey));
   for (const taskState of wanted) {

@@ -108,12 +108,15 @@ export interface DueTimer {
 }
 
 /**
- * What became of one timer of a batch: applied, stale (settled, nothing changed), refused, or
- * not due yet by the database's clock (`early`: nothing written; fire it again in `dueInMs`).
+ * What became of one timer of a batch: applied, stale (settled, nothing changed), spent (applied
+ * as a timer that changed nothing but the journal, `timer.failed`), refused, or not due yet by
+ * the database's clock (`early`: nothing written; fire it again in `dueInMs`).
  */
 export type TimerOutcome =
   | { timerId: string; outcome: 'applied' | 'stale' | 'case_missing' }
   | { timerId: string; outcome: 'early'; dueInMs: number }
+  /** Why the timer was spent without effect, as an error code. */
+  | { timerId: string; outcome: 'spent'; code: string }
   | { timerId: string; outcome: 'failed'; error: Error };
 
 const TIMER_ACTOR: Actor = { id: 'timer', role: 'system' };
@@ -297,7 +300,8 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
             firedTimerId: timer.timerId,
           });
           committed.push({ caseId: state.id, effects: decision.effects, pendingOutbox: [] });
-          outcomes.push({ timerId: timer.timerId, outcome: 'applied' });
+          const failed = decision.result?.['failed'];
+          outcomes.push(typeof failed === 'string' ? { timerId: timer.timerId, outcome: 'spent', code: failed } : { timerId: timer.timerId, outcome: 'applied' });
         }
       }
       const saved = await saveDecisions(trx, inputs, settled);

@@ -10,7 +10,11 @@
  * - for `jumpTo`: one hidden root transition per state (`tessera.jump.<path>` -> `#<id>.<path>`)
  *   and a hidden, empty top-level state `$void` to jump from when there is no snapshot.
  *   XState then computes exits, entries, timers and `always` steps of a jump like any other
- *   transition. `$void` cannot clash: state keys must start with a letter.
+ *   transition. `$void` cannot clash: state keys must start with a letter;
+ * - an exit marker (`tessera.exited` with `{ path }`) first in every state's exit actions, so a
+ *   step can tell which states were left — also those entered again (re-entry), which the
+ *   state value alone cannot show. Markers have no implementation: XState hands them to the
+ *   action executor like the registry's actions, and the runtime drops them from its result.
  */
 import { createMachine, raise, type AnyStateMachine, type EventObject } from 'xstate';
 import type { StateIndex } from './index-states.js';
@@ -24,6 +28,8 @@ export const JUMP_EVENT_PREFIX = 'tessera.jump.';
 export const VOID_STATE = '$void';
 /** Microsteps one event may cause before XState gives up (an `always`/raise loop). */
 export const MAX_MICROSTEPS = 500;
+/** The exit marker's action type (see above); reserved, so no definition can name it. */
+export const EXITED_MARKER = 'tessera.exited';
 
 /** Where guards find the case while a pure XState call runs. */
 export interface ScopeHolder {
@@ -65,7 +71,7 @@ export function buildMachine(json: MachineJson, index: StateIndex, holder: Scope
     initial: json.initial,
     context: json.context ?? {},
     options: { maxIterations: MAX_MICROSTEPS },
-    states: { ...structuredClone(json.states), [VOID_STATE]: {} },
+    states: { ...withExitMarkers(structuredClone(json.states), ''), [VOID_STATE]: {} },
     on: jumps,
   };
   const implementations = {
@@ -78,6 +84,17 @@ export function buildMachine(json: MachineJson, index: StateIndex, holder: Scope
   // The config is data validated against our own schema; XState's generic config type
   // cannot express "JSON from outside", hence the cast.
   return createMachine(config as never, implementations as never) as unknown as AnyStateMachine;
+}
+
+/** Puts the exit marker first in each state's exit actions (mutates the given clone). */
+function withExitMarkers(states: Record<string, StateJson>, prefix: string): Record<string, StateJson> {
+  for (const [key, state] of Object.entries(states)) {
+    const path = prefix + key;
+    const exit = state.exit === undefined ? [] : Array.isArray(state.exit) ? state.exit : [state.exit];
+    state.exit = [{ type: EXITED_MARKER, params: { path } }, ...exit];
+    if (state.states) withExitMarkers(state.states, `${path}.`);
+  }
+  return states;
 }
 
 /** The event as guards and expressions see it: its type and its `data` object. */

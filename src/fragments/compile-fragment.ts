@@ -26,7 +26,7 @@
  * against XState's `transition()`.
  */
 import { createActor, getNextTransitions, type AnyActorScope, type AnyMachineSnapshot, type AnyStateMachine, type EventObject } from 'xstate';
-import { buildMachine, JUMP_EVENT_PREFIX, toScopeEvent, VOID_STATE, type ScopeHolder } from './build-machine.js';
+import { buildMachine, EXITED_MARKER, JUMP_EVENT_PREFIX, toScopeEvent, VOID_STATE, type ScopeHolder } from './build-machine.js';
 import { DefinitionError } from './definition-error.js';
 import { ExpressionLimitError } from './expression-meter.js';
 import { indexStates, leafPaths, type StateIndex } from './index-states.js';
@@ -46,7 +46,9 @@ const IDLE_SCOPE: Scope = Object.freeze({
  * problem in `problems`) when it does not pass `validateFragmentDefinition`.
  */
 export function compileFragment(definition: FragmentDefinition): CompiledFragment {
-  const validation = validateFragmentDefinition(definition);
+  // Compiling is for definitions already accepted (stored ones too): forms need only be runnable.
+  // New definitions get the strict author check first (loader, `validateDefinition`).
+  const validation = validateFragmentDefinition(definition, { forms: 'stored' });
   if (!validation.ok) {
     const first = validation.problems[0];
     const name = `${String((definition as Partial<FragmentDefinition>)?.key)}@${String((definition as Partial<FragmentDefinition>)?.version)}`;
@@ -108,10 +110,12 @@ class Fragment implements CompiledFragment {
     const current = this.restore(snapshot);
     if (current.status !== 'active') return undefined;
     return this.withScope(scope, false, () => {
+      // Taken or not is XState's own rule (`snapshot.can()`): an enabled transition with a target
+      // or with actions. Comparing snapshots cannot tell: a transition to the state itself
+      // (internal, or re-entering one without actions) leaves the snapshot as it was. The same
+      // rule lists accepted events, so the list never offers what this refuses.
+      if (!current.can(event)) return undefined;
       const [next, actions] = this.pure(() => this.machine.transition(current, event, this.actorScope));
-      // XState returns the very same snapshot when no transition was enabled; a targetless
-      // transition also keeps it but returns its actions (same rule as snapshot.can()).
-      if (next === current && actions.length === 0) return undefined;
       // A timer that fired is spent: leaving its state need not cancel it.
       return this.step(next, actions, scope, event.type.startsWith('xstate.after.') ? event.type : undefined);
     });
@@ -230,8 +234,11 @@ class Fragment implements CompiledFragment {
     const actions: FragmentAction[] = [];
     const scheduled = new Map<string, DelayRequest>();
     const cancel: string[] = [];
+    const exited: string[] = [];
     for (const action of executed) {
-      if (action.type === 'xstate.raise') {
+      if (action.type === EXITED_MARKER) {
+        exited.push((action.params as { path: string }).path);
+      } else if (action.type === 'xstate.raise') {
         const params = action.params as { delay?: number; id?: string; event: EventObject };
         // A raise without a delay was already processed inside the transition.
         if (params.delay === undefined || params.id === undefined) continue;
@@ -258,6 +265,7 @@ class Fragment implements CompiledFragment {
       activeStates: leafPaths(next.value) ?? [],
       actions,
       delays: { schedule: [...scheduled.values()], cancel },
+      exited,
     };
   }
 }

@@ -70,6 +70,8 @@ export const definitionSchema = {
     transition: stringOr({ minLength: 1, maxLength: 300 }, 'object', {
       properties: {
         target: { type: 'string', minLength: 1, maxLength: 300 },
+        // XState v5: exit and enter the target again even when it is the source (or contains it).
+        reenter: { type: 'boolean' },
         guard: named,
         actions: { $ref: '#/definitions/actions' },
         description: { type: 'string', maxLength: 2000 },

@@ -43,6 +43,11 @@ export interface StepResult {
   activeStates: string[];
   actions: FragmentAction[];
   delays: { schedule: DelayRequest[]; cancel: string[] };
+  /**
+   * Dotted paths of the states this step exited, in XState's exit order — including states
+   * entered again in the same step (`reenter: true`), whose tasks must reopen.
+   */
+  exited: string[];
 }
 
 export interface TaskState {
@@ -55,7 +60,11 @@ export interface TaskState {
 export interface CompiledFragment {
   readonly definition: FragmentDefinition;
   start(scope: Scope): StepResult;
-  /** `undefined` when no transition in the current state accepts the event (nothing changes). */
+  /**
+   * `undefined` when no transition in the current state accepts the event (nothing changes).
+   * Accepted means what XState's `snapshot.can()` says: an enabled transition with a target or
+   * with actions — also one to the state itself that leaves the snapshot unchanged.
+   */
   send(snapshot: unknown, event: { type: string; [key: string]: unknown }, scope: Scope): StepResult | undefined;
   /** Event types with an enabled transition now (guards evaluated against scope). Excludes xstate.* events. */
   acceptedEvents(snapshot: unknown, scope: Scope): string[];

@@ -37,6 +37,12 @@ export type TransitionJson =
   | string
   | {
       target?: string;
+      /**
+       * XState v5 `reenter`: with `true`, a transition to its own state (or an ancestor) exits
+       * and enters it again — exit/entry actions run, `after` timers re-arm, tasks reopen.
+       * Without it, a transition to the source state itself is internal (actions only).
+       */
+      reenter?: boolean;
       guard?: string | { type: string; params?: Record<string, unknown> };
       actions?: ActionJson | ActionJson[];
       description?: string;

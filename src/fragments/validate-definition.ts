@@ -10,7 +10,7 @@
  * Every problem names its path (`machine.states.review.on.APPROVE.target`) and the fix.
  */
 import { Ajv, type ErrorObject } from 'ajv';
-import addFormatsModule from 'ajv-formats';
+import { checkAuthorSchema } from '../json-schema/author-schemas.js';
 import { buildMachine } from './build-machine.js';
 import type { DefinitionProblem } from './definition-error.js';
 import { DEFINITION_SHAPE_LIMITS, definitionSchema } from './definition-schema.js';
@@ -42,24 +42,28 @@ const REFUSED_KEYS: Record<string, string> = {
   onDone: 'onDone is not supported: move to the next state with an event or an `always` transition with a guard',
   history: 'history states are not supported: jump to an explicit state instead',
   id: 'state ids are not supported: target states by path (`sibling`, `.child`) or by `#<machine id>.path.to.state`',
-  reenter: 'reenter is not supported: target the state itself to re-enter it',
   target: 'a state has no target; put it on a transition under on, after or always',
 };
 
 const ajv = new Ajv({ allErrors: true, strict: true, strictTypes: false });
 const validateShape = ajv.compile(definitionSchema);
 
-// Forms are authored by process owners; compile them leniently (unknown keywords such as UI
-// hints are annotations), but they must be valid JSON Schema.
-const addFormats = addFormatsModule.default;
-const formAjv = addFormats(new Ajv({ strict: false, allErrors: true }));
 
 /**
  * Validates an untrusted fragment definition. Never throws; returns every problem found
  * (up to DEFINITION_LIMITS.maxProblems), each with its path and what to change.
  * A definition of 10,000 states is refused in the first pass, in about a millisecond.
  */
-export function validateFragmentDefinition(def: unknown): DefinitionValidation {
+export interface ValidateOptions {
+  /**
+   * `author` (default): task forms get the strict draft 2020-12 check of every authored schema.
+   * `stored`: the definition was accepted before (compiling a stored copy): a form need only be
+   * usable by the engine, so a definition accepted under an older, laxer check keeps running.
+   */
+  forms?: 'author' | 'stored';
+}
+
+export function validateFragmentDefinition(def: unknown, options: ValidateOptions = {}): DefinitionValidation {
   const structural = checkStructure(def);
   if (structural.length > 0) return { ok: false, problems: structural };
 
@@ -68,7 +72,7 @@ export function validateFragmentDefinition(def: unknown): DefinitionValidation {
   }
   const definition = def as unknown as FragmentDefinition;
   const index = indexStates(definition.machine);
-  const problems = checkSemantics(definition, index);
+  const problems = checkSemantics(definition, index, options.forms ?? 'author');
   if (problems.length > 0) return { ok: false, problems: cap(problems) };
 
   try {
@@ -217,7 +221,7 @@ function join(path: string, key: string): string {
 }
 
 /** Pass 3. */
-function checkSemantics(def: FragmentDefinition, index: StateIndex): DefinitionProblem[] {
+function checkSemantics(def: FragmentDefinition, index: StateIndex, forms: 'author' | 'stored'): DefinitionProblem[] {
   const problems: DefinitionProblem[] = [];
   const add = (path: string, message: string) => problems.push({ path, message });
 
@@ -269,7 +273,7 @@ function checkSemantics(def: FragmentDefinition, index: StateIndex): DefinitionP
     }
     checkActions(`${path}.entry`, json.entry, add);
     checkActions(`${path}.exit`, json.exit, add);
-    checkTask(state, path, add);
+    checkTask(state, path, add, forms);
   }
 
   for (const cycle of alwaysCycles(index)) {
@@ -316,7 +320,7 @@ function checkActions(path: string, actions: ActionJson | ActionJson[] | undefin
   }
 }
 
-function checkTask(state: StateInfo, path: string, add: Add): void {
+function checkTask(state: StateInfo, path: string, add: Add, forms: 'author' | 'stored'): void {
   const json = state.json;
   const tagged = json.tags?.includes('task') === true;
   const task = json.meta?.task;
@@ -329,12 +333,12 @@ function checkTask(state: StateInfo, path: string, add: Add): void {
     add(`${path}.tags`, 'meta.task is only used on states tagged "task": add "task" to tags (or remove meta.task).');
   }
   if (task.form !== undefined) {
-    try {
-      const validate = formAjv.compile(task.form);
-      formAjv.removeSchema(validate.schema as object);
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      add(`${path}.meta.task.form`, `is not a valid JSON Schema: ${message.slice(0, 200)}.`);
+    // The same dialect and strictness as case-file schemas and the engine (draft 2020-12).
+    const check = checkAuthorSchema(task.form, forms);
+    if (!check.ok) {
+      const first = check.errors[0];
+      const message = check.message ?? `${first?.instancePath || '/'} ${first?.message ?? 'is invalid'}`;
+      add(`${path}.meta.task.form`, `is not a valid JSON Schema (draft 2020-12): ${message.slice(0, 200)}.`);
     }
   }
   if (task.due !== undefined) {

@@ -59,6 +59,8 @@ export function fireTimerProcessor(deps: FireTimerDeps) {
     if (result.outcome === 'early') return { deferMs: result.dueInMs };
     // Retrying cannot make a vanished case appear (the row outlived its case: log, move on).
     if (result.outcome === 'case_missing') deps.logger.warn({ timerId: timer.id, caseId: timer.case_id }, 'timer of a missing case skipped');
+    // Deterministic: firing it again would decide the same. The case journals `timer.failed`.
+    if (result.outcome === 'spent') deps.logger.warn({ timerId: timer.id, caseId: timer.case_id, code: result.code }, 'timer spent without effect; see the case journal (timer.failed)');
     if (result.outcome === 'failed') throw result.error;
   };
 }

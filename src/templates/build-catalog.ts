@@ -12,6 +12,7 @@ import { collectFragmentFacts, type FragmentFacts } from './fragment-facts.js';
 import type { LoadProblem, LoadProblemCode } from './load-problem.js';
 import { joinPointer, parseSource, type ParsedSource } from './parse-source.js';
 import { createSchemaChecker, type SchemaChecker } from './schema-checker.js';
+import { templateFromFile, type TemplateFile } from './template-file-schema.js';
 import { calendarProblems, workingDeadlineProblem } from './check-calendar.js';
 import type { BusinessCalendar, CaseTemplate } from './types.js';
 
@@ -80,7 +81,7 @@ export function buildCatalog(files: readonly SourceFile[], deps: CatalogDeps): C
     for (const issue of issues) report('SCHEMA', file, source, issue.path, issue.message, issue.atKey);
     if (issues.length > 0) continue;
     if (kind === 'template') {
-      const value = source.value as CaseTemplate;
+      const value = templateFromFile(source.value as TemplateFile);
       templates.push({ file, value, ref: `${value.key}@${value.version}`, source });
     } else {
       const value = source.value as FragmentDefinition;
@@ -106,7 +107,7 @@ export function buildCatalog(files: readonly SourceFile[], deps: CatalogDeps): C
     if (!result.ok) {
       for (const p of result.problems) report('INVALID_DEFINITION', file, source, toPointer(p.path, parsed.value), p.message);
     }
-    // Task forms are checked by the validator (leniently: UI hints are allowed in forms).
+    // Task forms are checked by the validator, as draft 2020-12 JSON Schema (json-schema/author-schemas.ts).
     const definition = result.ok ? result.definition : parsed.value;
     const facts = collectFragmentFacts(parsed.value);
     factsByRef.set(ref, facts);

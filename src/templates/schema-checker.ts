@@ -1,16 +1,14 @@
 /**
- * Ajv, set up once per catalog load, for two jobs: checking documents against the published
- * file schemas (errors as JSON pointers with messages that say the fix), and checking that
- * schemas written by authors (`caseFileSchema`, task forms) are themselves valid JSON Schema.
+ * Ajv for two jobs: checking documents against the published file schemas (errors as JSON
+ * pointers with messages that say the fix), and checking that schemas written by authors
+ * (`caseFileSchema`) are themselves valid draft 2020-12 JSON Schema — the one setup in
+ * json-schema/author-schemas.ts, which the fragment validator (task forms) and the engine share.
  */
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import addFormatsModule from 'ajv-formats';
+import { checkAuthorSchema } from '../json-schema/author-schemas.js';
 import { FragmentFileSchema } from './fragment-file-schema.js';
 import { joinPointer, splitPointer } from './parse-source.js';
 import { TemplateFileSchema } from './template-file-schema.js';
-
-// ajv-formats is CommonJS: under NodeNext the default import is `module.exports`, the plugin.
-const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
 
 export interface SchemaIssue {
   path: string;
@@ -44,26 +42,14 @@ function compileFileValidators(): { template: ValidateFunction; fragment: Valida
 
 export function createSchemaChecker(): SchemaChecker {
   const { template, fragment } = compileFileValidators();
-  // Author schemas: strict about unknown keywords and formats (typos), lenient about style.
-  const authored = new Ajv2020({ allErrors: true, strict: true, strictTypes: false, strictTuples: false });
-  addFormats(authored);
   return {
     checkTemplate: (value) => run(template, value),
     checkFragment: (value) => run(fragment, value),
     checkJsonSchema(schema) {
-      try {
-        // Meta-schema first: its errors carry paths; compile then catches strict-mode mistakes.
-        if (!authored.validateSchema(schema as object)) {
-          return summarize(authored.errors ?? []);
-        }
-        authored.compile(schema as object);
-        return [];
-      } catch (error) {
-        return [{ path: '', message: error instanceof Error ? error.message : String(error) }];
-      } finally {
-        // Author schemas may carry $id; forget them so the next file may reuse the id.
-        authored.removeSchema();
-      }
+      // The same check (dialect, strictness) as task forms and the engine: json-schema/author-schemas.ts.
+      const check = checkAuthorSchema(schema);
+      if (check.ok) return [];
+      return check.message === undefined ? summarize(check.errors) : [{ path: '', message: check.message }];
     },
   };
 }

@@ -161,7 +161,9 @@ export const TemplateFileSchema = Type.Object(
     goals: Type.Array(GoalSpecSchema),
     milestones: Type.Array(MilestoneSpecSchema),
     defaultFragments: Type.Array(FragmentRefSchema, { description: 'Started when the case opens.' }),
-    discretionaryFragments: Type.Array(FragmentRefSchema, { description: 'Offered on the planning table.' }),
+    discretionaryFragments: Type.Optional(
+      Type.Array(FragmentRefSchema, { description: 'Offered on the planning table; leave out when none (defaults to []).' }),
+    ),
     roles: Type.Array(Name('Role.'), { minItems: 1, uniqueItems: true }),
     defaultQueue: Type.Optional(Name('Queue new cases land in.')),
     resolution: Type.Union([Type.Literal('auto'), Type.Literal('owner')], {
@@ -181,10 +183,15 @@ export const TemplateFileSchema = Type.Object(
 
 export type TemplateFile = Static<typeof TemplateFileSchema>;
 
+/** The template a checked file describes: optional lists filled with their defaults. */
+export function templateFromFile(file: TemplateFile): CaseTemplate {
+  return { ...file, discretionaryFragments: file.discretionaryFragments ?? [] };
+}
+
 // Compile-time checks: a value that passes the schema is a CaseTemplate, and the written-out
 // literal lists are exactly the domain's lists.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-const templateFileIsCaseTemplate = (t: TemplateFile): CaseTemplate => t;
+const templateFileIsCaseTemplate = (t: Omit<TemplateFile, 'discretionaryFragments'> & Pick<CaseTemplate, 'discretionaryFragments'>): CaseTemplate => t;
 const prioritiesMatch: Same<Static<typeof PrioritySchema>, (typeof PRIORITIES)[number]> = true;
 const intakeActionsMatch: Same<NonNullable<TemplateFile['intake']>[number]['action'], (typeof INTAKE_ACTIONS)[number]> = true;
 void templateFileIsCaseTemplate;

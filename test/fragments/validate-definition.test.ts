@@ -245,7 +245,9 @@ describe('limits and hostile input', () => {
     for (let i = 0; i < 10_000; i++) def.machine.states[`s${i}`] = { on: { NEXT: `s${i + 1}` } };
     const started = performance.now();
     const problems = problemsOf(def);
-    expect(performance.now() - started).toBeLessThan(50);
+    // Refused by the first, structural pass (about a millisecond when quiet). The bound is
+    // loose for a loaded shared machine; the passes behind it would take seconds here.
+    expect(performance.now() - started).toBeLessThan(1_000);
     expect(problems).toEqual([{ path: 'machine.states', message: expect.stringContaining('more than 200 states') }]);
   });
 

@@ -302,6 +302,45 @@ describe('bad files', () => {
     expect(problems[0]!.message).toContain('requird');
   });
 
+  it('the same strict draft 2020-12 check for task forms: a typo in a form is refused, the template using it left out', async () => {
+    const dir = await catalog({
+      'hello.yaml': TEMPLATE,
+      'fragments/say-hello.yaml': FRAGMENT.replace(
+        'task: { title: Say hello, role: agent }',
+        'task: { title: Say hello, role: agent, form: { type: object, properties: { note: { type: string, maxLenght: 10 } } } }',
+      ),
+    });
+    const { problems, templates } = await loadCatalog(dir);
+    expect(problems).toEqual([
+      expect.objectContaining({ code: 'INVALID_DEFINITION', path: '/machine/states/greeting/meta/task/form', message: expect.stringContaining('maxLenght') }),
+      expect.objectContaining({ code: 'INVALID_REFERENCE', path: '/defaultFragments/0' }),
+    ]);
+    expect(templates).toEqual([]);
+  });
+
+  it('2020-12 keywords are accepted in caseFileSchema and task forms', async () => {
+    const dir = await catalog({
+      'hello.yaml': TEMPLATE.replace(
+        'caseFileSchema:\n  type: object\n',
+        'caseFileSchema:\n  type: object\n  properties:\n    pair: { type: array, prefixItems: [{ type: string }, { type: integer }] }\n  dependentRequired: { pair: [why] }\n  unevaluatedProperties: true\n',
+      ),
+      'fragments/say-hello.yaml': FRAGMENT.replace(
+        'task: { title: Say hello, role: agent }',
+        'task: { title: Say hello, role: agent, form: { type: object, properties: { pair: { type: array, prefixItems: [{ type: string }] } } } }',
+      ),
+    });
+    const { problems, templates } = await loadCatalog(dir);
+    expect(problems).toEqual([]);
+    expect(templates[0]!.caseFileSchema).toMatchObject({ dependentRequired: { pair: ['why'] } });
+  });
+
+  it('a template without discretionary fragments may leave the list out: it is []', async () => {
+    const dir = await catalog({ 'hello.yaml': TEMPLATE.replace('discretionaryFragments: []\n', ''), 'fragments/say-hello.yaml': FRAGMENT });
+    const { problems, templates } = await loadCatalog(dir);
+    expect(problems).toEqual([]);
+    expect(templates[0]!.discretionaryFragments).toEqual([]);
+  });
+
   it('a fragment the validator rejects: pointer and line into the fragment, and templates using it are left out', async () => {
     const dir = await catalog({
       'hello.yaml': TEMPLATE,

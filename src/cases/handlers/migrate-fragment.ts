@@ -62,12 +62,12 @@ export function migrateFragment(d: Draft, command: Migrate): Record<string, unkn
   f.definition = command.to;
   f.title = target.definition.title;
   if (targets.length === 0) {
-    applyStep(d, f, target, target.start(fragmentScope(d.case)));
+    applyStep(d, f, target, target.start(fragmentScope(d.case)), true);
   }
   let snapshot: unknown = undefined;
   for (const state of targets) {
     const step = target.jumpTo(snapshot, state, fragmentScope(d.case));
-    applyStep(d, f, target, step);
+    applyStep(d, f, target, step, true);
     snapshot = step.snapshot;
   }
   const toStates = [...(f.activeStates ?? [])];
