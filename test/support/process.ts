@@ -24,13 +24,17 @@ export function spawnTs(entry: string, args: string[], env: Record<string, strin
   });
 }
 
-export async function startServer(env: Record<string, string>, timeoutMs = 120_000, preload: string[] = []): Promise<RunningServer> {
+/** `timeoutMs`: a fresh PGlite cluster plus tsx take ~15 s alone, and several times that on a loaded machine. */
+export async function startServer(env: Record<string, string>, timeoutMs = 180_000, preload: string[] = []): Promise<RunningServer> {
   const child = spawnTs('src/server.ts', [], { HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env }, preload);
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const baseUrl = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not listen within ${timeoutMs} ms:\n${out}`)), timeoutMs);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL'); // never leave a server behind the test
+      reject(new Error(`server did not listen within ${timeoutMs} ms:\n${out}`));
+    }, timeoutMs);
     const check = () => {
       const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
       if (match) {
