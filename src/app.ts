@@ -12,6 +12,7 @@ import type { Config } from './config.js';
 import { apiKeyRoutes } from './http/api-key-routes.js';
 import { auth } from './http/auth.js';
 import { registerJsonBodyParser } from './http/json-body.js';
+import { createRequestValidatorCompiler } from './http/request-validator.js';
 import { clientErrorHandler, problemDetails } from './http/problem-details.js';
 import { rateLimit } from './http/rate-limit.js';
 import { recordRoutes } from './http/route-table.js';
@@ -71,11 +72,10 @@ export async function buildApp(deps: AppDeps) {
       const incoming = req.headers['x-request-id'];
       return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     },
-    ajv: {
-      // Unknown fields are an error, never silently dropped (mass-assignment safety).
-      customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true },
-    },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  // Bodies are validated without coercion or defaults; query strings and params are parsed to
+  // their declared types (see request-validator.ts).
+  app.setValidatorCompiler(createRequestValidatorCompiler());
   recordRoutes(app);
 
   app.addHook('onSend', async (request, reply) => {

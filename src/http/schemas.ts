@@ -1,5 +1,5 @@
 /** Request and response schemas of the case API (TypeBox -> validation, serialization, OpenAPI). */
-import { Type, type Static } from 'typebox';
+import { Type, type Static, type TObject, type TUnion } from 'typebox';
 import { CONTENT_KINDS, PRIORITIES } from '../cases/types.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './paging.js';
 
@@ -66,21 +66,33 @@ export const AddFragmentBody = Type.Object(
   { additionalProperties: false, minProperties: 1 },
 );
 
-export const AdaptFragmentBody = Type.Union([
+/**
+ * A union dispatched on its `tag` property (Ajv's and OpenAPI's `discriminator`): a body is
+ * checked against the one branch its tag names, so the errors name only what is wrong for the
+ * branch asked; a missing or unknown tag is one error at `/<tag>` listing the allowed values.
+ * Every branch must declare the tag as a literal and require it.
+ */
+export function Tagged<T extends TObject[]>(tag: string, branches: [...T], options: { description?: string } = {}) {
+  return Type.Unsafe<Static<TUnion<T>>>({ type: 'object', discriminator: { propertyName: tag }, oneOf: branches, ...options });
+}
+
+export const ADAPT_ACTIONS = ['migrate', 'jump', 'cancel', 'reassign'] as const;
+
+export const AdaptFragmentBody = Tagged('action', [
   Type.Object(
     {
       action: Type.Literal('migrate'),
-      to: Type.String({ pattern: '^[a-z0-9][a-z0-9-]*@\\d+$' }),
-      state_mapping: Type.Optional(Type.Record(Type.String(), Type.String())),
+      to: Type.String({ pattern: '^[a-z0-9][a-z0-9-]*@\\d+$', description: 'the definition to migrate to, key@version' }),
+      state_mapping: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'old state -> new state, for states renamed in the new version' })),
       reason: Text(2000),
-      dry_run: Type.Optional(Type.Boolean()),
+      dry_run: Type.Optional(Type.Boolean({ description: 'check and preview the migration without applying it' })),
     },
-    { additionalProperties: false },
+    { additionalProperties: false, title: 'migrate' },
   ),
-  Type.Object({ action: Type.Literal('jump'), state: Text(200), reason: Text(2000) }, { additionalProperties: false }),
-  Type.Object({ action: Type.Literal('cancel'), reason: Text(2000) }, { additionalProperties: false }),
-  Type.Object({ action: Type.Literal('reassign'), assignment: Assignment, reason: Type.Optional(Text(2000)) }, { additionalProperties: false }),
-]);
+  Type.Object({ action: Type.Literal('jump'), state: Text(200), reason: Text(2000) }, { additionalProperties: false, title: 'jump' }),
+  Type.Object({ action: Type.Literal('cancel'), reason: Text(2000) }, { additionalProperties: false, title: 'cancel' }),
+  Type.Object({ action: Type.Literal('reassign'), assignment: Assignment, reason: Type.Optional(Text(2000)) }, { additionalProperties: false, title: 'reassign' }),
+], { description: `One of the actions ${ADAPT_ACTIONS.join(' | ')}, each with its own fields` });
 
 export const AddGoalBody = Type.Object(
   {
