@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { apiKeyRoutes } from './http/api-key-routes.js';
 import { auth } from './http/auth.js';
+import { bodyLimit } from './http/body-limit.js';
 import { registerJsonBodyParser } from './http/json-body.js';
 import { createRequestValidatorCompiler } from './http/request-validator.js';
 import { clientErrorHandler, problemDetails } from './http/problem-details.js';
@@ -83,6 +84,8 @@ export async function buildApp(deps: AppDeps) {
   });
 
   await app.register(problemDetails);
+  // Before any route: an oversized body is drained (up to a bound) before its 413, so clients read it.
+  await app.register(bodyLimit, { limitBytes: config.bodyLimitBytes });
   registerJsonBodyParser(app);
   // Before any route, so that every route gets the limiter's hook (its onRoute hook).
   await app.register(rateLimit, {
