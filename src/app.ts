@@ -19,6 +19,7 @@ import { rateLimit } from './http/rate-limit.js';
 import { recordRoutes } from './http/route-table.js';
 import { systemRoutes, type Check } from './http/system-routes.js';
 import { createApiKeyStore } from './persistence/api-key-store.js';
+import { createIdempotentWriter } from './commands/run-idempotent.js';
 import type { DatabaseHandle } from './platform/database.js';
 import type { JobQueue } from './platform/job-queue.js';
 import type { SecretBox } from './platform/secret-box.js';
@@ -119,23 +120,25 @@ export async function buildApp(deps: AppDeps) {
   const apiKeys = createApiKeyStore(deps.database.db);
   const sources = createInboundSources({ db: deps.database.db, secrets: deps.secrets, catalog: deps.core.catalog });
   const inboxRelay = createInboxRelay({ db: deps.database.db, jobs: deps.jobs, logger: deps.logger });
+  const writes = createIdempotentWriter({ db: deps.database.db, secrets: deps.secrets });
   const describe = (state: CaseState) =>
     deps.core.engine.acceptedEvents(state, { definitions: (ref) => deps.core.catalog.fragment(ref) });
   await app.register(async (api) => {
     await api.register(auth, { apiKeys, adminKey: config.adminKey });
-    await api.register(apiKeyRoutes, { apiKeys });
+    await api.register(apiKeyRoutes, { apiKeys, writes });
     await api.register(catalogRoutes, { catalog: deps.core.catalog });
     await api.register(caseRoutes, { core: deps.core, db: deps.database.db, describe });
     await api.register(taskRoutes, { core: deps.core, db: deps.database.db });
     await api.register(supervisorRoutes, { db: deps.database.db, now: deps.core.now });
     await api.register(webhookRoutes, {
       db: deps.database.db,
+      writes,
       secrets: deps.secrets,
       guard: createSsrfGuard({ allowlist: config.webhooks.allowlist, ...(deps.resolveHost ? { resolveHost: deps.resolveHost } : {}) }),
       relay: deps.core.relay.webhooks,
     });
-    await api.register(inboundSourceRoutes, { sources });
-    await api.register(inboxRoutes, { db: deps.database.db, sources, relay: inboxRelay });
+    await api.register(inboundSourceRoutes, { sources, writes });
+    await api.register(inboxRoutes, { db: deps.database.db, sources, relay: inboxRelay, writes });
     // Its own scope: the raw-body content-type parser must not reach the other routes.
     await api.register(inboundWebhookRoutes, { db: deps.database.db, sources, relay: inboxRelay, perMinute: config.inboundRateLimitPerMinute });
   });
