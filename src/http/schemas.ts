@@ -1,6 +1,6 @@
 /** Request and response schemas of the case API (TypeBox -> validation, serialization, OpenAPI). */
 import { Type, type Static, type TObject, type TUnion } from 'typebox';
-import { CONTENT_KINDS, PRIORITIES } from '../cases/types.js';
+import { CASE_STATUSES, CONTENT_KINDS, FRAGMENT_STATUSES, GOAL_SLA_STATES, GOAL_STATUSES, PRIORITIES, TASK_STATUSES } from '../cases/types.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './paging.js';
 
 const Id = Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\s]+$' });
@@ -108,7 +108,11 @@ export const AddGoalBody = Type.Object(
 
 export const UpdateGoalBody = Type.Object(
   {
-    deadline_at: Type.Optional(Type.Union([Type.String({ format: 'date-time' }), Type.Null()])),
+    deadline_at: Type.Optional(
+      Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+        description: 'The new deadline (RFC 3339); null removes the deadline and cancels its SLA timers. Leave it out to keep it.',
+      }),
+    ),
     title: Type.Optional(Text(300)),
     reason: Text(2000),
   },
@@ -184,12 +188,12 @@ export const GoalView = Type.Object({
   title: Type.String(),
   condition: Type.String(),
   required: Type.Boolean(),
-  status: Type.String(),
+  status: Type.Enum(GOAL_STATUSES),
   deadline_at: Nullable(Type.String()),
   achieved_at: Nullable(Type.String()),
   ad_hoc: Type.Boolean(),
   /** on_track | at_risk | breached; null without a deadline. */
-  sla: Nullable(Type.String()),
+  sla: Type.Union([Type.Enum(GOAL_SLA_STATES), Type.Null()]),
   at_risk_at: Nullable(Type.String()),
   achieved_late: Type.Boolean(),
 });
@@ -205,7 +209,7 @@ export const TaskView = Type.Object({
   queue: Nullable(Type.String()),
   form: Type.Unknown(),
   event: Type.String(),
-  status: Type.String(),
+  status: Type.Enum(TASK_STATUSES),
   opened_at: Type.String(),
   due_at: Nullable(Type.String()),
   claimed_by: Nullable(Type.String()),
@@ -218,7 +222,7 @@ export const FragmentView = Type.Object({
   id: Type.String(),
   definition: Type.String(),
   title: Type.String(),
-  status: Type.String(),
+  status: Type.Enum(FRAGMENT_STATUSES, { description: 'active while it runs; done when it reached a final state; cancelled' }),
   states: Type.Array(Type.String()),
   accepted_events: Type.Array(Type.String()),
   assignee_id: Nullable(Type.String()),
@@ -233,8 +237,8 @@ export const CaseView = Type.Object({
   id: Type.String(),
   template: TemplateRef,
   title: Type.String(),
-  status: Type.String(),
-  priority: Type.String(),
+  status: Type.Enum(CASE_STATUSES),
+  priority: Type.Enum(PRIORITIES),
   owner_id: Nullable(Type.String()),
   queue: Nullable(Type.String()),
   customer: Type.Unknown(),
@@ -254,12 +258,18 @@ export const CaseView = Type.Object({
   hold_reason: Nullable(Type.String()),
 });
 
+/** POST /v1/cases/:id/content: the case after the change, and the item added. */
+export const CaseWithContentView = Type.Object({
+  ...CaseView.properties,
+  content: Type.Object({ id: Type.String({ description: 'the new content item' }), kind: Type.Enum(CONTENT_KINDS), added_by: Type.String(), added_at: Type.String() }),
+});
+
 export const CaseSummaryView = Type.Object({
   id: Type.String(),
   template: TemplateRef,
   title: Type.String(),
-  status: Type.String(),
-  priority: Type.String(),
+  status: Type.Enum(CASE_STATUSES),
+  priority: Type.Enum(PRIORITIES),
   owner_id: Nullable(Type.String()),
   queue: Nullable(Type.String()),
   customer: Type.Unknown(),
