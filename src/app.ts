@@ -11,12 +11,15 @@ import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { apiKeyRoutes } from './http/api-key-routes.js';
 import { auth } from './http/auth.js';
+import { bodyLimit } from './http/body-limit.js';
 import { registerJsonBodyParser } from './http/json-body.js';
+import { createRequestValidatorCompiler } from './http/request-validator.js';
 import { clientErrorHandler, problemDetails } from './http/problem-details.js';
 import { rateLimit } from './http/rate-limit.js';
 import { recordRoutes } from './http/route-table.js';
 import { systemRoutes, type Check } from './http/system-routes.js';
 import { createApiKeyStore } from './persistence/api-key-store.js';
+import { createIdempotentWriter } from './commands/run-idempotent.js';
 import type { DatabaseHandle } from './platform/database.js';
 import type { JobQueue } from './platform/job-queue.js';
 import type { SecretBox } from './platform/secret-box.js';
@@ -73,11 +76,10 @@ export async function buildApp(deps: AppDeps) {
       const incoming = req.headers['x-request-id'];
       return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     },
-    ajv: {
-      // Unknown fields are an error, never silently dropped (mass-assignment safety).
-      customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true },
-    },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  // Bodies are validated without coercion or defaults; query strings and params are parsed to
+  // their declared types (see request-validator.ts).
+  app.setValidatorCompiler(createRequestValidatorCompiler());
   recordRoutes(app);
 
   app.addHook('onSend', async (request, reply) => {
@@ -85,6 +87,8 @@ export async function buildApp(deps: AppDeps) {
   });
 
   await app.register(problemDetails);
+  // Before any route: an oversized body is drained (up to a bound) before its 413, so clients read it.
+  await app.register(bodyLimit, { limitBytes: config.bodyLimitBytes });
   registerJsonBodyParser(app);
   // Before any route, so that every route gets the limiter's hook (its onRoute hook).
   await app.register(rateLimit, {
@@ -118,23 +122,25 @@ export async function buildApp(deps: AppDeps) {
   const apiKeys = createApiKeyStore(deps.database.db);
   const sources = createInboundSources({ db: deps.database.db, secrets: deps.secrets, catalog: deps.core.catalog });
   const inboxRelay = createInboxRelay({ db: deps.database.db, jobs: deps.jobs, logger: deps.logger });
+  const writes = createIdempotentWriter({ db: deps.database.db, secrets: deps.secrets });
   const describe = (state: CaseState) =>
     deps.core.engine.acceptedEvents(state, { definitions: (ref) => deps.core.catalog.fragment(ref) });
   await app.register(async (api) => {
     await api.register(auth, { apiKeys, adminKey: config.adminKey, localAdminToken: deps.localAdminToken });
-    await api.register(apiKeyRoutes, { apiKeys });
+    await api.register(apiKeyRoutes, { apiKeys, writes });
     await api.register(catalogRoutes, { catalog: deps.core.catalog });
     await api.register(caseRoutes, { core: deps.core, db: deps.database.db, describe });
     await api.register(taskRoutes, { core: deps.core, db: deps.database.db });
     await api.register(supervisorRoutes, { db: deps.database.db, now: deps.core.now });
     await api.register(webhookRoutes, {
       db: deps.database.db,
+      writes,
       secrets: deps.secrets,
       guard: createSsrfGuard({ allowlist: config.webhooks.allowlist, ...(deps.resolveHost ? { resolveHost: deps.resolveHost } : {}) }),
       relay: deps.core.relay.webhooks,
     });
-    await api.register(inboundSourceRoutes, { sources });
-    await api.register(inboxRoutes, { db: deps.database.db, sources, relay: inboxRelay });
+    await api.register(inboundSourceRoutes, { sources, writes });
+    await api.register(inboxRoutes, { db: deps.database.db, sources, relay: inboxRelay, writes });
     // Its own scope: the raw-body content-type parser must not reach the other routes.
     await api.register(inboundWebhookRoutes, { db: deps.database.db, sources, relay: inboxRelay, perMinute: config.inboundRateLimitPerMinute });
   });

@@ -53,6 +53,7 @@ export const ERROR_CODES = {
   VERSION_MISMATCH: { status: 412, title: 'The case changed since you read it' },
   IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'Idempotency-Key reused with a different request' },
   IDEMPOTENCY_IN_FLIGHT: { status: 409, title: 'A request with this Idempotency-Key is in progress' },
+  IDEMPOTENT_REPLAY_UNAVAILABLE: { status: 409, title: 'The first answer to this Idempotency-Key cannot be replayed' },
   RATE_LIMITED: { status: 429, title: 'Too many requests' },
   // inbound webhooks
   WEBHOOK_SIGNATURE_INVALID: { status: 401, title: 'The webhook signature does not verify' },

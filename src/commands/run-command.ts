@@ -125,9 +125,13 @@ export function hashRequest(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex');
 }
 
+/** The engine's refusal as an API error; its detail fields are named snake_case, like every field on the wire. */
 function refuse(error: { code: string; message: string; details?: Record<string, unknown> }): never {
   const code = (error.code in ERROR_CODES ? error.code : 'VALIDATION_FAILED') as ErrorCode;
-  throw new TesseraError(code, error.message, error.details);
+  const details = error.details
+    ? Object.fromEntries(Object.entries(error.details).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), v]))
+    : undefined;
+  throw new TesseraError(code, error.message, details);
 }
 
 export function createCommandRunner(deps: CommandRunnerDeps) {

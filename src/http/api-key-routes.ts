@@ -2,7 +2,9 @@ import { Type } from 'typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { ROLES } from '../cases/types.js';
 import { TesseraError } from '../errors.js';
-import type { ApiKeyStore } from '../persistence/api-key-store.js';
+import type { IdempotentWriter } from '../commands/run-idempotent.js';
+import { createApiKeyStore, type ApiKeyStore } from '../persistence/api-key-store.js';
+import { idempotencyOf, sendWriteResponse } from './command-request.js';
 
 const RoleSchema = Type.Enum(ROLES);
 const Teams = Type.Array(Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\s]+$' }), {
@@ -11,7 +13,7 @@ const Teams = Type.Array(Type.String({ minLength: 1, maxLength: 200, pattern: '^
   description: 'queues the agent works: they see cases and tasks queued to these',
 });
 
-export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ apiKeys: ApiKeyStore }> = async (app, { apiKeys }) => {
+export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ apiKeys: ApiKeyStore; writes: IdempotentWriter }> = async (app, { writes }) => {
   app.get(
     '/v1/me',
     {
@@ -52,10 +54,15 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ apiKeys: ApiKeyStore }> =
     },
     async (request, reply) => {
       const b = request.body;
-      const created = await apiKeys.create({ role: b.role, userId: b.user_id, name: b.name, ...(b.teams ? { teams: b.teams } : {}) });
-      return reply
-        .code(201)
-        .send({ id: created.keyId, key: created.key, role: created.role, user_id: created.userId, name: created.name, teams: [...created.teams] });
+      const response = await writes.run(idempotencyOf(request), {
+        secret: true,
+        effect: async (trx) => {
+          const created = await createApiKeyStore(trx).create({ role: b.role, userId: b.user_id, name: b.name, ...(b.teams ? { teams: b.teams } : {}) });
+          const body = { id: created.keyId, key: created.key, role: created.role, user_id: created.userId, name: created.name, teams: [...created.teams] };
+          return { answer: { statusCode: 201, body } };
+        },
+      });
+      return sendWriteResponse(reply, response);
     },
   );
 
@@ -66,10 +73,15 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ apiKeys: ApiKeyStore }> =
       schema: { tags: ['auth'], summary: 'Revoke an API key', params: Type.Object({ id: Type.String({ format: 'uuid' }) }) },
     },
     async (request, reply) => {
-      if (!(await apiKeys.revoke(request.params.id))) {
-        throw new TesseraError('NOT_FOUND', `No active API key has id ${request.params.id}`);
-      }
-      return reply.code(204).send();
+      const response = await writes.run(idempotencyOf(request), {
+        effect: async (trx) => {
+          if (!(await createApiKeyStore(trx).revoke(request.params.id))) {
+            throw new TesseraError('NOT_FOUND', `No active API key has id ${request.params.id}`);
+          }
+          return { answer: { statusCode: 204 } };
+        },
+      });
+      return sendWriteResponse(reply, response);
     },
   );
 };

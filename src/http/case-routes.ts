@@ -6,7 +6,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { Assignment as DomainAssignment, CaseState, Command } from '../cases/types.js';
-import type { CommandRequest } from '../commands/run-command.js';
+import type { CommandRequest, CommandSuccess } from '../commands/run-command.js';
 import type { Core } from '../core.js';
 import { TesseraError } from '../errors.js';
 import {
@@ -32,6 +32,7 @@ import {
   CaseParams,
   CaseSummaryView,
   CaseView,
+  CaseWithContentView,
   CloseBody,
   ContentQuery,
   FragmentParams,
@@ -74,7 +75,13 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
     reply: FastifyReply,
     caseId: string,
     cmd: Command,
-    options: { authorize?: CommandRequest['authorize']; statusCode?: number; withResult?: boolean } = {},
+    options: {
+      authorize?: CommandRequest['authorize'];
+      statusCode?: number;
+      withResult?: boolean;
+      /** Fields answered beside the case's own (e.g. the content item added). */
+      extra?: (decision: CommandSuccess['decision']) => Record<string, unknown>;
+    } = {},
   ) {
     const response = await core.runner.run({
       caseId,
@@ -85,7 +92,9 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
       ...optional('idempotency', idempotencyOf(request)),
       respond: ({ case: c, decision }) => ({
         statusCode: options.statusCode ?? 200,
-        body: options.withResult ? { case: view(c), result: decision.result ?? {} } : view(c),
+        body: options.withResult
+          ? { case: view(c), result: snakeKeys(decision.result ?? {}) }
+          : { ...view(c), ...options.extra?.(decision) },
       }),
     });
     return sendCommandResponse(reply, response);
@@ -318,12 +327,24 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
     '/v1/cases/:id/content',
     {
       config: { roles: FEEDERS },
-      schema: { tags: ['cases'], summary: 'Attach content: note | attachment | social_post | crm_profile', params: CaseParams, body: AddContentBody, response: caseReply },
+      schema: {
+        tags: ['cases'],
+        summary: 'Attach content: note | attachment | social_post | crm_profile; answers the case with the new item under `content`',
+        params: CaseParams,
+        body: AddContentBody,
+        response: { 201: CaseWithContentView, '4xx': problem },
+      },
     },
     async (request, reply) =>
       command(request, reply, request.params.id, { type: 'content.add', kind: request.body.kind, data: request.body.data }, {
         statusCode: 201,
         authorize: (state) => assertCanFeedCase(request.principal, state),
+        extra: (decision) => {
+          const added = decision.effects.find((e) => e.type === 'content.add');
+          return added?.type === 'content.add'
+            ? { content: { id: added.item.id, kind: added.item.kind, added_by: added.item.addedBy, added_at: added.item.addedAt } }
+            : {};
+        },
       }),
   );
 
@@ -387,4 +408,14 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
 /** `{ [key]: value }` when value is defined, else `{}` (keeps optional fields truly absent). */
 export function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
   return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}
+
+/**
+ * Result keys on the wire are snake_case like every other field (`dryRun` -> `dry_run`,
+ * `stateKey` -> `state_key`), at every depth: a command result is engine-made (no user keys).
+ */
+export function snakeKeys(value: unknown): any {
+  if (Array.isArray(value)) return value.map(snakeKeys);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), snakeKeys(v)]));
 }

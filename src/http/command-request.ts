@@ -1,6 +1,7 @@
 /** Turns HTTP headers into the command runner's idempotency and concurrency inputs. */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { CommandResponse, IdempotencyRequest } from '../commands/run-command.js';
+import type { WriteResponse } from '../commands/run-idempotent.js';
 import { hashRequest } from '../commands/run-command.js';
 import { TesseraError } from '../errors.js';
 
@@ -45,4 +46,12 @@ export function sendCommandResponse(reply: FastifyReply, response: CommandRespon
   const version = typeof body?.version === 'number' ? body.version : body?.case?.version;
   if (typeof version === 'number') reply.header('etag', etag(version));
   return reply.code(response.statusCode).send(response.body);
+}
+
+/** Sends the answer of an idempotent write (first or replayed), with its stored headers. */
+export function sendWriteResponse(reply: FastifyReply, response: WriteResponse) {
+  if (response.replayed) reply.header('idempotent-replayed', 'true');
+  for (const [name, value] of Object.entries(response.headers ?? {})) reply.header(name, value);
+  reply.code(response.statusCode);
+  return response.body === undefined ? reply.send() : reply.send(response.body);
 }

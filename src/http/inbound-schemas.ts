@@ -68,7 +68,7 @@ export const CreateSourceBody = Type.Object(
 
 export const UpdateSourceBody = Type.Object(
   {
-    description: Type.Optional(Type.Union([Type.String({ maxLength: 1000 }), Type.Null()])),
+    description: Type.Optional(Type.Union([Type.String({ maxLength: 1000 }), Type.Null()], { description: 'null removes the description' })),
     mapping: Type.Optional(MappingSchema),
     enabled: Type.Optional(Type.Boolean()),
   },

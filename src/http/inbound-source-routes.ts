@@ -4,7 +4,9 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import type { IdempotentWriter } from '../commands/run-idempotent.js';
 import { TesseraError } from '../errors.js';
+import { idempotencyOf, sendWriteResponse } from './command-request.js';
 import { isActiveSecret, type InboundSources } from '../inbound/inbound-sources.js';
 import type { Mapping } from '../inbound/mapping.js';
 import type { InboundSourceRecord } from '../persistence/inbound-source-store.js';
@@ -36,7 +38,11 @@ export function sourceView(record: InboundSourceRecord, now = new Date()) {
 
 const newSecretView = (s: { id: string; secret: string; createdAt: string }) => ({ id: s.id, secret: s.secret, created_at: s.createdAt });
 
-export const inboundSourceRoutes: FastifyPluginAsyncTypebox<{ sources: InboundSources }> = async (app, { sources }) => {
+export const inboundSourceRoutes: FastifyPluginAsyncTypebox<{ sources: InboundSources; writes: IdempotentWriter }> = async (app, { sources, writes }) => {
+  /** Runs a write of source `key` idempotently; the process cache is dropped again after commit. */
+  const write = (request: Parameters<typeof idempotencyOf>[0], key: string, secret: boolean, effect: (w: ReturnType<InboundSources['writer']>) => Promise<{ statusCode: number; body?: unknown; headers?: Record<string, string> }>) =>
+    writes.run(idempotencyOf(request), { secret, effect: async (trx) => ({ answer: await effect(sources.writer(trx)), afterCommit: () => sources.forget(key) }) });
+
   app.post(
     '/v1/inbound-sources',
     {
@@ -45,14 +51,16 @@ export const inboundSourceRoutes: FastifyPluginAsyncTypebox<{ sources: InboundSo
     },
     async (request, reply) => {
       const b = request.body;
-      const created = await sources.create({
-        key: b.key,
-        mapping: b.mapping as Mapping,
-        ...(b.description !== undefined ? { description: b.description } : {}),
-        ...(b.enabled !== undefined ? { enabled: b.enabled } : {}),
+      const response = await write(request, b.key, true, async (w) => {
+        const created = await w.create({
+          key: b.key,
+          mapping: b.mapping as Mapping,
+          ...(b.description !== undefined ? { description: b.description } : {}),
+          ...(b.enabled !== undefined ? { enabled: b.enabled } : {}),
+        });
+        return { statusCode: 201, headers: { location: `/v1/inbound-sources/${b.key}` }, body: { source: sourceView(created.record), secret: newSecretView(created.secret) } };
       });
-      reply.header('location', `/v1/inbound-sources/${b.key}`);
-      return reply.code(201).send({ source: sourceView(created.record), secret: newSecretView(created.secret) });
+      return sendWriteResponse(reply, response);
     },
   );
 
@@ -78,14 +86,17 @@ export const inboundSourceRoutes: FastifyPluginAsyncTypebox<{ sources: InboundSo
       config: { roles: ADMIN },
       schema: { tags: ['inbound'], summary: 'Change the description, mapping or enabled flag', params: SourceParams, body: UpdateSourceBody, response: { 200: SourceView } },
     },
-    async (request) => {
+    async (request, reply) => {
       const b = request.body;
-      const record = await sources.update(request.params.key, {
-        ...(b.description !== undefined ? { description: b.description } : {}),
-        ...(b.mapping !== undefined ? { mapping: b.mapping as Mapping } : {}),
-        ...(b.enabled !== undefined ? { enabled: b.enabled } : {}),
+      const response = await write(request, request.params.key, false, async (w) => {
+        const record = await w.update(request.params.key, {
+          ...(b.description !== undefined ? { description: b.description } : {}),
+          ...(b.mapping !== undefined ? { mapping: b.mapping as Mapping } : {}),
+          ...(b.enabled !== undefined ? { enabled: b.enabled } : {}),
+        });
+        return { statusCode: 200, body: sourceView(record) };
       });
-      return sourceView(record);
+      return sendWriteResponse(reply, response);
     },
   );
 
@@ -93,8 +104,11 @@ export const inboundSourceRoutes: FastifyPluginAsyncTypebox<{ sources: InboundSo
     '/v1/inbound-sources/:key',
     { config: { roles: ADMIN }, schema: { tags: ['inbound'], summary: 'Delete a source (its inbox rows are kept)', params: SourceParams } },
     async (request, reply) => {
-      await sources.remove(request.params.key);
-      return reply.code(204).send();
+      const response = await write(request, request.params.key, false, async (w) => {
+        await w.remove(request.params.key);
+        return { statusCode: 204 };
+      });
+      return sendWriteResponse(reply, response);
     },
   );
 
@@ -112,15 +126,24 @@ export const inboundSourceRoutes: FastifyPluginAsyncTypebox<{ sources: InboundSo
     },
     async (request, reply) => {
       const expire = request.body?.previous_expire_in_seconds;
-      const rotated = await sources.rotate(request.params.key, expire !== undefined ? { previousExpireInSeconds: expire } : {});
-      return reply.code(201).send({ source: sourceView(rotated.record), secret: newSecretView(rotated.secret) });
+      const response = await write(request, request.params.key, true, async (w) => {
+        const rotated = await w.rotate(request.params.key, expire !== undefined ? { previousExpireInSeconds: expire } : {});
+        return { statusCode: 201, body: { source: sourceView(rotated.record), secret: newSecretView(rotated.secret) } };
+      });
+      return sendWriteResponse(reply, response);
     },
   );
 
   app.delete(
     '/v1/inbound-sources/:key/secrets/:secret_id',
     { config: { roles: ADMIN }, schema: { tags: ['inbound'], summary: 'Remove a signing secret (not the last active one)', params: SecretParams, response: { 200: SourceView } } },
-    async (request) => sourceView(await sources.removeSecret(request.params.key, request.params.secret_id)),
+    async (request, reply) => {
+      const response = await write(request, request.params.key, false, async (w) => ({
+        statusCode: 200,
+        body: sourceView(await w.removeSecret(request.params.key, request.params.secret_id)),
+      }));
+      return sendWriteResponse(reply, response);
+    },
   );
 };
 

@@ -4,7 +4,9 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Kysely } from 'kysely';
+import type { IdempotentWriter } from '../commands/run-idempotent.js';
 import { TesseraError } from '../errors.js';
+import { idempotencyOf, sendWriteResponse } from './command-request.js';
 import type { InboundSources } from '../inbound/inbound-sources.js';
 import { MappingError } from '../inbound/mapping.js';
 import { findInboxMessage, listInbox, reopenInboxMessage, type InboxMessage } from '../persistence/inbox-store.js';
@@ -39,9 +41,9 @@ export function inboxView(m: InboxMessage) {
 const isSeqCursor = (v: unknown): v is { s: string } =>
   typeof v === 'object' && v !== null && typeof (v as { s: unknown }).s === 'string' && /^\d{1,19}$/.test((v as { s: string }).s);
 
-export const inboxRoutes: FastifyPluginAsyncTypebox<{ db: Kysely<Database>; sources: InboundSources; relay: InboxRelay }> = async (
+export const inboxRoutes: FastifyPluginAsyncTypebox<{ db: Kysely<Database>; sources: InboundSources; relay: InboxRelay; writes: IdempotentWriter }> = async (
   app,
-  { db, sources, relay },
+  { db, sources, relay, writes },
 ) => {
   app.get(
     '/v1/inbox',
@@ -83,29 +85,39 @@ export const inboxRoutes: FastifyPluginAsyncTypebox<{ db: Kysely<Database>; sour
       },
     },
     async (request, reply) => {
-      const message = await findInboxMessage(db, request.params.id);
-      if (!message) throw new TesseraError('INBOX_MESSAGE_NOT_FOUND', `No inbox message has id ${request.params.id}`);
-      if (message.status !== 'unmatched' && message.status !== 'failed') {
-        throw new TesseraError('INBOX_NOT_RETRYABLE', `Inbox message ${message.id} is ${message.status}; only unmatched or failed messages are retried`);
-      }
-      const source = await sources.get(message.source);
-      if (!source) throw new TesseraError('SOURCE_NOT_FOUND', `Source "${message.source}" no longer exists; create it again to retry its messages`);
-      let correlationKey: string | undefined;
-      try {
-        correlationKey = (await source.mapping.match(message.payload, { id: message.webhookId, source: message.source, timestamp: message.sentAt.toISOString() }))
-          ?.correlation.key;
-      } catch (err) {
-        if (!(err instanceof MappingError)) throw err;
-        throw new TesseraError(err.limit ? 'MAPPING_LIMIT' : 'INVALID_MAPPING', `The mapping fails on this message: ${err.message}; fix the mapping (PATCH /v1/inbound-sources/${message.source}) and retry`);
-      }
-      if (!correlationKey) {
-        throw new TesseraError('INBOX_NOT_RETRYABLE', `No rule of source "${message.source}" applies to this message; change the mapping first`);
-      }
-      const reopened = await reopenInboxMessage(db, message.id, correlationKey);
-      if (!reopened) throw new TesseraError('INBOX_NOT_RETRYABLE', `Inbox message ${message.id} changed meanwhile; reload it`);
-      // A fresh job id: the row's first job may still be known to the queue.
-      relay.handOver(reopened.id, `${reopened.id}-retry${Date.now().toString(36)}`);
-      return reply.code(202).send(inboxView(reopened));
+      const response = await writes.run(idempotencyOf(request), {
+        prepare: async () => {
+          const message = await findInboxMessage(db, request.params.id);
+          if (!message) throw new TesseraError('INBOX_MESSAGE_NOT_FOUND', `No inbox message has id ${request.params.id}`);
+          if (message.status !== 'unmatched' && message.status !== 'failed') {
+            throw new TesseraError('INBOX_NOT_RETRYABLE', `Inbox message ${message.id} is ${message.status}; only unmatched or failed messages are retried`);
+          }
+          const source = await sources.get(message.source);
+          if (!source) throw new TesseraError('SOURCE_NOT_FOUND', `Source "${message.source}" no longer exists; create it again to retry its messages`);
+          let correlationKey: string | undefined;
+          try {
+            correlationKey = (await source.mapping.match(message.payload, { id: message.webhookId, source: message.source, timestamp: message.sentAt.toISOString() }))
+              ?.correlation.key;
+          } catch (err) {
+            if (!(err instanceof MappingError)) throw err;
+            throw new TesseraError(err.limit ? 'MAPPING_LIMIT' : 'INVALID_MAPPING', `The mapping fails on this message: ${err.message}; fix the mapping (PATCH /v1/inbound-sources/${message.source}) and retry`);
+          }
+          if (!correlationKey) {
+            throw new TesseraError('INBOX_NOT_RETRYABLE', `No rule of source "${message.source}" applies to this message; change the mapping first`);
+          }
+          return { message, correlationKey };
+        },
+        effect: async (trx, { message, correlationKey }) => {
+          const reopened = await reopenInboxMessage(trx, message.id, correlationKey);
+          if (!reopened) throw new TesseraError('INBOX_NOT_RETRYABLE', `Inbox message ${message.id} changed meanwhile; reload it`);
+          return {
+            answer: { statusCode: 202, body: inboxView(reopened) },
+            // A fresh job id: the row's first job may still be known to the queue.
+            afterCommit: () => relay.handOver(reopened.id, `${reopened.id}-retry${Date.now().toString(36)}`),
+          };
+        },
+      });
+      return sendWriteResponse(reply, response);
     },
   );
 };

@@ -1,7 +1,8 @@
 /**
  * The JSON body parser. Besides parsing, it refuses what would fail later as a 500:
  * nesting deeper than MAX_DEPTH (JSON.stringify and recursive walkers throw RangeError),
- * and strings Postgres jsonb rejects (`\u0000`, lone surrogates).
+ * strings Postgres jsonb rejects (`\u0000`, lone surrogates), and numbers JSON cannot hold
+ * (`1e309` parses to Infinity, which would be stored as null).
  */
 import type { FastifyInstance } from 'fastify';
 import { TesseraError } from '../errors.js';
@@ -17,6 +18,9 @@ export function findUnstorableJson(value: unknown, pointer = '', depth = 0): { p
     if (value.includes('\u0000')) return { pointer: pointer || '/', detail: 'contains a NUL character (\\u0000); remove it' };
     if (LONE_SURROGATE.test(value)) return { pointer: pointer || '/', detail: 'contains an unpaired UTF-16 surrogate; send valid Unicode' };
     return undefined;
+  }
+  if (typeof value === 'number' && !Number.isFinite(value)) {
+    return { pointer: pointer || '/', detail: 'is a number too large for JSON (it overflows to infinity); send a finite number' };
   }
   if (value === null || typeof value !== 'object') return undefined;
   const entries: [string, unknown][] = Array.isArray(value) ? value.map((v, i) => [String(i), v]) : Object.entries(value);

@@ -21,11 +21,69 @@ interface AjvLikeError {
   keyword: string;
   message?: string;
   params: Record<string, unknown>;
+  /** `#/...`: where in the validated schema the failed keyword sits. */
+  schemaPath?: string;
 }
 
-/** Turns Ajv errors into field problems whose detail says what to change. */
-export function fieldProblems(errors: AjvLikeError[], location: string): FieldProblem[] {
-  return errors.map((e) => {
+const quoteAll = (values: unknown[]) => values.map((v) => JSON.stringify(v)).join(', ');
+
+/** The schema holding the keyword at `schemaPath` (`#/properties/a/discriminator` -> properties.a). */
+function parentOf(schema: unknown, schemaPath: string | undefined): unknown {
+  const steps = (schemaPath ?? '').replace(/^#\/?/, '').split('/').slice(0, -1);
+  let at = schema;
+  for (const step of steps) {
+    if (step === '') continue;
+    at = (at as Record<string, unknown> | undefined)?.[step.replaceAll('~1', '/').replaceAll('~0', '~')];
+  }
+  return at;
+}
+
+/** The tag values a discriminated union (`oneOf` + `discriminator`) allows, from its schema. */
+function tagValues(parentSchema: unknown, tag: string): unknown[] {
+  const branches = (parentSchema as { oneOf?: { properties?: Record<string, { const?: unknown; enum?: unknown[] }> }[] } | undefined)?.oneOf ?? [];
+  return branches.flatMap((b) => {
+    const property = b.properties?.[tag];
+    return property?.const !== undefined ? [property.const] : (property?.enum ?? []);
+  });
+}
+
+/**
+ * Drops what a union adds beside the real problem: "must match a schema in anyOf", "must be null"
+ * from the null branch of a nullable field (the type error then says "or null"), and one
+ * "must be equal to constant" per literal (merged into one "must be one of").
+ */
+function withoutUnionNoise(errors: AjvLikeError[]): AjvLikeError[] {
+  const isSummary = (e: AjvLikeError) => e.keyword === 'anyOf' || e.keyword === 'oneOf';
+  const isNullBranch = (e: AjvLikeError) => e.keyword === 'type' && e.params.type === 'null';
+  const specific = errors.filter((e) => !isSummary(e) && !isNullBranch(e));
+  if (specific.length === 0) return errors;
+  const nullable = new Set(errors.filter(isNullBranch).map((e) => e.instancePath));
+  const constants = new Map<string, unknown[]>();
+  const kept: AjvLikeError[] = [];
+  for (const e of specific) {
+    if (e.keyword === 'const') {
+      const seen = constants.get(e.instancePath);
+      if (seen) {
+        seen.push(e.params.allowedValue);
+        continue;
+      }
+      constants.set(e.instancePath, [e.params.allowedValue]);
+      kept.push(e);
+    } else if (e.keyword === 'type' && nullable.has(e.instancePath)) {
+      kept.push({ ...e, message: `must be ${String(e.params.type)} or null` });
+    } else kept.push(e);
+  }
+  return kept.map((e) =>
+    e.keyword === 'const' ? { ...e, keyword: 'enum', params: { allowedValues: constants.get(e.instancePath) } } : e,
+  );
+}
+
+/**
+ * Turns Ajv errors into field problems whose detail says what to change. `schema`: the schema
+ * that was validated (to list the allowed values of a discriminator).
+ */
+export function fieldProblems(errors: AjvLikeError[], location: string, schema?: unknown): FieldProblem[] {
+  return withoutUnionNoise(errors).map((e) => {
     let pointer = e.instancePath || '';
     let detail = e.message ?? 'is invalid';
     if (e.keyword === 'required') {
@@ -35,7 +93,12 @@ export function fieldProblems(errors: AjvLikeError[], location: string): FieldPr
       pointer = `${pointer}/${String(e.params.additionalProperty)}`;
       detail = 'is not a known field; remove it (check the spelling against the API schema)';
     } else if (e.keyword === 'enum') {
-      detail = `must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+      detail = `must be one of ${quoteAll(e.params.allowedValues as unknown[])}`;
+    } else if (e.keyword === 'discriminator') {
+      const tag = String(e.params.tag);
+      const allowed = quoteAll(tagValues(parentOf(schema, e.schemaPath), tag));
+      pointer = `${pointer}/${tag}`;
+      detail = e.params.tagValue === undefined ? `is required: one of ${allowed}` : `must be one of ${allowed}`;
     }
     return { pointer: pointer || '/', in: location, detail };
   });
@@ -55,7 +118,9 @@ function toProblem(error: FastifyError | TesseraError | Error, request: FastifyR
   }
   const fastifyError = error as FastifyError & { validationContext?: string };
   if (fastifyError.validation) {
-    const errors = fieldProblems(fastifyError.validation as AjvLikeError[], fastifyError.validationContext ?? 'body');
+    const location = fastifyError.validationContext ?? 'body';
+    const schema = (request.routeOptions.schema as Record<string, unknown> | undefined)?.[location];
+    const errors = fieldProblems(fastifyError.validation as AjvLikeError[], location, schema);
     const first = errors[0];
     return {
       code: 'VALIDATION_FAILED' as const,

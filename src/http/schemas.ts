@@ -1,6 +1,6 @@
 /** Request and response schemas of the case API (TypeBox -> validation, serialization, OpenAPI). */
-import { Type, type Static } from 'typebox';
-import { CONTENT_KINDS, PRIORITIES } from '../cases/types.js';
+import { Type, type Static, type TObject, type TUnion } from 'typebox';
+import { CASE_STATUSES, CONTENT_KINDS, FRAGMENT_STATUSES, GOAL_SLA_STATES, GOAL_STATUSES, PRIORITIES, TASK_STATUSES } from '../cases/types.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './paging.js';
 
 const Id = Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\s]+$' });
@@ -66,21 +66,33 @@ export const AddFragmentBody = Type.Object(
   { additionalProperties: false, minProperties: 1 },
 );
 
-export const AdaptFragmentBody = Type.Union([
+/**
+ * A union dispatched on its `tag` property (Ajv's and OpenAPI's `discriminator`): a body is
+ * checked against the one branch its tag names, so the errors name only what is wrong for the
+ * branch asked; a missing or unknown tag is one error at `/<tag>` listing the allowed values.
+ * Every branch must declare the tag as a literal and require it.
+ */
+export function Tagged<T extends TObject[]>(tag: string, branches: [...T], options: { description?: string } = {}) {
+  return Type.Unsafe<Static<TUnion<T>>>({ type: 'object', discriminator: { propertyName: tag }, oneOf: branches, ...options });
+}
+
+export const ADAPT_ACTIONS = ['migrate', 'jump', 'cancel', 'reassign'] as const;
+
+export const AdaptFragmentBody = Tagged('action', [
   Type.Object(
     {
       action: Type.Literal('migrate'),
-      to: Type.String({ pattern: '^[a-z0-9][a-z0-9-]*@\\d+$' }),
-      state_mapping: Type.Optional(Type.Record(Type.String(), Type.String())),
+      to: Type.String({ pattern: '^[a-z0-9][a-z0-9-]*@\\d+$', description: 'the definition to migrate to, key@version' }),
+      state_mapping: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'old state -> new state, for states renamed in the new version' })),
       reason: Text(2000),
-      dry_run: Type.Optional(Type.Boolean()),
+      dry_run: Type.Optional(Type.Boolean({ description: 'check and preview the migration without applying it' })),
     },
-    { additionalProperties: false },
+    { additionalProperties: false, title: 'migrate' },
   ),
-  Type.Object({ action: Type.Literal('jump'), state: Text(200), reason: Text(2000) }, { additionalProperties: false }),
-  Type.Object({ action: Type.Literal('cancel'), reason: Text(2000) }, { additionalProperties: false }),
-  Type.Object({ action: Type.Literal('reassign'), assignment: Assignment, reason: Type.Optional(Text(2000)) }, { additionalProperties: false }),
-]);
+  Type.Object({ action: Type.Literal('jump'), state: Text(200), reason: Text(2000) }, { additionalProperties: false, title: 'jump' }),
+  Type.Object({ action: Type.Literal('cancel'), reason: Text(2000) }, { additionalProperties: false, title: 'cancel' }),
+  Type.Object({ action: Type.Literal('reassign'), assignment: Assignment, reason: Type.Optional(Text(2000)) }, { additionalProperties: false, title: 'reassign' }),
+], { description: `One of the actions ${ADAPT_ACTIONS.join(' | ')}, each with its own fields` });
 
 export const AddGoalBody = Type.Object(
   {
@@ -96,7 +108,11 @@ export const AddGoalBody = Type.Object(
 
 export const UpdateGoalBody = Type.Object(
   {
-    deadline_at: Type.Optional(Type.Union([Type.String({ format: 'date-time' }), Type.Null()])),
+    deadline_at: Type.Optional(
+      Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+        description: 'The new deadline (RFC 3339); null removes the deadline and cancels its SLA timers. Leave it out to keep it.',
+      }),
+    ),
     title: Type.Optional(Text(300)),
     reason: Text(2000),
   },
@@ -172,12 +188,12 @@ export const GoalView = Type.Object({
   title: Type.String(),
   condition: Type.String(),
   required: Type.Boolean(),
-  status: Type.String(),
+  status: Type.Enum(GOAL_STATUSES),
   deadline_at: Nullable(Type.String()),
   achieved_at: Nullable(Type.String()),
   ad_hoc: Type.Boolean(),
   /** on_track | at_risk | breached; null without a deadline. */
-  sla: Nullable(Type.String()),
+  sla: Type.Union([Type.Enum(GOAL_SLA_STATES), Type.Null()]),
   at_risk_at: Nullable(Type.String()),
   achieved_late: Type.Boolean(),
 });
@@ -193,7 +209,7 @@ export const TaskView = Type.Object({
   queue: Nullable(Type.String()),
   form: Type.Unknown(),
   event: Type.String(),
-  status: Type.String(),
+  status: Type.Enum(TASK_STATUSES),
   opened_at: Type.String(),
   due_at: Nullable(Type.String()),
   claimed_by: Nullable(Type.String()),
@@ -206,7 +222,7 @@ export const FragmentView = Type.Object({
   id: Type.String(),
   definition: Type.String(),
   title: Type.String(),
-  status: Type.String(),
+  status: Type.Enum(FRAGMENT_STATUSES, { description: 'active while it runs; done when it reached a final state; cancelled' }),
   states: Type.Array(Type.String()),
   accepted_events: Type.Array(Type.String()),
   assignee_id: Nullable(Type.String()),
@@ -221,8 +237,8 @@ export const CaseView = Type.Object({
   id: Type.String(),
   template: TemplateRef,
   title: Type.String(),
-  status: Type.String(),
-  priority: Type.String(),
+  status: Type.Enum(CASE_STATUSES),
+  priority: Type.Enum(PRIORITIES),
   owner_id: Nullable(Type.String()),
   queue: Nullable(Type.String()),
   customer: Type.Unknown(),
@@ -242,12 +258,18 @@ export const CaseView = Type.Object({
   hold_reason: Nullable(Type.String()),
 });
 
+/** POST /v1/cases/:id/content: the case after the change, and the item added. */
+export const CaseWithContentView = Type.Object({
+  ...CaseView.properties,
+  content: Type.Object({ id: Type.String({ description: 'the new content item' }), kind: Type.Enum(CONTENT_KINDS), added_by: Type.String(), added_at: Type.String() }),
+});
+
 export const CaseSummaryView = Type.Object({
   id: Type.String(),
   template: TemplateRef,
   title: Type.String(),
-  status: Type.String(),
-  priority: Type.String(),
+  status: Type.Enum(CASE_STATUSES),
+  priority: Type.Enum(PRIORITIES),
   owner_id: Nullable(Type.String()),
   queue: Nullable(Type.String()),
   customer: Type.Unknown(),

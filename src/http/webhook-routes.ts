@@ -9,7 +9,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Kysely } from 'kysely';
 import { Type } from 'typebox';
+import type { IdempotentWriter } from '../commands/run-idempotent.js';
 import { TesseraError } from '../errors.js';
+import { idempotencyOf, sendWriteResponse } from './command-request.js';
 import type { Principal } from '../persistence/api-key-store.js';
 import type { Database } from '../persistence/schema.js';
 import {
@@ -50,6 +52,8 @@ import { EmptyBody, PageOf } from './schemas.js';
 
 export interface WebhookRoutesOptions {
   db: Kysely<Database>;
+  /** Idempotency-Key for every write here. */
+  writes: IdempotentWriter;
   secrets: SecretBox;
   guard: SsrfGuard;
   relay: WebhookRelay;
@@ -101,7 +105,7 @@ function deliveryView(row: DeliveryListRow) {
   };
 }
 
-export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async (app, { db, secrets, guard, relay }) => {
+export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async (app, { db, writes, secrets, guard, relay }) => {
   async function checkUrl(url: string): Promise<string> {
     const verdict = await guard.check(url);
     if (!verdict.ok) {
@@ -150,18 +154,27 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
       },
     },
     async (request, reply) => {
-      checkEventTypes(request.body.event_types);
-      const url = await checkUrl(request.body.url);
-      const secret = newSigningSecret();
-      const row = await insertSubscription(db, {
-        url,
-        eventTypes: request.body.event_types,
-        secretSealed: secrets.seal(secret),
-        description: request.body.description ?? null,
-        enabled: request.body.enabled ?? true,
-        createdBy: request.principal.userId,
+      const b = request.body;
+      const response = await writes.run(idempotencyOf(request), {
+        secret: true,
+        prepare: async () => {
+          checkEventTypes(b.event_types);
+          return checkUrl(b.url);
+        },
+        effect: async (trx, url) => {
+          const secret = newSigningSecret();
+          const row = await insertSubscription(trx, {
+            url,
+            eventTypes: b.event_types,
+            secretSealed: secrets.seal(secret),
+            description: b.description ?? null,
+            enabled: b.enabled ?? true,
+            createdBy: request.principal.userId,
+          });
+          return { answer: { statusCode: 201, headers: { location: `/v1/webhook-subscriptions/${row.id}` }, body: { ...subscriptionView(row), secret } } };
+        },
       });
-      return reply.code(201).header('location', `/v1/webhook-subscriptions/${row.id}`).send({ ...subscriptionView(row), secret });
+      return sendWriteResponse(reply, response);
     },
   );
 
@@ -195,19 +208,26 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
         response: { 200: SubscriptionView },
       },
     },
-    async (request) => {
-      await ownSubscription(request.params.id, request.principal);
+    async (request, reply) => {
       const body = request.body;
-      if (body.event_types) checkEventTypes(body.event_types);
-      const url = body.url !== undefined ? await checkUrl(body.url) : undefined;
-      const row = await updateSubscription(db, request.params.id, ownerFilter(request.principal), {
-        ...(url !== undefined ? { url } : {}),
-        ...(body.event_types !== undefined ? { eventTypes: body.event_types } : {}),
-        ...(body.description !== undefined ? { description: body.description } : {}),
-        ...(body.enabled !== undefined ? { enabled: body.enabled } : {}),
+      const response = await writes.run(idempotencyOf(request), {
+        prepare: async () => {
+          await ownSubscription(request.params.id, request.principal);
+          if (body.event_types) checkEventTypes(body.event_types);
+          return body.url !== undefined ? await checkUrl(body.url) : undefined;
+        },
+        effect: async (trx, url) => {
+          const row = await updateSubscription(trx, request.params.id, ownerFilter(request.principal), {
+            ...(url !== undefined ? { url } : {}),
+            ...(body.event_types !== undefined ? { eventTypes: body.event_types } : {}),
+            ...(body.description !== undefined ? { description: body.description } : {}),
+            ...(body.enabled !== undefined ? { enabled: body.enabled } : {}),
+          });
+          if (!row) throw new TesseraError('WEBHOOK_SUBSCRIPTION_NOT_FOUND', `No webhook subscription has id ${request.params.id}`);
+          return { answer: { statusCode: 200, body: subscriptionView(row) } };
+        },
       });
-      if (!row) throw new TesseraError('WEBHOOK_SUBSCRIPTION_NOT_FOUND', `No webhook subscription has id ${request.params.id}`);
-      return subscriptionView(row);
+      return sendWriteResponse(reply, response);
     },
   );
 
@@ -215,10 +235,15 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
     '/v1/webhook-subscriptions/:id',
     { config: { roles: MANAGERS }, schema: { tags: ['webhooks'], summary: 'Delete a subscription with its delivery log', params: WebhookParams } },
     async (request, reply) => {
-      if (!(await deleteSubscription(db, request.params.id, ownerFilter(request.principal)))) {
-        throw new TesseraError('WEBHOOK_SUBSCRIPTION_NOT_FOUND', `No webhook subscription has id ${request.params.id}`);
-      }
-      return reply.code(204).send();
+      const response = await writes.run(idempotencyOf(request), {
+        effect: async (trx) => {
+          if (!(await deleteSubscription(trx, request.params.id, ownerFilter(request.principal)))) {
+            throw new TesseraError('WEBHOOK_SUBSCRIPTION_NOT_FOUND', `No webhook subscription has id ${request.params.id}`);
+          }
+          return { answer: { statusCode: 204 } };
+        },
+      });
+      return sendWriteResponse(reply, response);
     },
   );
 
@@ -234,19 +259,25 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
         response: { 200: SubscriptionWithSecretView },
       },
     },
-    async (request) => {
-      await ownSubscription(request.params.id, request.principal);
-      const seconds = request.body?.expire_previous_in_seconds ?? 86_400;
-      const secret = newSigningSecret();
-      const row = await rotateSubscriptionSecret(
-        db,
-        request.params.id,
-        ownerFilter(request.principal),
-        secrets.seal(secret),
-        seconds > 0 ? new Date(Date.now() + seconds * 1000) : null,
-      );
-      if (!row) throw new TesseraError('WEBHOOK_SUBSCRIPTION_NOT_FOUND', `No webhook subscription has id ${request.params.id}`);
-      return { ...subscriptionView(row), secret };
+    async (request, reply) => {
+      const response = await writes.run(idempotencyOf(request), {
+        secret: true,
+        prepare: () => ownSubscription(request.params.id, request.principal),
+        effect: async (trx) => {
+          const seconds = request.body?.expire_previous_in_seconds ?? 86_400;
+          const secret = newSigningSecret();
+          const row = await rotateSubscriptionSecret(
+            trx,
+            request.params.id,
+            ownerFilter(request.principal),
+            secrets.seal(secret),
+            seconds > 0 ? new Date(Date.now() + seconds * 1000) : null,
+          );
+          if (!row) throw new TesseraError('WEBHOOK_SUBSCRIPTION_NOT_FOUND', `No webhook subscription has id ${request.params.id}`);
+          return { answer: { statusCode: 200, body: { ...subscriptionView(row), secret } } };
+        },
+      });
+      return sendWriteResponse(reply, response);
     },
   );
 
@@ -263,18 +294,28 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
       },
     },
     async (request, reply) => {
-      const subscription = await ownSubscription(request.params.id, request.principal);
       const from = new Date(request.body.from);
       const to = new Date(request.body.to);
-      if (!(from < to)) {
-        throw new TesseraError('REPLAY_RANGE_INVALID', '`from` must be before `to`', { errors: [{ pointer: '/to', in: 'body', detail: 'must be after from' }] });
-      }
-      const result = await replayRange(db, subscription, from, to, REPLAY_RANGE_MAX_EVENTS + 1);
-      if (result.events > REPLAY_RANGE_MAX_EVENTS) {
-        throw new TesseraError('REPLAY_RANGE_INVALID', `The range holds more than ${REPLAY_RANGE_MAX_EVENTS} events; replay it in smaller ranges`);
-      }
-      await relay.armDeliveries(result.deliveries);
-      return reply.code(202).send({ events: result.events, deliveries: result.deliveries.length });
+      const response = await writes.run(idempotencyOf(request), {
+        prepare: async () => {
+          const subscription = await ownSubscription(request.params.id, request.principal);
+          if (!(from < to)) {
+            throw new TesseraError('REPLAY_RANGE_INVALID', '`from` must be before `to`', { errors: [{ pointer: '/to', in: 'body', detail: 'must be after from' }] });
+          }
+          return subscription;
+        },
+        effect: async (trx, subscription) => {
+          const result = await replayRange(trx, subscription, from, to, REPLAY_RANGE_MAX_EVENTS + 1);
+          if (result.events > REPLAY_RANGE_MAX_EVENTS) {
+            throw new TesseraError('REPLAY_RANGE_INVALID', `The range holds more than ${REPLAY_RANGE_MAX_EVENTS} events; replay it in smaller ranges`);
+          }
+          return {
+            answer: { statusCode: 202, body: { events: result.events, deliveries: result.deliveries.length } },
+            afterCommit: () => relay.armDeliveries(result.deliveries),
+          };
+        },
+      });
+      return sendWriteResponse(reply, response);
     },
   );
 
@@ -357,15 +398,21 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
     },
     async (request, reply) => {
       const owner = ownerFilter(request.principal);
-      const found = await findDelivery(db, request.params.id, owner);
-      if (!found) throw new TesseraError('WEBHOOK_DELIVERY_NOT_FOUND', `No webhook delivery has id ${request.params.id}`);
-      const due = await replayDelivery(db, request.params.id);
-      if (!due) {
-        throw new TesseraError('DELIVERY_IN_PROGRESS', `Delivery ${request.params.id} is still pending; wait for it to be delivered or dead-lettered`);
-      }
-      await relay.armDeliveries([due]);
-      const after = await findDelivery(db, request.params.id, owner);
-      return reply.code(202).send(deliveryView(after!.delivery));
+      const response = await writes.run(idempotencyOf(request), {
+        prepare: async () => {
+          const found = await findDelivery(db, request.params.id, owner);
+          if (!found) throw new TesseraError('WEBHOOK_DELIVERY_NOT_FOUND', `No webhook delivery has id ${request.params.id}`);
+        },
+        effect: async (trx) => {
+          const due = await replayDelivery(trx, request.params.id);
+          if (!due) {
+            throw new TesseraError('DELIVERY_IN_PROGRESS', `Delivery ${request.params.id} is still pending; wait for it to be delivered or dead-lettered`);
+          }
+          const after = await findDelivery(trx, request.params.id, owner);
+          return { answer: { statusCode: 202, body: deliveryView(after!.delivery) }, afterCommit: () => relay.armDeliveries([due]) };
+        },
+      });
+      return sendWriteResponse(reply, response);
     },
   );
 };

@@ -22,9 +22,8 @@ export const UpdateSubscriptionBody = Type.Object(
   {
     url: Type.Optional(Url),
     event_types: Type.Optional(EventTypes),
-    // Null first: with type coercion on, a string branch tried first would turn null into "".
-    description: Type.Optional(Type.Union([Type.Null(), Description])),
-    enabled: Type.Optional(Type.Boolean()),
+    description: Type.Optional(Type.Union([Description, Type.Null()], { description: 'null removes the description' })),
+    enabled: Type.Optional(Type.Boolean({ description: 'false stops new deliveries (a boolean; null is refused)' })),
   },
   { additionalProperties: false, minProperties: 1 },
 );

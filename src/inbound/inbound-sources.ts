@@ -90,6 +90,81 @@ export function createInboundSources(deps: InboundSourcesDeps) {
 
   const notFound = (key: string) => new TesseraError('SOURCE_NOT_FOUND', `No inbound source has key "${key}"; GET /v1/inbound-sources lists them`);
 
+  /**
+   * The writes, on `db` (a transaction: a route stores its idempotent answer with the change).
+   * Each drops this process's cache of the source; call `forget` again after commit.
+   */
+  function writer(db: Kysely<Database>) {
+    const store = createInboundSourceStore(db);
+    return {
+      async create(input: { key: string; description?: string; mapping: Mapping; enabled?: boolean }) {
+        compile(input.mapping);
+        const first = seal();
+        const created = await store.create({
+          key: input.key,
+          description: input.description ?? null,
+          secrets: [first.stored],
+          mapping: input.mapping,
+          enabled: input.enabled ?? true,
+        });
+        if (!created) throw new TesseraError('SOURCE_EXISTS', `An inbound source "${input.key}" exists; pick another key or PATCH it`);
+        cache.delete(input.key);
+        return { record: (await store.find(input.key))!, secret: first.shown };
+      },
+
+      async update(key: string, changes: { description?: string | null; mapping?: Mapping; enabled?: boolean }) {
+        if (changes.mapping) compile(changes.mapping);
+        const record = await store.update(key, changes);
+        cache.delete(key);
+        if (!record) throw notFound(key);
+        return record;
+      },
+
+      /**
+       * Adds a secret. The ones in use stay valid — until `previousExpireInSeconds` from now when
+       * given, else until removed — so senders can switch without dropping messages.
+       */
+      async rotate(key: string, options: { previousExpireInSeconds?: number }) {
+        const fresh = seal();
+        const at = now();
+        const record = await store.changeSecrets(key, (secrets) => {
+          const active = secrets.filter((s) => isActiveSecret(s, at));
+          if (active.length >= MAX_ACTIVE_SECRETS) {
+            throw new TesseraError('SECRET_LIMIT', `Source "${key}" has ${active.length} active secrets; DELETE the one senders no longer use, then rotate`);
+          }
+          const expiresAt = options.previousExpireInSeconds === undefined ? null : new Date(at.getTime() + options.previousExpireInSeconds * 1000).toISOString();
+          return [...active.map((s) => (expiresAt && (s.expires_at === null || s.expires_at > expiresAt) ? { ...s, expires_at: expiresAt } : s)), fresh.stored];
+        });
+        cache.delete(key);
+        if (!record) throw notFound(key);
+        return { record, secret: fresh.shown };
+      },
+
+      async removeSecret(key: string, secretId: string) {
+        const at = now();
+        const record = await store.changeSecrets(key, (secrets) => {
+          if (!secrets.some((s) => s.id === secretId)) {
+            throw new TesseraError('NOT_FOUND', `Source "${key}" has no secret ${secretId}`);
+          }
+          const rest = secrets.filter((s) => s.id !== secretId);
+          if (!rest.some((s) => isActiveSecret(s, at))) {
+            throw new TesseraError('SECRET_LIMIT', `Secret ${secretId} is the last active one; rotate first so senders have a secret to sign with`);
+          }
+          return rest;
+        });
+        cache.delete(key);
+        if (!record) throw notFound(key);
+        return record;
+      },
+
+      async remove(key: string) {
+        const removed = await store.remove(key);
+        cache.delete(key);
+        if (!removed) throw notFound(key);
+      },
+    };
+  }
+
   return {
     compile,
 
@@ -107,71 +182,18 @@ export function createInboundSources(deps: InboundSourcesDeps) {
     list: () => store.list(),
     find: (key: string) => store.find(key),
 
-    async create(input: { key: string; description?: string; mapping: Mapping; enabled?: boolean }) {
-      compile(input.mapping);
-      const first = seal();
-      const created = await store.create({
-        key: input.key,
-        description: input.description ?? null,
-        secrets: [first.stored],
-        mapping: input.mapping,
-        enabled: input.enabled ?? true,
-      });
-      if (!created) throw new TesseraError('SOURCE_EXISTS', `An inbound source "${input.key}" exists; pick another key or PATCH it`);
-      cache.delete(input.key);
-      return { record: (await store.find(input.key))!, secret: first.shown };
+    writer,
+
+    /** Drops the cached source (after a write commits). */
+    forget(key: string) {
+      cache.delete(key);
     },
 
-    async update(key: string, changes: { description?: string | null; mapping?: Mapping; enabled?: boolean }) {
-      if (changes.mapping) compile(changes.mapping);
-      const record = await store.update(key, changes);
-      cache.delete(key);
-      if (!record) throw notFound(key);
-      return record;
-    },
-
-    /**
-     * Adds a secret. The ones in use stay valid — until `previousExpireInSeconds` from now when
-     * given, else until removed — so senders can switch without dropping messages.
-     */
-    async rotate(key: string, options: { previousExpireInSeconds?: number }) {
-      const fresh = seal();
-      const at = now();
-      const record = await store.changeSecrets(key, (secrets) => {
-        const active = secrets.filter((s) => isActiveSecret(s, at));
-        if (active.length >= MAX_ACTIVE_SECRETS) {
-          throw new TesseraError('SECRET_LIMIT', `Source "${key}" has ${active.length} active secrets; DELETE the one senders no longer use, then rotate`);
-        }
-        const expiresAt = options.previousExpireInSeconds === undefined ? null : new Date(at.getTime() + options.previousExpireInSeconds * 1000).toISOString();
-        return [...active.map((s) => (expiresAt && (s.expires_at === null || s.expires_at > expiresAt) ? { ...s, expires_at: expiresAt } : s)), fresh.stored];
-      });
-      cache.delete(key);
-      if (!record) throw notFound(key);
-      return { record, secret: fresh.shown };
-    },
-
-    async removeSecret(key: string, secretId: string) {
-      const at = now();
-      const record = await store.changeSecrets(key, (secrets) => {
-        if (!secrets.some((s) => s.id === secretId)) {
-          throw new TesseraError('NOT_FOUND', `Source "${key}" has no secret ${secretId}`);
-        }
-        const rest = secrets.filter((s) => s.id !== secretId);
-        if (!rest.some((s) => isActiveSecret(s, at))) {
-          throw new TesseraError('SECRET_LIMIT', `Secret ${secretId} is the last active one; rotate first so senders have a secret to sign with`);
-        }
-        return rest;
-      });
-      cache.delete(key);
-      if (!record) throw notFound(key);
-      return record;
-    },
-
-    async remove(key: string) {
-      const removed = await store.remove(key);
-      cache.delete(key);
-      if (!removed) throw notFound(key);
-    },
+    create: (input: Parameters<ReturnType<typeof writer>['create']>[0]) => writer(deps.db).create(input),
+    update: (...args: Parameters<ReturnType<typeof writer>['update']>) => writer(deps.db).update(...args),
+    rotate: (...args: Parameters<ReturnType<typeof writer>['rotate']>) => writer(deps.db).rotate(...args),
+    removeSecret: (...args: Parameters<ReturnType<typeof writer>['removeSecret']>) => writer(deps.db).removeSecret(...args),
+    remove: (key: string) => writer(deps.db).remove(key),
   };
 }
 

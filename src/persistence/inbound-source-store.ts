@@ -1,4 +1,5 @@
 /** Inbound source rows. Secrets arrive and leave sealed; opening them is the caller's business. */
+import { inTransaction } from './in-transaction.js';
 import type { Kysely } from 'kysely';
 import type { Mapping } from '../inbound/mapping.js';
 import type { Database } from './schema.js';
@@ -87,7 +88,7 @@ export function createInboundSourceStore(db: Kysely<Database>) {
      * one. `change` returns the new list, or throws to refuse. Undefined when there is no source.
      */
     async changeSecrets(key: string, change: (secrets: StoredSecret[]) => StoredSecret[]): Promise<InboundSourceRecord | undefined> {
-      return db.transaction().execute(async (trx) => {
+      return inTransaction(db, async (trx) => {
         const current = await trx.selectFrom('inbound_sources').select('secrets').where('key', '=', key).forUpdate().executeTakeFirst();
         if (!current) return undefined;
         const next = change(current.secrets as StoredSecret[]);

@@ -189,6 +189,10 @@ export interface IdempotencyKeyTable {
   case_id: string | null;
   status_code: number;
   response: Json;
+  /** Headers replayed with the answer (e.g. location); null for case commands. */
+  headers: ColumnType<Record<string, string> | null, string | null | undefined, string | null>;
+  /** The answer body sealed with the secret box when it carries a one-time secret (`response` is then null). */
+  response_sealed: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: Generated<Timestamp>;
 }
 

@@ -119,9 +119,9 @@ describe('billing-dispute, end to end', () => {
     api.expectStatus(res, 200);
     expect(res.headers['etag']).toBe(`"v${before.version}"`);
     expect(res.json().result).toMatchObject({
-      dryRun: true,
+      dry_run: true,
       to: { definition: 'notify-customer@2', states: ['drafting'] },
-      tasks: { closed: [{ stateKey: 'notifying' }], opened: [{ stateKey: 'drafting' }] },
+      tasks: { closed: [{ state_key: 'notifying' }], opened: [{ state_key: 'drafting' }] },
     });
     expect(await rows.snapshot(c.id)).toEqual(before);
   });

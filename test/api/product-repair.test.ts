@@ -112,7 +112,7 @@ describe('product-repair, end to end', () => {
     const before = await rows.snapshot(c.id);
     const body = { action: 'migrate', to: 'customer-update@2', state_mapping: { updating: 'updating' }, reason: 'Updates now wait for an acknowledgement' };
     const dry = await api.adapt(agent, c.id, update.id, { ...body, dry_run: true });
-    expect(dry.result).toMatchObject({ dryRun: true, to: { definition: 'customer-update@2', states: ['updating'] }, tasks: { closed: [], opened: [] } });
+    expect(dry.result).toMatchObject({ dry_run: true, to: { definition: 'customer-update@2', states: ['updating'] }, tasks: { closed: [], opened: [] } });
     expect(await rows.snapshot(c.id)).toEqual(before);
 
     const res = await api.adapt(agent, c.id, update.id, body);

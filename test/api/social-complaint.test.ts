@@ -253,10 +253,10 @@ describe('social-complaint, end to end', () => {
       dry_run: true,
     });
     expect(res.result).toMatchObject({
-      dryRun: true,
+      dry_run: true,
       from: { definition: 'contact-customer@1', states: ['reaching'] },
       to: { definition: 'contact-customer@2', states: ['contacting'], status: 'active' },
-      tasks: { closed: [{ stateKey: 'reaching' }], opened: [{ stateKey: 'contacting' }] },
+      tasks: { closed: [{ state_key: 'reaching' }], opened: [{ state_key: 'contacting' }] },
     });
     expect(res.case.version).toBe(before.version);
     expect(await rows.snapshot(c.id)).toEqual(before);

@@ -179,6 +179,22 @@ describe('with workers', () => {
     expectProblem(await s.app.inject({ method: 'POST', url: `/v1/inbox/${res.json().id}/retry`, headers: admin }), 409, 'INBOX_NOT_RETRYABLE');
   });
 
+  it('a retry with an Idempotency-Key, sent twice (in parallel), reopens the message once and replays the answer', async () => {
+    const src = await s.createSource(ORDER_EVENTS);
+    const res = await s.send(src.key, update('later-idem', 1), { secret: src.secret });
+    await s.settled(src.key);
+    const caseId = await s.openCase({ externalRefs: { order_id: 'later-idem' } });
+    const retry = () =>
+      s.app.inject({ method: 'POST', url: `/v1/inbox/${res.json().id}/retry`, headers: { ...admin, 'idempotency-key': `retry-${res.json().id}` } });
+    const answers = await Promise.all([retry(), retry()]);
+    // Without the key the second would be 409 INBOX_NOT_RETRYABLE (the message is received again).
+    expect(answers.map((a) => a.statusCode)).toEqual([202, 202]);
+    expect(answers.filter((a) => a.headers['idempotent-replayed'] === 'true')).toHaveLength(1);
+    expect(answers[0]!.json()).toEqual(answers[1]!.json());
+    await waitFor(async () => ((await s.inboxRows(src.key))[0]!.status === 'applied' ? true : undefined), 10_000);
+    expect(await appliedOrder(s, caseId)).toEqual([1]);
+  });
+
   it('a closed case is not found: the event stays unmatched and the closed case is untouched', async () => {
     const src = await s.createSource(ORDER_EVENTS);
     const caseId = await s.openCase({ externalRefs: { order_id: 'closed-1' } });

@@ -12,7 +12,7 @@ export function checkAssignment(assignment: Assignment | undefined): Assignment 
   const userId = nonEmpty(assignment?.userId);
   const queue = nonEmpty(assignment?.queue);
   if (userId === undefined && queue === undefined) {
-    reject('VALIDATION_FAILED', 'An assignment needs a "userId" or a "queue".');
+    reject('VALIDATION_FAILED', 'An assignment needs a "user_id" or a "queue".');
   }
   return { ...(userId !== undefined ? { userId } : {}), ...(queue !== undefined ? { queue } : {}) };
 }

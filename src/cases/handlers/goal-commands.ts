@@ -16,7 +16,7 @@ export function addGoal(d: Draft, command: AddGoal): Record<string, unknown> {
   }
   compiledCondition(d, spec.condition);
   const goal: Goal = { key: spec.key, title: spec.title, condition: spec.condition, required: spec.required, status: 'open', adHoc: true };
-  if (spec.deadlineAt !== undefined) goal.deadlineAt = parseTimestamp(spec.deadlineAt, `Goal "${spec.key}" deadlineAt`);
+  if (spec.deadlineAt !== undefined) goal.deadlineAt = parseTimestamp(spec.deadlineAt, `Goal "${spec.key}" deadline_at`);
   d.case.goals.push(goal);
   journal(d, 'goal.added', {
     goalKey: goal.key,
@@ -46,7 +46,7 @@ export function updateGoal(d: Draft, command: UpdateGoal): Record<string, unknow
     goal.title = command.title;
   }
   if (command.deadlineAt !== undefined) {
-    const next = command.deadlineAt === null ? undefined : parseTimestamp(command.deadlineAt, `Goal "${goal.key}" deadlineAt`);
+    const next = command.deadlineAt === null ? undefined : parseTimestamp(command.deadlineAt, `Goal "${goal.key}" deadline_at`);
     changes['deadlineAt'] = { from: goal.deadlineAt ?? null, to: next ?? null };
     cancelSlaPoints(d, goal);
     if (next === undefined) delete goal.deadlineAt;

@@ -41,7 +41,7 @@ export function migrateFragment(d: Draft, command: Migrate): Record<string, unkn
   const targets = [...new Set(fromStates.map((s) => mapState(s, command.stateMapping)))];
   for (const state of targets) {
     if (!paths.has(state)) {
-      reject('STATE_NOT_FOUND', `Active state "${state}" does not exist in ${command.to}; add it to stateMapping.`, {
+      reject('STATE_NOT_FOUND', `Active state "${state}" does not exist in ${command.to}; add it to state_mapping.`, {
         state,
         definition: command.to,
         states: [...target.statePaths],
