@@ -6,6 +6,9 @@ export async function migrateToLatest(db: Kysely<any>): Promise<MigrationResult[
   const migrator = new Migrator({
     db,
     provider: { getMigrations: async () => migrations },
+    // Migrations are numbered in ranges per area (0010-0019 customers, 0020-0029 people), so a
+    // database may have a later range applied before an earlier one lands.
+    allowUnorderedMigrations: true,
   });
   const { error, results = [] } = await migrator.migrateToLatest();
   if (error) {
