@@ -15,6 +15,7 @@ import fp from 'fastify-plugin';
 import type { Role } from '../cases/types.js';
 import { TesseraError } from '../errors.js';
 import { hashApiKey, type ApiKeyStore, type Principal } from '../persistence/api-key-store.js';
+import { nonUserPrincipal } from '../people/principal.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -56,10 +57,10 @@ async function authenticate(request: FastifyRequest, options: AuthOptions): Prom
   }
   const key = match[1]!;
   if (options.adminKey !== undefined && sameSecret(key, options.adminKey)) {
-    return { keyId: 'bootstrap-admin', userId: 'admin', role: 'admin', teams: [] };
+    return nonUserPrincipal({ kind: 'operator', keyId: 'bootstrap-admin', userId: 'admin', role: 'admin' });
   }
   if (options.localAdminToken !== undefined && sameSecret(key, options.localAdminToken)) {
-    return { keyId: 'local-admin', userId: 'local-admin', role: 'admin', teams: [] };
+    return nonUserPrincipal({ kind: 'operator', keyId: 'local-admin', userId: 'local-admin', role: 'admin' });
   }
   const principal = await options.apiKeys.findByKey(key);
   if (!principal) throw new TesseraError('UNAUTHENTICATED', 'The API key is unknown or revoked; check it or create a new one');
