@@ -28,6 +28,8 @@ export interface ApiKeyTable {
   revoked_at: Timestamp | null;
   /** `user` (user_id names a users row) or `integration` (user_id is the integration's name). */
   owner_kind: ColumnType<'user' | 'integration', 'user' | 'integration' | undefined, 'user' | 'integration'>;
+  /** Generated (0021): user_id for a user key, null for an integration; a foreign key to users. */
+  user_ref: ColumnType<string | null, never, never>;
 }
 
 /** People who sign in (migration 0020). Integrations are not users. */
