@@ -96,7 +96,9 @@ describe('embedded mode', () => {
     expect(await me.json()).toMatchObject({ user_id: 'grace', role: 'supervisor' });
 
     // Text mode says it went through the server; migrate says what to do instead.
-    const text = await runTs('src/cli/main.ts', ['keys', 'create', '--role', 'agent', '--user', 'ada', '--teams', 'billing'], env);
+    // A new user (ada exists since the first test, without teams: a key acts with its user's
+    // teams, so a key for her naming other teams would be refused).
+    const text = await runTs('src/cli/main.ts', ['keys', 'create', '--role', 'agent', '--user', 'adele', '--teams', 'billing'], env);
     expect(text.code).toBe(0);
     expect(text.stderr).toContain(`through the running server (process ${first.child.pid})`);
     const migrate = await runTs('src/cli/main.ts', ['migrate'], env);
@@ -110,7 +112,7 @@ describe('embedded mode', () => {
       const again = await fetch(`${second.baseUrl}/v1/me`, { headers: { authorization: `Bearer ${key}` } });
       expect(again.status).toBe(200);
       const agent = await fetch(`${second.baseUrl}/v1/me`, { headers: { authorization: `Bearer ${text.stdout.trim()}` } });
-      expect(await agent.json()).toMatchObject({ user_id: 'ada', role: 'agent', teams: ['billing'] });
+      expect(await agent.json()).toMatchObject({ user_id: 'adele', role: 'agent', teams: ['billing'] });
       // The per-start admin token of the first start is dead.
       const lock = JSON.parse(await readFile(path.join(dir, 'tessera.lock'), 'utf8')) as { pid: number };
       expect(lock.pid).toBe(second.child.pid);
