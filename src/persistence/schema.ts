@@ -72,6 +72,36 @@ export interface TaskTable {
   closed_at: Timestamp | null;
   /** The whole `Task`. */
   body: Json;
+  /** Routing (migration 0025): the task's queue, kept while a person holds it. */
+  work_queue: string | null;
+  skills: Json;
+  effort: number;
+  kind: string;
+  /** low 1, normal 2, high 3, urgent 4 (the case's priority). */
+  priority_rank: number;
+  /** Earliest deadline of the case's open goals. */
+  breach_at: Timestamp | null;
+  /** Worst SLA state of the case's open goals. */
+  sla: string | null;
+}
+
+/** People (migration 0020). */
+export interface UserTable {
+  id: string;
+  username: string;
+  display_name: string;
+  role: string;
+  teams: string[];
+  /** `{ skill: level 1-5 }`. */
+  skills: Json;
+  /** `{ kind: units, default: units }`. */
+  capacity: Json;
+  presence: string;
+  password_hash: string | null;
+  version: number;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  disabled_at: Timestamp | null;
 }
 
 export interface JournalTable {
@@ -273,6 +303,7 @@ export interface Database {
   definitions: DefinitionTable;
   cases: CaseTable;
   tasks: TaskTable;
+  users: UserTable;
   journal: JournalTable;
   timers: TimerTable;
   outbox: OutboxTable;
