@@ -19,6 +19,14 @@ import { rateLimit } from './http/rate-limit.js';
 import { recordRoutes } from './http/route-table.js';
 import { systemRoutes, type Check } from './http/system-routes.js';
 import { createApiKeyStore } from './persistence/api-key-store.js';
+import { createUserStore } from './persistence/user-store.js';
+import { createSessionIssuer } from './commands/session-issuer.js';
+import { createUserCommands } from './commands/user-commands.js';
+import { SESSION_COOKIE } from './http/session-cookie.js';
+import { sessionRoutes } from './http/session-routes.js';
+import { createSignInThrottle } from './http/sign-in-throttle.js';
+import { userRoutes } from './http/user-routes.js';
+import { Redis } from 'ioredis';
 import { createIdempotentWriter } from './commands/run-idempotent.js';
 import type { DatabaseHandle } from './platform/database.js';
 import type { JobQueue } from './platform/job-queue.js';
@@ -107,8 +115,20 @@ export async function buildApp(deps: AppDeps) {
         version: '1',
         description: 'Adaptive case management: cases, goals, fragments, tasks. Errors are RFC 9457 problem+json.',
       },
-      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer <API key>' } } },
-      security: [{ apiKey: [] }],
+      components: {
+        securitySchemes: {
+          apiKey: { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer <API key>' },
+          session: {
+            type: 'apiKey',
+            in: 'cookie',
+            name: SESSION_COOKIE,
+            description:
+              'Browser session from POST /v1/sessions (httpOnly, SameSite=Strict). POST, PUT, PATCH and DELETE with it also need X-CSRF-Token (the csrf_token of the session) and a same-origin Origin or Referer.',
+          },
+        },
+      },
+      // Either credential, with the same authorization.
+      security: [{ apiKey: [] }, { session: [] }],
       // Outbound events, as OpenAPI 3.1 describes requests Tessera sends to subscribers.
       webhooks: openApiWebhooks(),
     },
@@ -121,14 +141,26 @@ export async function buildApp(deps: AppDeps) {
   await app.register(systemRoutes, { checks, mode: deps.jobs.kind === 'bullmq' ? 'queue' : 'embedded' });
 
   const apiKeys = createApiKeyStore(deps.database.db);
+  const users = createUserStore(deps.database.db);
+  const sessions = createSessionIssuer({ db: deps.database.db, idleSeconds: config.sessions.idleSeconds, absoluteSeconds: config.sessions.absoluteSeconds });
+  const throttle = createSignInThrottle({
+    maxPerUsername: config.sessions.maxFailuresPerUsername,
+    maxPerIp: config.sessions.maxFailuresPerIp,
+    windowSeconds: config.sessions.failureWindowSeconds,
+    redis: deps.jobs.kind === 'bullmq' && config.redisUrl ? signInRedis(app, config.redisUrl, deps.logger) : undefined,
+    prefix: config.redisPrefix,
+    logger: deps.logger,
+  });
   const sources = createInboundSources({ db: deps.database.db, secrets: deps.secrets, catalog: deps.core.catalog });
   const inboxRelay = createInboxRelay({ db: deps.database.db, jobs: deps.jobs, logger: deps.logger });
   const writes = createIdempotentWriter({ db: deps.database.db, secrets: deps.secrets });
   const describe = (state: CaseState) =>
     deps.core.engine.acceptedEvents(state, { definitions: (ref) => deps.core.catalog.fragment(ref) });
   await app.register(async (api) => {
-    await api.register(auth, { apiKeys, adminKey: config.adminKey, localAdminToken: deps.localAdminToken });
+    await api.register(auth, { apiKeys, adminKey: config.adminKey, localAdminToken: deps.localAdminToken, sessions, trustedOrigins: config.sessions.trustedOrigins });
     await api.register(apiKeyRoutes, { apiKeys, writes });
+    await api.register(sessionRoutes, { users, sessions, throttle, config: config.sessions });
+    await api.register(userRoutes, { users, commands: createUserCommands({ writes }) });
     await api.register(catalogRoutes, { catalog: deps.core.catalog });
     await api.register(caseRoutes, { core: deps.core, db: deps.database.db, describe });
     await api.register(taskRoutes, { core: deps.core, db: deps.database.db });
@@ -148,6 +180,16 @@ export async function buildApp(deps: AppDeps) {
   });
 
   return app;
+}
+
+/** The sign-in throttle's own Redis connection (like the rate limiter's: a slow Redis fails open, never holds sign-in). */
+function signInRedis(app: { addHook: (name: 'onClose', fn: () => Promise<void>) => unknown }, url: string, logger: Logger): Redis {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1, commandTimeout: 1_000, connectionName: 'tessera-sign-in' });
+  redis.on('error', (err) => logger.debug({ err }, 'sign-in throttle redis connection error'));
+  app.addHook('onClose', async () => {
+    await redis.quit().catch(() => redis.disconnect());
+  });
+  return redis;
 }
 
 export type TesseraApp = Awaited<ReturnType<typeof buildApp>>;

@@ -37,6 +37,23 @@ export interface Config {
   readonly inboundRateLimitPerMinute: number;
   readonly shutdownTimeoutMs: number;
   readonly webhooks: WebhookConfig;
+  readonly sessions: SessionConfig;
+}
+
+/** Browser sign-in and sessions (see README "Sign-in and sessions"). */
+export interface SessionConfig {
+  /** A session unused for this long ends. */
+  readonly idleSeconds: number;
+  /** A session ends this long after sign-in, used or not. */
+  readonly absoluteSeconds: number;
+  /** `auto`: Secure on the cookie unless the request came over plain http to a loopback host (dev). */
+  readonly cookieSecure: 'auto' | 'always' | 'never';
+  /** Failed sign-ins allowed per username, and per client address, within the window. */
+  readonly maxFailuresPerUsername: number;
+  readonly maxFailuresPerIp: number;
+  readonly failureWindowSeconds: number;
+  /** Origins besides the API's own that may send cookie-authenticated writes (a UI behind another host). */
+  readonly trustedOrigins: readonly string[];
 }
 
 /** Outbound webhook delivery. Small values make tests fast; defaults suit production receivers. */
@@ -118,6 +135,24 @@ function allowlist(env: Env, name: string): string[] {
   return entries;
 }
 
+/** Comma-separated origins (`https://ui.example.com`), each checked and normalised. */
+function origins(env: Env, name: string): string[] {
+  const raw = text(env, name);
+  if (raw === undefined) return [];
+  return raw.split(',').map((e) => e.trim()).filter((e) => e !== '').map((entry) => {
+    let parsed: URL;
+    try {
+      parsed = new URL(entry);
+    } catch {
+      throw new ConfigError(`${name} entries must be origins like https://ui.example.com (got "${entry}")`);
+    }
+    if (!['http:', 'https:'].includes(parsed.protocol) || parsed.origin !== entry.replace(/\/$/, '')) {
+      throw new ConfigError(`${name} entries must be origins like https://ui.example.com, without a path (got "${entry}")`);
+    }
+    return parsed.origin;
+  });
+}
+
 /** Parses the environment. Throws ConfigError (one clear line) on the first bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   const adminKey = text(env, 'TESSERA_ADMIN_KEY');
@@ -158,7 +193,19 @@ export function loadConfig(env: Env = process.env): Config {
       backoffMaxMs: integer(env, 'TESSERA_WEBHOOK_BACKOFF_MAX_MS', 21_600_000, 1, 604_800_000),
       timeoutMs: integer(env, 'TESSERA_WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),
     }),
+    sessions: Object.freeze({
+      idleSeconds: integer(env, 'TESSERA_SESSION_IDLE_MINUTES', 30, 1, 1440) * 60,
+      absoluteSeconds: integer(env, 'TESSERA_SESSION_ABSOLUTE_HOURS', 12, 1, 720) * 3600,
+      cookieSecure: oneOf(env, 'TESSERA_COOKIE_SECURE', ['auto', 'always', 'never'] as const, 'auto'),
+      maxFailuresPerUsername: integer(env, 'TESSERA_SIGNIN_MAX_FAILURES', 5, 1, 1000),
+      maxFailuresPerIp: integer(env, 'TESSERA_SIGNIN_MAX_FAILURES_PER_IP', 50, 1, 100_000),
+      failureWindowSeconds: integer(env, 'TESSERA_SIGNIN_WINDOW_MINUTES', 15, 1, 1440) * 60,
+      trustedOrigins: Object.freeze(origins(env, 'TESSERA_TRUSTED_ORIGINS')),
+    }),
   };
+  if (config.sessions.absoluteSeconds < config.sessions.idleSeconds) {
+    throw new ConfigError('TESSERA_SESSION_ABSOLUTE_HOURS must be at least TESSERA_SESSION_IDLE_MINUTES (a session cannot idle longer than it lives)');
+  }
   if (config.role === 'worker' && config.redisUrl === undefined) {
     throw new ConfigError('TESSERA_ROLE=worker needs REDIS_URL (a separate worker takes jobs from Redis)');
   }

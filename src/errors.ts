@@ -15,6 +15,17 @@ export const ERROR_CODES = {
   // auth
   UNAUTHENTICATED: { status: 401, title: 'Missing or invalid API key' },
   FORBIDDEN: { status: 403, title: 'Your role may not do this' },
+  SIGN_IN_FAILED: { status: 401, title: 'Unknown username or wrong password' },
+  CSRF_REFUSED: { status: 403, title: 'The request is not from this site or lacks its CSRF token' },
+  CURRENT_PASSWORD_WRONG: { status: 403, title: 'The current password does not match' },
+  // people
+  USER_NOT_FOUND: { status: 404, title: 'User not found' },
+  USER_EXISTS: { status: 409, title: 'A user with this id or username exists' },
+  USER_DISABLED: { status: 409, title: 'The user is disabled' },
+  USER_NOT_DISABLED: { status: 409, title: 'The user is not disabled' },
+  INVALID_USER: { status: 422, title: 'A user field is invalid' },
+  INVALID_PASSWORD: { status: 422, title: 'The password does not meet the rules' },
+  KEY_OWNER_INVALID: { status: 422, title: 'The API key cannot belong to this owner' },
   // lookups
   NOT_FOUND: { status: 404, title: 'Not found' },
   ROUTE_NOT_FOUND: { status: 404, title: 'No such route' },
@@ -47,7 +58,6 @@ export const ERROR_CODES = {
   TASK_OWNS_EVENT: { status: 409, title: 'This event belongs to an open task: complete the task instead' },
   TASK_ALREADY_ASSIGNED: { status: 409, title: 'The task is already assigned to a person' },
   CAPACITY_EXCEEDED: { status: 409, title: "The task does not fit the person's free capacity" },
-  USER_NOT_FOUND: { status: 404, title: 'User not found' },
   USER_NOT_AVAILABLE: { status: 409, title: 'The user is away or offline and takes no new work' },
   // outbound webhooks
   WEBHOOK_SUBSCRIPTION_NOT_FOUND: { status: 404, title: 'Webhook subscription not found' },

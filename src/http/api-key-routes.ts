@@ -37,7 +37,7 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ apiKeys: ApiKeyStore; wri
       config: { roles: ['admin'] },
       schema: {
         tags: ['auth'],
-        summary: 'Create an API key (the secret is shown once)',
+        summary: "Create an API key (the secret is shown once). A person role's key belongs to the user user_id (created with the key if unknown; never above the user's role); an integrator key to the integration user_id",
         body: Type.Object(
           {
             role: RoleSchema,
@@ -57,7 +57,13 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ apiKeys: ApiKeyStore; wri
       const response = await writes.run(idempotencyOf(request), {
         secret: true,
         effect: async (trx) => {
-          const created = await createApiKeyStore(trx).create({ role: b.role, userId: b.user_id, name: b.name, ...(b.teams ? { teams: b.teams } : {}) });
+          const created = await createApiKeyStore(trx).create({
+            role: b.role,
+            userId: b.user_id,
+            name: b.name,
+            ...(b.teams ? { teams: b.teams } : {}),
+            actor: { id: request.principal.userId, role: request.principal.role },
+          });
           const body = { id: created.keyId, key: created.key, role: created.role, user_id: created.userId, name: created.name, teams: [...created.teams] };
           return { answer: { statusCode: 201, body } };
         },

@@ -1,13 +1,21 @@
 /**
- * API-key authentication and function-level authorization.
+ * Authentication (an API key or a browser session) and function-level authorization.
  *
  * Every route is authenticated unless its config says `public: true`; a route that names
  * `roles` refuses other roles with 403. Object-level rules (which cases an agent may see)
- * live in access.ts, applied by the commands and queries that load the object.
+ * live in access.ts, applied by the commands and queries that load the object. Both credentials
+ * end in the same `Principal`, so every route authorizes a session exactly as it does a key.
+ *
+ * - `Authorization: Bearer <key>` wins when present (API clients, the CLI); such requests are
+ *   not exposed to CSRF (a browser never adds the header by itself).
+ * - Otherwise the `tessera_session` cookie (see session-cookie.ts). A cookie-authenticated
+ *   POST/PUT/PATCH/DELETE must carry `X-CSRF-Token` equal to the session's token AND come from
+ *   this origin (Origin, else Referer, else `Sec-Fetch-Site: same-origin`): a cross-site form post
+ *   carries the cookie but neither, and is refused before its body is read.
  *
  * Two steps: `onRequest` identifies the caller (or remembers why it could not), `preParsing`
  * refuses — before the body is read. The rate limiter runs between the two (rate-limit.ts), so
- * it counts per API key, and per client IP for requests whose key is missing or wrong.
+ * it counts per credential, and per client IP for requests whose credential is missing or wrong.
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -15,6 +23,17 @@ import fp from 'fastify-plugin';
 import type { Role } from '../cases/types.js';
 import { TesseraError } from '../errors.js';
 import { hashApiKey, type ApiKeyStore, type Principal } from '../persistence/api-key-store.js';
+import { nonUserPrincipal } from '../people/principal.js';
+import type { SessionIssuer } from '../commands/session-issuer.js';
+import { principalOfUser } from '../persistence/user-store.js';
+import { isSameOrigin, sessionCookieOf } from './session-cookie.js';
+
+export interface RequestSession {
+  idHash: string;
+  csrfToken: string;
+  expiresAt: Date;
+  idleExpiresAt: Date;
+}
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -25,6 +44,8 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     principal: Principal;
+    /** The browser session the request came with; null for API-key requests. */
+    session: RequestSession | null;
   }
 }
 
@@ -38,6 +59,9 @@ export interface AuthOptions {
    * every start, never stored in the database.
    */
   localAdminToken?: string | undefined;
+  sessions: SessionIssuer;
+  /** Origins besides the request's own host that may send cookie-authenticated writes. */
+  trustedOrigins: readonly string[];
 }
 
 const BEARER = /^Bearer\s+(\S+)$/i;
@@ -50,20 +74,46 @@ function sameSecret(a: string, b: string): boolean {
 
 async function authenticate(request: FastifyRequest, options: AuthOptions): Promise<Principal> {
   const header = request.headers.authorization;
+  if (header === undefined) {
+    const token = sessionCookieOf(request);
+    if (token !== undefined) return authenticateSession(request, token, options);
+  }
   const match = header ? BEARER.exec(header) : null;
   if (!match) {
-    throw new TesseraError('UNAUTHENTICATED', 'Send an API key as `Authorization: Bearer <key>` (create one with `tessera keys create`)');
+    throw new TesseraError('UNAUTHENTICATED', 'Send an API key as `Authorization: Bearer <key>` (create one with `tessera keys create`), or sign in with POST /v1/sessions');
   }
   const key = match[1]!;
   if (options.adminKey !== undefined && sameSecret(key, options.adminKey)) {
-    return { keyId: 'bootstrap-admin', userId: 'admin', role: 'admin', teams: [] };
+    return nonUserPrincipal({ kind: 'operator', keyId: 'bootstrap-admin', userId: 'admin', role: 'admin' });
   }
   if (options.localAdminToken !== undefined && sameSecret(key, options.localAdminToken)) {
-    return { keyId: 'local-admin', userId: 'local-admin', role: 'admin', teams: [] };
+    return nonUserPrincipal({ kind: 'operator', keyId: 'local-admin', userId: 'local-admin', role: 'admin' });
   }
   const principal = await options.apiKeys.findByKey(key);
   if (!principal) throw new TesseraError('UNAUTHENTICATED', 'The API key is unknown or revoked; check it or create a new one');
   return principal;
+}
+
+async function authenticateSession(request: FastifyRequest, token: string, options: AuthOptions): Promise<Principal> {
+  const session = await options.sessions.resolve(token);
+  if (!session) throw new TesseraError('UNAUTHENTICATED', 'Your session has ended (signed out, expired, or revoked); sign in again with POST /v1/sessions');
+  request.session = { idHash: session.idHash, csrfToken: session.csrfToken, expiresAt: session.expiresAt, idleExpiresAt: session.idleExpiresAt };
+  return principalOfUser(session.user, { via: 'session', keyId: `session:${session.idHash.slice(0, 16)}` });
+}
+
+const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** Refuses a cookie-authenticated write that lacks the session's CSRF token or comes from another origin. */
+function checkCsrf(request: FastifyRequest, session: RequestSession, trustedOrigins: readonly string[]): void {
+  if (!isSameOrigin(request, trustedOrigins)) {
+    throw new TesseraError('CSRF_REFUSED', 'A signed-in browser may change things only from this site: the request came from another origin (Origin / Referer / Sec-Fetch-Site); nothing was changed');
+  }
+  const sent = request.headers['x-csrf-token'];
+  const expected = Buffer.from(session.csrfToken);
+  const given = Buffer.from(typeof sent === 'string' ? sent : '');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    throw new TesseraError('CSRF_REFUSED', 'Send the session\'s csrf_token (from POST /v1/sessions or GET /v1/sessions/current) in the X-CSRF-Token header; nothing was changed');
+  }
 }
 
 const refusal = Symbol('tessera.auth.refusal');
@@ -75,6 +125,7 @@ function isOpen(request: FastifyRequest): boolean {
 export const auth = fp<AuthOptions>(
   async (app: FastifyInstance, options) => {
     app.decorateRequest('principal', null as unknown as Principal);
+    app.decorateRequest('session', null);
     app.decorateRequest(refusal, null);
     app.addHook('onRequest', async (request) => {
       if (isOpen(request)) return;
@@ -88,9 +139,10 @@ export const auth = fp<AuthOptions>(
       if (isOpen(request)) return payload;
       const refused = (request as unknown as Record<symbol, unknown>)[refusal];
       if (refused) throw refused;
+      if (request.session && STATE_CHANGING.has(request.method)) checkCsrf(request, request.session, options.trustedOrigins);
       const roles = request.routeOptions.config.roles;
       if (roles && !roles.includes(request.principal.role)) {
-        throw new TesseraError('FORBIDDEN', `This action needs one of the roles: ${roles.join(', ')}; your key has role ${request.principal.role}`);
+        throw new TesseraError('FORBIDDEN', `This action needs one of the roles: ${roles.join(', ')}; you act as ${request.principal.role}`);
       }
       return payload;
     });

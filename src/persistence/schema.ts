@@ -26,6 +26,54 @@ export interface ApiKeyTable {
   teams: ColumnType<string[], string[] | undefined, string[]>;
   created_at: Generated<Timestamp>;
   revoked_at: Timestamp | null;
+  /** `user` (user_id names a users row) or `integration` (user_id is the integration's name). */
+  owner_kind: ColumnType<'user' | 'integration', 'user' | 'integration' | undefined, 'user' | 'integration'>;
+  /** Generated (0021): user_id for a user key, null for an integration; a foreign key to users. */
+  user_ref: ColumnType<string | null, never, never>;
+}
+
+/** People who sign in (migration 0020). Integrations are not users. */
+export interface UserTable {
+  id: string;
+  username: string;
+  display_name: string;
+  role: string;
+  teams: ColumnType<string[], string[] | undefined, string[]>;
+  skills: Json<Record<string, number>>;
+  capacity: Json<Record<string, number>>;
+  presence: string;
+  /** `scrypt$...` (see people/password-hash.ts); null: the user cannot sign in with a password. */
+  password_hash: string | null;
+  version: number;
+  created_at: DefaultTimestamp;
+  updated_at: DefaultTimestamp;
+  disabled_at: NullableTimestamp;
+}
+
+export interface UserJournalTable {
+  user_id: string;
+  /** The user's version the change produced. */
+  version: number;
+  type: string;
+  actor_id: string;
+  actor_role: string;
+  reason: string | null;
+  data: Json;
+  at: Timestamp;
+}
+
+/** Browser sessions; the cookie holds a random id, the row its SHA-256. */
+export interface SessionTable {
+  id_hash: string;
+  user_id: string;
+  csrf_token: string;
+  created_at: Timestamp;
+  /** Updated at most once a minute; idle expiry counts from it. */
+  last_seen_at: Timestamp;
+  /** Absolute expiry. */
+  expires_at: Timestamp;
+  revoked_at: NullableTimestamp;
+  user_agent: string | null;
 }
 
 export interface DefinitionTable {
@@ -85,24 +133,6 @@ export interface TaskTable {
   sla: string | null;
 }
 
-/** People (migration 0020). */
-export interface UserTable {
-  id: string;
-  username: string;
-  display_name: string;
-  role: string;
-  teams: string[];
-  /** `{ skill: level 1-5 }`. */
-  skills: Json;
-  /** `{ kind: units, default: units }`. */
-  capacity: Json;
-  presence: string;
-  password_hash: string | null;
-  version: number;
-  created_at: Timestamp;
-  updated_at: Timestamp;
-  disabled_at: Timestamp | null;
-}
 
 export interface JournalTable {
   case_id: string;
@@ -300,10 +330,12 @@ export interface CaseKeyTable {
 
 export interface Database {
   api_keys: ApiKeyTable;
+  users: UserTable;
+  user_journal: UserJournalTable;
+  sessions: SessionTable;
   definitions: DefinitionTable;
   cases: CaseTable;
   tasks: TaskTable;
-  users: UserTable;
   journal: JournalTable;
   timers: TimerTable;
   outbox: OutboxTable;

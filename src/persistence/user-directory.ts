@@ -1,11 +1,13 @@
 /**
- * What routing reads of a person (the `users` table of migration 0020): role, teams, skills,
- * capacity and presence. The people branch owns writing users; this file only reads them, in
- * the routing transaction.
+ * What routing reads of a person: the user (people/user.ts, mapped by the user store's
+ * `rowToUser`) and the units their open tasks use. The user store owns writing users; routing
+ * reads the row under lock together with the units in one statement (one round trip instead of
+ * `findForUpdate` plus a second query), through the store's own row mapping.
  */
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Role } from '../cases/types.js';
 import type { Database } from './schema.js';
+import { rowToUser } from './user-store.js';
 
 export interface WorkerProfile {
   id: string;
@@ -21,31 +23,25 @@ export interface WorkerProfile {
   used: Record<string, number>;
 }
 
-interface Row {
-  id: string;
-  display_name: string;
-  role: string;
-  teams: string[];
-  skills: Record<string, number>;
-  capacity: Record<string, number>;
-  presence: string;
-  disabled_at: Date | null;
-  used: Record<string, number> | null;
-}
+type Row = Parameters<typeof rowToUser>[0] & { used: Record<string, number> | null };
 
 function toProfile(row: Row): WorkerProfile {
+  const user = rowToUser(row);
   return {
-    id: row.id,
-    displayName: row.display_name,
-    role: row.role as WorkerProfile['role'],
-    teams: row.teams,
-    skills: row.skills ?? {},
-    capacity: row.capacity ?? {},
-    presence: row.presence as WorkerProfile['presence'],
-    disabled: row.disabled_at !== null,
+    id: user.id,
+    displayName: user.displayName,
+    role: user.role,
+    teams: [...user.teams],
+    skills: { ...(user.skills ?? {}) },
+    capacity: { ...(user.capacity ?? {}) },
+    presence: user.presence,
+    disabled: user.disabledAt !== null,
     used: row.used ?? {},
   };
 }
+
+const USER_COLUMNS = sql`u.id, u.username, u.display_name, u.role, u.teams, u.skills, u.capacity, u.presence, u.version,
+  u.created_at, u.updated_at, u.disabled_at, u.password_hash is not null as has_password`;
 
 /**
  * Locks the person's row (`FOR UPDATE`: one assignment to them at a time, so capacity holds under
@@ -54,7 +50,7 @@ function toProfile(row: Row): WorkerProfile {
  */
 export async function lockWorker(trx: Transaction<Database>, userId: string): Promise<WorkerProfile | undefined> {
   const { rows } = await sql<Row>`
-    select u.id, u.display_name, u.role, u.teams, u.skills, u.capacity, u.presence, u.disabled_at,
+    select ${USER_COLUMNS},
       (select jsonb_object_agg(b.bucket, b.units) from (
          select case when u.capacity ? t.kind then t.kind else 'default' end as bucket, sum(t.effort)::int as units
          from tasks t where t.assignee_id = u.id and t.status = 'open' group by 1) b) as used
@@ -65,11 +61,6 @@ export async function lockWorker(trx: Transaction<Database>, userId: string): Pr
 
 /** Every person (for the workload view), without locks. */
 export async function listWorkers(db: Kysely<Database>): Promise<Omit<WorkerProfile, 'used'>[]> {
-  const rows = await db
-    .selectFrom('users')
-    .select(['id', 'display_name', 'role', 'teams', 'skills', 'capacity', 'presence', 'disabled_at'])
-    .where('disabled_at', 'is', null)
-    .orderBy('id')
-    .execute();
-  return rows.map((r) => toProfile({ ...(r as unknown as Row), used: null }));
+  const { rows } = await sql<Row>`select ${USER_COLUMNS}, null::jsonb as used from users u where u.disabled_at is null order by u.id`.execute(db);
+  return rows.map((r) => toProfile(r));
 }
