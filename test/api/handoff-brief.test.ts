@@ -67,7 +67,7 @@ describe('handoff brief', () => {
     for (const g of brief.open_goals) {
       const goal = view.goals.find((x) => x.key === g.key)!;
       expect(g.deadline_at ?? null).toBe(goal.deadline_at);
-      expect(g.sla ?? null).toBe(goal.sla);
+      expect(g.sla ?? null).toBe((goal as unknown as { sla: string | null }).sla);
     }
     expect(brief.pending_tasks.map((x: any) => x.id).sort()).toEqual(view.tasks.map((x) => x.id).sort());
     // The customer facts come from the case's latest social post and CRM profile (no customer aggregate here).
