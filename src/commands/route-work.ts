@@ -9,8 +9,8 @@
  * locked with `SKIP LOCKED` (two pulls never take the same task, and never wait for each other);
  * the task's case is locked with `SKIP LOCKED` too, so a pull never waits on a case while holding
  * task rows (no deadlock with a command that holds the case and writes those rows). Round trips
- * per pull: lock person + read used units, lock candidates, lock case, read the handoff input,
- * write — five, in one transaction.
+ * per pull: lock the person with their used units, lock candidates, lock the case with the
+ * handoff brief's input, write — four, in one transaction (plus BEGIN and COMMIT).
  */
 import type { Kysely } from 'kysely';
 import type { Actor, CaseState, Command, Task } from '../cases/types.js';
@@ -101,12 +101,12 @@ export function createWorkRouter(deps: WorkRouterDeps) {
             userRole: worker.role,
             via: 'next',
             capacity: capacityFor(worker, candidate.kind),
+            handoff: locked.handoff,
           };
           const applied = await runner.decideAndSave(trx, locked.state, locked.dbNow, {
             caseId: candidate.caseId,
             command,
             actor: request.actor,
-            enrich: withHandoff(command),
             ...(request.idempotency ? { idempotency: request.idempotency } : {}),
             respond: (success) => request.respond(success, candidate.id),
           });

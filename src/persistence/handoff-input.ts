@@ -1,5 +1,5 @@
 /** Reads what a handoff brief is built from (cases/handoff-brief.ts), in the command transaction. */
-import { sql, type Transaction } from 'kysely';
+import { sql, type RawBuilder, type Transaction } from 'kysely';
 import type { HandoffInput, JournalEntry } from '../cases/types.js';
 import type { Database } from './schema.js';
 
@@ -11,18 +11,31 @@ export const HANDOFF_JOURNAL_LIMIT = 200;
  * first, with the total) and the case's latest social post and CRM profile — one statement.
  */
 export async function loadHandoffInput(trx: Transaction<Database>, caseId: string, sinceVersion: number): Promise<HandoffInput> {
-  const { rows } = await sql<{ journal: RawEntry[] | null; total: number; content: RawContent[] | null }>`
-    select
+  const { rows } = await sql<HandoffColumns>`select ${handoffColumns(sql`${caseId}::text`, sql`${sinceVersion}::int`)}`.execute(trx);
+  return toHandoffInput(rows[0]);
+}
+
+/** The columns `journal`, `total`, `content` of a select, for the case and version expressions given. */
+export function handoffColumns(caseId: RawBuilder<unknown>, since: RawBuilder<unknown>): RawBuilder<unknown> {
+  return sql`
       (select jsonb_agg(j order by j.version, j.idx) from (
          select version, idx, type, actor_id, actor_role, reason, data, at from journal
-         where case_id = ${caseId} and version > ${sinceVersion}
-         order by version desc, idx desc limit ${HANDOFF_JOURNAL_LIMIT}) j) as journal,
-      (select count(*)::int from journal where case_id = ${caseId} and version > ${sinceVersion}) as total,
-      (select jsonb_agg(c) from (
+         where case_id = ${caseId} and version > ${since}
+         order by version desc, idx desc limit ${sql.lit(HANDOFF_JOURNAL_LIMIT)}) j) as journal,
+      (select count(*)::int from journal where case_id = ${caseId} and version > ${since}) as total,
+      (select jsonb_agg(x) from (
          select distinct on (kind) kind, data, added_at from content
          where case_id = ${caseId} and kind in ('social_post', 'crm_profile')
-         order by kind, added_at desc) c) as content`.execute(trx);
-  const row = rows[0];
+         order by kind, added_at desc) x) as content`;
+}
+
+export interface HandoffColumns {
+  journal: RawEntry[] | null;
+  total: number;
+  content: RawContent[] | null;
+}
+
+export function toHandoffInput(row: HandoffColumns | undefined): HandoffInput {
   return {
     journal: (row?.journal ?? []).map((e) => {
       const entry: JournalEntry & { version: number } = {
@@ -40,7 +53,7 @@ export async function loadHandoffInput(trx: Transaction<Database>, caseId: strin
   };
 }
 
-interface RawEntry {
+export interface RawEntry {
   version: number;
   idx: number;
   type: string;
@@ -51,7 +64,7 @@ interface RawEntry {
   at: string;
 }
 
-interface RawContent {
+export interface RawContent {
   kind: 'social_post' | 'crm_profile';
   data: Record<string, unknown>;
   added_at: string;

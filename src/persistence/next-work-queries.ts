@@ -9,7 +9,8 @@
  * the winners of each team are then ordered the same way.
  */
 import { sql, type Transaction } from 'kysely';
-import type { CaseState } from '../cases/types.js';
+import type { CaseState, HandoffInput } from '../cases/types.js';
+import { handoffColumns, toHandoffInput, type HandoffColumns } from './handoff-input.js';
 import type { Database } from './schema.js';
 import type { WorkerProfile } from './user-directory.js';
 
@@ -55,8 +56,16 @@ export async function lockCandidates(trx: Transaction<Database>, worker: WorkerP
  * case while holding task rows, so it cannot deadlock with a command that holds the case and
  * writes those rows. Undefined: held elsewhere (or gone).
  */
-export async function lockCaseIfFree(trx: Transaction<Database>, caseId: string): Promise<{ state: CaseState; dbNow: Date } | undefined> {
-  const { rows } = await sql<{ state: CaseState; db_now: Date | string }>`
-    select state, statement_timestamp() as db_now from cases where id = ${caseId} for update skip locked`.execute(trx);
-  return rows[0] ? { state: rows[0].state, dbNow: new Date(rows[0].db_now) } : undefined;
+export async function lockCaseIfFree(
+  trx: Transaction<Database>,
+  caseId: string,
+): Promise<{ state: CaseState; dbNow: Date; handoff: HandoffInput } | undefined> {
+  // The handoff brief's input (journal since the last handoff, latest customer content) in the
+  // same round trip as the lock.
+  const { rows } = await sql<{ state: CaseState; db_now: Date | string } & HandoffColumns>`
+    with c as (select id, state, statement_timestamp() as db_now from cases where id = ${caseId} for update skip locked)
+    select c.state, c.db_now, ${handoffColumns(sql`c.id`, sql`coalesce((c.state->'handoffBrief'->>'atVersion')::int, 0)`)}
+    from c`.execute(trx);
+  const row = rows[0];
+  return row ? { state: row.state, dbNow: new Date(row.db_now), handoff: toHandoffInput(row) } : undefined;
 }
