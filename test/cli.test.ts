@@ -65,6 +65,56 @@ describe('tessera CLI', () => {
   });
 });
 
+describe('tessera users', () => {
+  const env = () => ({ DATABASE_URL: inject('databaseUrl') });
+  const PASSWORD = 'a long cli passphrase';
+
+  it('create --password-stdin makes a user who can sign in; list shows them; set-password and disable take effect', async () => {
+    const username = uniqueId('cli-user');
+    const created = await runTs('src/cli/main.ts', ['users', 'create', '--username', username, '--name', 'Cli User', '--role', 'agent', '--teams', 'billing', '--skills', 'refunds=3', '--password-stdin', '--json'], env(), `${PASSWORD}\n`);
+    expect(created.code, created.stderr).toBe(0);
+    expect(JSON.parse(created.stdout)).toMatchObject({ id: username, role: 'agent', teams: ['billing'], skills: { refunds: 3 }, has_password: true });
+    const signIn = (password: string) => t.app.inject({ method: 'POST', url: '/v1/sessions', payload: { username, password }, remoteAddress: '10.9.0.1' });
+    expect((await signIn(PASSWORD)).statusCode).toBe(201);
+
+    const list = await runTs('src/cli/main.ts', ['users', 'list'], env());
+    expect(list.code).toBe(0);
+    expect(list.stdout).toContain(`${username}\tagent\toffline\tbilling\tenabled`);
+
+    const reset = await runTs('src/cli/main.ts', ['users', 'set-password', username], env(), 'another long passphrase\n');
+    expect(reset.code, reset.stderr).toBe(0);
+    expect((await signIn(PASSWORD)).statusCode).toBe(401);
+    expect((await signIn('another long passphrase')).statusCode).toBe(201);
+
+    const disabled = await runTs('src/cli/main.ts', ['users', 'disable', username, '--reason', 'left'], env());
+    expect(disabled.code, disabled.stderr).toBe(0);
+    expect((await signIn('another long passphrase')).statusCode).toBe(401);
+    const journal = await t.database.db.selectFrom('user_journal').select(['type', 'actor_id', 'reason']).where('user_id', '=', username).orderBy('version').execute();
+    expect(journal).toEqual([
+      { type: 'user.created', actor_id: 'cli', reason: 'tessera users create' },
+      { type: 'user.password_set', actor_id: 'cli', reason: 'tessera users set-password' },
+      { type: 'user.disabled', actor_id: 'cli', reason: 'left' },
+    ]);
+    // Four CLI processes, each starting tsx (several seconds apiece on a loaded machine).
+  }, 180_000);
+
+  it('create refuses bad skills naming the field, and writes nothing', async () => {
+    const username = uniqueId('cli-bad');
+    const result = await runTs('src/cli/main.ts', ['users', 'create', '--username', username, '--name', 'Bad', '--role', 'agent', '--skills', 'refunds=9'], env());
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('skills/refunds must be a level from 1 to 5');
+    expect(await t.database.db.selectFrom('users').select('id').where('id', '=', username).execute()).toEqual([]);
+  });
+
+  it('refuses a short password', async () => {
+    const username = uniqueId('cli-short');
+    const result = await runTs('src/cli/main.ts', ['users', 'create', '--username', username, '--name', 'S', '--role', 'agent', '--password-stdin'], env(), 'short\n');
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('at least 12 characters');
+    expect(await t.database.db.selectFrom('users').select('id').where('id', '=', username).execute()).toEqual([]);
+  });
+});
+
 describe('tessera templates validate', () => {
   it('accepts the shipped catalog', async () => {
     const result = await runTs('src/cli/main.ts', ['templates', 'validate', '--offline'], {});

@@ -16,6 +16,7 @@ import { compareWithStored } from '../templates/compare-with-stored.js';
 import { loadCatalog } from '../templates/load-catalog.js';
 import { formatProblems } from '../templates/load-problem.js';
 import path from 'node:path';
+import { usersCommand } from './users-command.js';
 
 const TEAM = /^[^\s,]{1,200}$/;
 
@@ -115,6 +116,8 @@ keys
       process.stderr.write(`created key ${created.keyId} (role ${created.role}, user ${created.userId}${teams})${via}; it is not shown again\n`);
     }
   });
+
+program.addCommand(usersCommand(withDatabase));
 
 const templates = program.command('templates').description('case templates and the fragment library');
 templates

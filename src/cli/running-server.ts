@@ -35,43 +35,56 @@ export class CliError extends Error {
 
 const TIMEOUT_MS = 15_000;
 
-/** Creates the key through the server holding the data directory, or says exactly what to do instead. */
-export async function createKeyOnRunningServer(inUse: DataDirInUseError, request: KeyRequest): Promise<CreatedKey & { serverPid: number }> {
+/**
+ * Sends one admin request to the server holding the data directory, or says exactly what to do
+ * instead. Returns the parsed answer of a `expected` status.
+ */
+export async function callRunningServer(
+  inUse: DataDirInUseError,
+  request: { method: 'GET' | 'POST' | 'PUT'; path: string; body?: unknown; expected: number; what: string },
+): Promise<{ answer: Record<string, unknown> | undefined; serverPid: number }> {
   const holder = inUse.holder;
-  const body = { role: request.role, user_id: request.userId, name: request.name, ...(request.teams.length > 0 ? { teams: request.teams } : {}) };
   if (!holder?.adminUrl || !holder.adminToken) {
     throw new CliError(
       `${describeHolder(inUse.dataDir, holder)}, which does not take requests (yet). Try again when it has finished or is listening, or stop it first.`,
       3,
     );
   }
-  const url = `${holder.adminUrl}/v1/api-keys`;
+  const url = `${holder.adminUrl}${request.path}`;
+  const body = request.body === undefined ? undefined : JSON.stringify(request.body);
   const instead =
-    `With the server running, create the key over its API: curl -X POST ${url} ` +
-    `-H "authorization: Bearer $TESSERA_ADMIN_KEY" -H 'content-type: application/json' -d '${JSON.stringify(body)}'`;
+    `With the server running, use its API: curl -X ${request.method} ${url} ` +
+    `-H "authorization: Bearer $TESSERA_ADMIN_KEY"${body === undefined ? '' : ` -H 'content-type: application/json' -d '${request.path.includes('password') ? '{"password": "..."}' : body}'`}`;
   let response: Response;
   try {
     response = await fetch(url, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${holder.adminToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
+      method: request.method,
+      headers: { authorization: `Bearer ${holder.adminToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body }),
       signal: AbortSignal.timeout(TIMEOUT_MS),
     });
   } catch (err) {
     const why = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
     throw new CliError(`${describeHolder(inUse.dataDir, holder)}, but its API at ${holder.adminUrl} did not answer (${why}). ${instead}`, 1);
   }
-  const answer = (await response.json().catch(() => undefined)) as Record<string, unknown> | undefined;
-  if (response.status !== 201 || answer === undefined) {
+  const answer = response.status === 204 ? undefined : ((await response.json().catch(() => undefined)) as Record<string, unknown> | undefined);
+  if (response.status !== request.expected || (response.status !== 204 && answer === undefined)) {
     const detail = typeof answer?.detail === 'string' ? answer.detail : `HTTP ${response.status}`;
-    throw new CliError(`the running server (process ${holder.pid}) refused the key: ${detail}`, 1);
+    throw new CliError(`the running server (process ${holder.pid}) refused ${request.what}: ${detail}`, 1);
   }
+  return { answer, serverPid: holder.pid };
+}
+
+/** Creates the key through the server holding the data directory, or says exactly what to do instead. */
+export async function createKeyOnRunningServer(inUse: DataDirInUseError, request: KeyRequest): Promise<CreatedKey & { serverPid: number }> {
+  const body = { role: request.role, user_id: request.userId, name: request.name, ...(request.teams.length > 0 ? { teams: request.teams } : {}) };
+  const { answer, serverPid } = await callRunningServer(inUse, { method: 'POST', path: '/v1/api-keys', body, expected: 201, what: 'the key' });
   return {
-    keyId: String(answer.id),
-    key: String(answer.key),
-    role: answer.role as Role,
-    userId: String(answer.user_id),
-    teams: Array.isArray(answer.teams) ? answer.teams.map(String) : [],
-    serverPid: holder.pid,
+    keyId: String(answer!.id),
+    key: String(answer!.key),
+    role: answer!.role as Role,
+    userId: String(answer!.user_id),
+    teams: Array.isArray(answer!.teams) ? answer!.teams.map(String) : [],
+    serverPid,
   };
 }

@@ -185,7 +185,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ users: UserStore; commands:
           ...(b.presence ? { presence: b.presence } : {}),
         },
         ...(passwordHash ? { passwordHash } : {}),
-        actor: request.principal,
+        actor: { id: request.principal.userId, role: request.principal.role },
         ...(b.reason ? { reason: b.reason } : {}),
         view: userView,
       });
@@ -233,7 +233,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ users: UserStore; commands:
       const b = request.body;
       const response = await commands.change(idempotencyOf(request), {
         userId: request.params.id,
-        actor: request.principal,
+        actor: { id: request.principal.userId, role: request.principal.role },
         reason: b.reason,
         expectedVersion: expectedVersionOf(request),
         command: {
@@ -268,7 +268,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ users: UserStore; commands:
       const p = request.principal;
       const response = await commands.change(idempotencyOf(request), {
         userId: request.params.id,
-        actor: p,
+        actor: { id: p.userId, role: p.role },
         reason: request.body.reason,
         expectedVersion: expectedVersionOf(request),
         authorize: (u) => {
@@ -305,7 +305,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ users: UserStore; commands:
         const body = request.body as { reason?: string } | null;
         const response = await commands.change(idempotencyOf(request), {
           userId: request.params.id,
-          actor: request.principal,
+          actor: { id: request.principal.userId, role: request.principal.role },
           reason: body?.reason,
           expectedVersion: expectedVersionOf(request),
           command: { type: action },
@@ -355,7 +355,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ users: UserStore; commands:
       const passwordHash = await hashPassword(b.password);
       const response = await commands.change(idempotencyOf(request), {
         userId: id,
-        actor: p,
+        actor: { id: p.userId, role: p.role },
         command: { type: 'set_password', passwordHash },
         keepSessionIdHash: self ? request.session?.idHash : undefined,
         view: () => undefined,

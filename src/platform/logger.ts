@@ -7,6 +7,11 @@ const SECRET_HEADERS = ['authorization', 'cookie', '"idempotency-key"', '"webhoo
 /** Field names whose values are secrets or personal data, wherever they sit (up to two levels down). */
 const SENSITIVE_FIELDS = [
   'password',
+  'current_password',
+  'passwordHash',
+  'password_hash',
+  'csrf_token',
+  'csrfToken',
   'secret',
   'signingSecret',
   'signing_secret',

@@ -62,9 +62,11 @@ export async function startServer(env: Record<string, string>, timeoutMs = 180_0
   };
 }
 
-export function runTs(entry: string, args: string[], env: Record<string, string>) {
+/** `input`: written to the child's standard input, which is then closed (it is closed at once without). */
+export function runTs(entry: string, args: string[], env: Record<string, string>, input = '') {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
     const child = spawnTs(entry, args, env);
+    child.stdin.end(input);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
