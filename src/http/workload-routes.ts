@@ -52,6 +52,14 @@ export const workloadRoutes: FastifyPluginAsyncTypebox<{ db: Kysely<Database> }>
         response: { 200: WorkloadView },
       },
     },
-    async () => snakeKeys(await readWorkload(db)) as never,
+    async () => {
+      const load = await readWorkload(db);
+      // Bucket names are data (kinds of work), not field names: kept as they are.
+      return {
+        as_of: load.asOf,
+        agents: load.agents.map(({ units, ...rest }) => ({ ...(snakeKeys(rest) as object), units })) as never,
+        queues: snakeKeys(load.queues) as never,
+      };
+    },
   );
 };
