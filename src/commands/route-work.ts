@@ -83,6 +83,10 @@ export function createWorkRouter(deps: WorkRouterDeps) {
     const response = await db.transaction().execute(async (trx): Promise<CommandResponse> => {
       const worker = requireWorker(await lockWorker(trx, request.actor.id), request.actor.id);
       if (worker.presence !== 'available') return { ...request.none(`presence_${worker.presence}`), replayed: false };
+      // Every task takes at least one unit: a person with no free unit in any bucket gets nothing
+      // without reading their queues.
+      const anyRoom = Object.entries(worker.capacity).some(([bucket, units]) => units - (worker.used[bucket] ?? 0) >= 1);
+      if (!anyRoom) return { ...request.none('no_matching_task'), replayed: false };
       const busyCases: string[] = [];
       for (let round = 0; round < MAX_ROUNDS; round++) {
         const candidates = await lockCandidates(trx, worker, busyCases);
