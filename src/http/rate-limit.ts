@@ -2,7 +2,7 @@
  * Rate limits per API key: @fastify/rate-limit, counting in Redis in queue mode (so the limit
  * holds across every API process of a deployment) and in memory in embedded mode (one process).
  *
- * The counter key is the API key id once auth has identified the caller, else the client IP —
+ * The counter key is the credential (API key id, or browser session) once auth has identified the caller, else the client IP —
  * so failed key guesses are limited too. This works because auth identifies in `onRequest` (an
  * instance hook) and refuses in `preParsing`, while the limiter's hook is route-level and so runs
  * between them (Fastify runs instance hooks before route hooks). A route opts out with
@@ -31,6 +31,8 @@ export function rateLimitKey(request: FastifyRequest): string {
   return principal ? `key:${principal.keyId}` : `ip:${request.ip}`;
 }
 
+const describeCounter = (key: string) => (key.startsWith('key:session:') ? 'session' : key.startsWith('key:') ? 'API key' : 'client');
+
 export const rateLimit = fp<RateLimitOptions>(
   async (app: FastifyInstance, options) => {
     let redis: Redis | undefined;
@@ -56,7 +58,7 @@ export const rateLimit = fp<RateLimitOptions>(
       errorResponseBuilder: (request, context) =>
         new TesseraError(
           'RATE_LIMITED',
-          `More than ${context.max} requests per minute from this ${rateLimitKey(request).startsWith('key:') ? 'API key' : 'client'}; retry in ${context.after}`,
+          `More than ${context.max} requests per minute from this ${describeCounter(rateLimitKey(request))}; retry in ${context.after}`,
         ),
     });
   },
