@@ -37,6 +37,7 @@ import { caseRoutes } from './http/case-routes.js';
 import { catalogRoutes } from './http/catalog-routes.js';
 import { taskRoutes } from './http/task-routes.js';
 import { supervisorRoutes } from './http/supervisor-routes.js';
+import { workloadRoutes } from './http/workload-routes.js';
 import { webhookRoutes } from './http/webhook-routes.js';
 import { openApiWebhooks } from './webhooks/openapi-webhooks.js';
 import { createSsrfGuard, type HostResolver } from './webhooks/ssrf-guard.js';
@@ -164,6 +165,7 @@ export async function buildApp(deps: AppDeps) {
     await api.register(caseRoutes, { core: deps.core, db: deps.database.db, describe });
     await api.register(taskRoutes, { core: deps.core, db: deps.database.db });
     await api.register(supervisorRoutes, { db: deps.database.db, now: deps.core.now });
+    await api.register(workloadRoutes, { db: deps.database.db });
     await api.register(webhookRoutes, {
       db: deps.database.db,
       writes,

@@ -13,12 +13,15 @@ import type { DatabaseHandle } from './platform/database.js';
 import type { JobQueue } from './platform/job-queue.js';
 import { createRelay, type Relay } from './relay/relay.js';
 import { loadCatalog } from './templates/load-catalog.js';
+import { createWorkRouter, type WorkRouter } from './commands/route-work.js';
 import { formatProblems } from './templates/load-problem.js';
 
 export interface Core {
   catalog: Catalog;
   engine: Engine;
   runner: CommandRunner;
+  /** Next work and supervisor push (commands/route-work.ts). */
+  work: WorkRouter;
   relay: Relay;
   /**
    * The database's time as this process estimates it (or the clock a test injected): for
@@ -72,5 +75,6 @@ export async function assembleCore(options: CoreOptions): Promise<Core> {
     afterCommit: (committed) => relay.handOver(committed),
     ...(options.now ? { now: options.now } : {}),
   });
-  return { catalog, engine, runner, relay, clock, now: options.now ?? clock.now };
+  const work = createWorkRouter({ db: database.db, runner });
+  return { catalog, engine, runner, work, relay, clock, now: options.now ?? clock.now };
 }

@@ -53,6 +53,12 @@ export const ERROR_CODES = {
   UNMET_REQUIRED_GOALS: { status: 422, title: 'Required goals are not achieved' },
   HOLD_NOT_ALLOWED: { status: 422, title: 'Cases of this template cannot be put on hold' },
   CASE_NOT_ON_HOLD: { status: 409, title: 'The case is not on hold' },
+  // people and work
+  TASK_ROLE_REQUIRED: { status: 403, title: "The task needs a role the actor does not have" },
+  TASK_OWNS_EVENT: { status: 409, title: 'This event belongs to an open task: complete the task instead' },
+  TASK_ALREADY_ASSIGNED: { status: 409, title: 'The task is already assigned to a person' },
+  CAPACITY_EXCEEDED: { status: 409, title: "The task does not fit the person's free capacity" },
+  USER_NOT_AVAILABLE: { status: 409, title: 'The user is away or offline and takes no new work' },
   // outbound webhooks
   WEBHOOK_SUBSCRIPTION_NOT_FOUND: { status: 404, title: 'Webhook subscription not found' },
   WEBHOOK_DELIVERY_NOT_FOUND: { status: 404, title: 'Webhook delivery not found' },

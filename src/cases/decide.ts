@@ -9,7 +9,7 @@ import { holdCase, resumeCase } from './handlers/hold-commands.js';
 import { migrateFragment } from './handlers/migrate-fragment.js';
 import { newCase, openCase } from './handlers/open-case.js';
 import { sendEvent } from './handlers/send-event.js';
-import { claimTask, completeTask, reassignTask } from './handlers/task-commands.js';
+import { assignTask, claimTask, completeTask, reassignTask } from './handlers/task-commands.js';
 import { checkCaseFile } from './case-file-check.js';
 import { reject, toDomainError } from './rejection.js';
 import type { CaseState, Command, CommandType, DecideContext, Decision } from './types.js';
@@ -81,6 +81,7 @@ const COMMAND_WHAT: Record<Exclude<CommandType, 'case.open'>, string> = {
   'task.claim': 'Claiming the task',
   'task.complete': 'Completing the task',
   'task.reassign': 'Reassigning the task',
+  'task.assign': 'Assigning the task',
   'content.add': 'Adding content',
   'case.close': 'Closing the case',
   'case.hold': 'Holding the case',
@@ -98,6 +99,7 @@ const ON_HOLD_COMMANDS: ReadonlySet<CommandType> = new Set<CommandType>([
   'content.add',
   'case.reassign',
   'task.reassign',
+  'task.assign',
   'fragment.reassign',
   'timer.fire',
 ]);
@@ -135,6 +137,8 @@ function handle(d: Draft, command: Exclude<Command, { type: 'case.open' }>): Out
       return completeTask(d, command);
     case 'task.reassign':
       return reassignTask(d, command);
+    case 'task.assign':
+      return assignTask(d, command);
     case 'content.add':
       return addContent(d, command);
     case 'case.close':
@@ -160,5 +164,6 @@ function unchanged(state: CaseState, result: Outcome): Decision {
 }
 
 function reasonOf(command: Command): string | undefined {
+  if (command.type === 'task.assign') return command.override?.reason?.trim() || undefined;
   return 'reason' in command && typeof command.reason === 'string' && command.reason.trim() !== '' ? command.reason : undefined;
 }

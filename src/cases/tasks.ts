@@ -39,6 +39,10 @@ function openTask(d: Draft, f: FragmentInstance, { stateKey, spec }: TaskState):
     openedAt: d.now,
   };
   if (spec.role !== undefined) task.role = spec.role;
+  if (task.assignment.queue !== undefined) task.queue = task.assignment.queue;
+  if (spec.skills !== undefined) task.skills = { ...spec.skills };
+  if (spec.effort !== undefined) task.effort = spec.effort;
+  if (spec.kind !== undefined) task.kind = spec.kind;
   if (spec.form !== undefined) task.form = spec.form;
   if (spec.due !== undefined) task.dueAt = taskDue(d, spec.due, spec.title);
   d.case.tasks.push(task);

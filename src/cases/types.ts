@@ -118,6 +118,15 @@ export interface Task {
   openedAt: string;
   dueAt?: string;
   claimedBy?: string;
+  /**
+   * The queue the task belongs to (its first queue, or the last it was reassigned to); kept while
+   * a person holds it, so the queue's backlog and workload still count it.
+   */
+  queue?: string;
+  /** Routing requirements from `meta.task`: skill -> minimum level, units of capacity, capacity kind. */
+  skills?: Record<string, number>;
+  effort?: number;
+  kind?: string;
   closedAt?: string;
   completedBy?: string;
   output?: Record<string, unknown>;
@@ -159,6 +168,8 @@ export interface CaseState {
    * TASK_NOT_OPEN rather than TASK_NOT_FOUND for them.
    */
   closedTaskIds?: string[];
+  /** The brief built at the last handoff (reassignment of the case or one of its tasks). */
+  handoffBrief?: HandoffBrief;
 }
 
 export const CONTENT_KINDS = ['note', 'attachment', 'social_post', 'crm_profile'] as const;
@@ -183,10 +194,25 @@ export type Command =
   | { type: 'fragment.reassign'; fragmentId: string; assignment: Assignment; reason?: string }
   | { type: 'goal.add'; goal: { key: string; title: string; condition: string; required: boolean; deadlineAt?: string }; reason?: string }
   | { type: 'goal.update'; goalKey: string; deadlineAt?: string | null; title?: string; reason: string }
-  | { type: 'case.reassign'; assignment: Assignment; reason?: string }
-  | { type: 'task.claim'; taskId: string }
+  | { type: 'case.reassign'; assignment: Assignment; reason?: string; handoff?: HandoffInput }
+  | { type: 'task.claim'; taskId: string; handoff?: HandoffInput }
+  /**
+   * Gives an open task to a person: `next` (the person pulled it: `POST /v1/tasks/next`; it must
+   * still be unassigned) or `push` (a supervisor chose them). The edge reads the person's role and
+   * capacity in the same transaction and passes them in; over capacity needs `override.reason`.
+   */
+  | {
+      type: 'task.assign';
+      taskId: string;
+      userId: string;
+      userRole: Role;
+      via: 'next' | 'push';
+      capacity: { kind: string; used: number; limit: number };
+      override?: { reason: string };
+      handoff?: HandoffInput;
+    }
   | { type: 'task.complete'; taskId: string; output: Record<string, unknown> }
-  | { type: 'task.reassign'; taskId: string; assignment: Assignment; reason?: string }
+  | { type: 'task.reassign'; taskId: string; assignment: Assignment; reason?: string; handoff?: HandoffInput }
   | { type: 'content.add'; kind: ContentKind; data: Record<string, unknown> }
   | { type: 'case.close'; reason?: string; status?: 'closed' | 'cancelled' }
   /** Stops the goal clocks (template must be `pausable`); reason required. */
@@ -196,6 +222,59 @@ export type Command =
   | { type: 'timer.fire'; timerId: string };
 
 export type CommandType = Command['type'];
+
+/**
+ * What a handoff brief is built from besides the case itself, read by the edge in the command
+ * transaction (the engine reads nothing): the journal since the last handoff, the case's latest
+ * customer content, and — once a customer aggregate exists — the customer's own summary.
+ */
+export interface HandoffInput {
+  /** Journal entries after `sinceVersion`, oldest first (at most the latest 200). */
+  journal: (JournalEntry & { version: number })[];
+  /** Entries after `sinceVersion` that exist, when more than `journal` holds. */
+  journalTotal: number;
+  /** The latest social post and CRM profile attached to the case, if any. */
+  latestContent: { kind: 'social_post' | 'crm_profile'; data: Record<string, unknown>; addedAt: string }[];
+  /** Optional: the customer aggregate's summary (value, mood, last contact), when the edge has one. */
+  customer?: CustomerSummary;
+}
+
+/** A customer as a brief needs them; every field optional. */
+export interface CustomerSummary {
+  id?: string;
+  name?: string;
+  lifetimeValue?: number;
+  segment?: string;
+  churnRisk?: number;
+  /** Latest sentiment, -1 .. 1. */
+  sentiment?: number;
+  sentimentAt?: string;
+  lastContact?: { at: string; channel?: string; summary?: string };
+}
+
+/** See cases/handoff-brief.ts. */
+export interface HandoffBrief {
+  builtAt: string;
+  /** Case version the brief was built at (the handoff command's version). */
+  atVersion: number;
+  /** The brief covers journal versions after this one (the previous handoff, or 0). */
+  sinceVersion: number;
+  handoff: { kind: 'case' | 'task'; taskId?: string; to: Assignment; from?: Assignment; by: string };
+  sinceLastHandoff: {
+    entries: number;
+    byType: Record<string, number>;
+    /** The latest notable entries, oldest first (at most 15). */
+    highlights: { version: number; at: string; type: string; actorId: string; summary: string }[];
+  };
+  openGoals: { key: string; title: string; required: boolean; deadlineAt?: string; sla?: GoalSlaState }[];
+  pendingTasks: { id: string; title: string; role?: string; assignment: Assignment; dueAt?: string }[];
+  lastCustomerContact: { at: string; channel?: string; summary?: string; source: 'customer' | 'case_content' } | null;
+  customer: {
+    source: 'customer' | 'case_content';
+    value: { lifetimeValue?: number; segment?: string; churnRisk?: number } | null;
+    mood: { sentiment: number; label: 'negative' | 'neutral' | 'positive'; at?: string } | null;
+  } | null;
+}
 
 export interface OpenCaseInput {
   title: string;

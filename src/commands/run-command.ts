@@ -10,7 +10,7 @@
  * timers a second, the per-transaction cost is what would make them late.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { Engine } from '../cases/engine.js';
 import type { Actor, CaseState, Command, Decision, Effect } from '../cases/types.js';
 import type { CaseTemplate } from '../templates/types.js';
@@ -84,6 +84,11 @@ export interface CommandRequest {
   idempotency?: IdempotencyRequest;
   /** Object-level authorization on the locked case; throws a TesseraError to refuse. */
   authorize?: (state: CaseState) => void;
+  /**
+   * Completes the command from the locked case and the database, in the transaction (after
+   * `authorize`): e.g. the journal a handoff brief is built from. Default: `command` as given.
+   */
+  enrich?: (trx: Transaction<Database>, state: CaseState) => Promise<Command>;
   /** The answer (stored with the idempotency key, replayed for repeats). */
   respond: (success: CommandSuccess) => { statusCode: number; body: unknown };
 }
@@ -171,6 +176,44 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
     return deps.engine.decide(state, command, { now: at, actor, newId, template, definitions: (ref) => deps.catalog.fragment(ref) });
   }
 
+  /**
+   * Decides a command on a case the caller locked (or, for `case.open`, on none) at `at`, and
+   * writes it, inside the caller's transaction. The caller hands `committed` to `afterCommit`
+   * once the transaction commits. `run` uses it; so does next work, which locks the case itself.
+   */
+  async function decideAndSave(
+    trx: Transaction<Database>,
+    state: CaseState | undefined,
+    at: Date,
+    request: CommandRequest,
+  ): Promise<{ response: CommandResponse; committed: CommittedEffects | undefined }> {
+    if (state) await ensureDefinitions(state, trx);
+    const command = state && request.enrich ? await request.enrich(trx, state) : request.command;
+    const template = templateOf(state ? state.template : request.template);
+    const decision = decide(state, command, request.actor, template, fixedNow?.() ?? at);
+    if (!decision.ok) refuse(decision.error);
+
+    const answer = request.respond({ case: decision.case, decision });
+    // Nothing to write (a dry run).
+    if (state && decision.case === state) return { response: { ...answer, replayed: false }, committed: undefined };
+    const saved = await saveDecision(trx, {
+      previousVersion: state?.version,
+      ...(state ? { previous: state } : {}),
+      next: decision.case,
+      effects: decision.effects,
+      journal: decision.journal,
+      ...(request.idempotency
+        ? { idempotency: { ...request.idempotency, statusCode: answer.statusCode, response: answer.body } }
+        : {}),
+    });
+    // The row lock makes this unreachable; if it ever happens, refusing beats a lost update.
+    if (saved.written !== 1) throw new TesseraError('VERSION_MISMATCH', 'The case changed concurrently; try again');
+    return {
+      response: { ...answer, replayed: false },
+      committed: { caseId: decision.case.id, effects: decision.effects, pendingOutbox: saved.pendingOutbox },
+    };
+  }
+
   async function run(request: CommandRequest): Promise<CommandResponse> {
     // Its row must be marked fired in the same statement; only fireTimers does that.
     if (request.command.type === 'timer.fire') throw new Error('timer.fire commands go through fireTimers');
@@ -200,7 +243,6 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
               { current_version: state.version },
             );
           }
-          await ensureDefinitions(state, trx);
         } else if (fixedNow) {
           at = fixedNow();
         } else {
@@ -210,27 +252,9 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
           clock.observe(at, sentAt, clock.local());
         }
 
-        const template = templateOf(state ? state.template : request.template);
-        const decision = decide(state, request.command, request.actor, template, at);
-        if (!decision.ok) refuse(decision.error);
-
-        const answer = request.respond({ case: decision.case, decision });
-        // Nothing to write (a dry run).
-        if (state && decision.case === state) return { ...answer, replayed: false };
-        const saved = await saveDecision(trx, {
-          previousVersion: state?.version,
-          ...(state ? { previous: state } : {}),
-          next: decision.case,
-          effects: decision.effects,
-          journal: decision.journal,
-          ...(request.idempotency
-            ? { idempotency: { ...request.idempotency, statusCode: answer.statusCode, response: answer.body } }
-            : {}),
-        });
-        // The row lock makes this unreachable; if it ever happens, refusing beats a lost update.
-        if (saved.written !== 1) throw new TesseraError('VERSION_MISMATCH', 'The case changed concurrently; try again');
-        committed = { caseId: decision.case.id, effects: decision.effects, pendingOutbox: saved.pendingOutbox };
-        return { ...answer, replayed: false };
+        const applied = await decideAndSave(trx, state, at, request);
+        committed = applied.committed;
+        return applied.response;
       });
     } catch (err) {
       if (request.idempotency && isUniqueViolation(err, 'idempotency_keys_pk')) {
@@ -320,7 +344,12 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
     return outcomes;
   }
 
-  return { run, fireTimers, clock };
+  /** Hands a committed transaction's effects to the relay (for callers of decideAndSave). */
+  function handOver(effects: CommittedEffects[]): void {
+    if (effects.length > 0) deps.afterCommit?.(effects);
+  }
+
+  return { run, fireTimers, decideAndSave, handOver, clock, replay };
 }
 
 export type CommandRunner = ReturnType<typeof createCommandRunner>;

@@ -22,6 +22,12 @@ export interface TaskSpec {
   event?: string;
   /** ISO 8601 duration from opening, e.g. `PT4H`. */
   due?: string;
+  /** Routing: skills the worker needs, each at least at this level (1-5), e.g. `{ refunds: 2 }`. */
+  skills?: Record<string, number>;
+  /** Routing: work units the task takes of its kind's capacity (default 1). */
+  effort?: number;
+  /** Routing: the kind of work whose capacity it uses (default `default`), e.g. `approval`, `call`. */
+  kind?: string;
 }
 
 /** JSON form of an XState machine config (subset Tessera accepts; validated at load). */

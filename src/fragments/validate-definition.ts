@@ -320,6 +320,8 @@ function checkActions(path: string, actions: ActionJson | ActionJson[] | undefin
   }
 }
 
+const TASK_ROLES = ['agent', 'supervisor', 'admin'] as const;
+
 function checkTask(state: StateInfo, path: string, add: Add, forms: 'author' | 'stored'): void {
   const json = state.json;
   const tagged = json.tags?.includes('task') === true;
@@ -340,6 +342,12 @@ function checkTask(state: StateInfo, path: string, add: Add, forms: 'author' | '
       const message = check.message ?? `${first?.instancePath || '/'} ${first?.message ?? 'is invalid'}`;
       add(`${path}.meta.task.form`, `is not a valid JSON Schema (draft 2020-12): ${message.slice(0, 200)}.`);
     }
+  }
+  // Roles are the people's roles (integrations never work tasks); a typo would make an approval
+  // nobody can take. Stored definitions written before the rule keep running (a stranger role
+  // then needs a supervisor, see cases/task-eligibility.ts).
+  if (task.role !== undefined && forms === 'author' && !(TASK_ROLES as readonly string[]).includes(task.role)) {
+    add(`${path}.meta.task.role`, `"${task.role}" is not a role people have; use one of ${TASK_ROLES.join(', ')}.`);
   }
   if (task.due !== undefined) {
     const parsed = parseDelay(task.due);

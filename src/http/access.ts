@@ -73,3 +73,15 @@ export function assertCanWorkTask(principal: Principal, state: CaseState, task: 
     throw new TesseraError('FORBIDDEN', `Task ${task.id} is assigned to someone else; ask a supervisor to reassign it`);
   }
 }
+
+/**
+ * Reassigning a fragment moves a piece of someone's plan: the case owner, the fragment's own
+ * assignee, a supervisor or an admin. Others who may see the case get 403.
+ */
+export function assertMayReassignFragment(principal: Principal, state: CaseState, fragmentId: string): void {
+  assertCanSeeCase(principal, state);
+  if (principal.role !== 'agent') return;
+  const fragment = state.fragments.find((f) => f.id === fragmentId);
+  if (state.ownerId === principal.userId || fragment?.assignment?.userId === principal.userId) return;
+  throw new TesseraError('FORBIDDEN', "Only the case owner, the fragment's assignee or a supervisor may reassign a fragment; ask a supervisor");
+}

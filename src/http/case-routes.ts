@@ -19,7 +19,8 @@ import {
 import { loadCase } from '../persistence/case-store.js';
 import type { Database } from '../persistence/schema.js';
 import type { Kysely } from 'kysely';
-import { assertCanFeedCase, assertCanSeeCase, assertOwnerOrSupervisor, listViewer } from './access.js';
+import { assertCanFeedCase, assertCanSeeCase, assertMayReassignFragment, assertOwnerOrSupervisor, listViewer } from './access.js';
+import { withHandoffInput } from './handoff-enrich.js';
 import { DEFAULT_PAGE_SIZE, readCursor } from './paging.js';
 import { caseSummaryView, caseView, type AcceptedEvents } from './case-view.js';
 import { expectedVersionOf, etag, idempotencyOf, sendCommandResponse } from './command-request.js';
@@ -77,6 +78,7 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
     cmd: Command,
     options: {
       authorize?: CommandRequest['authorize'];
+      enrich?: CommandRequest['enrich'];
       statusCode?: number;
       withResult?: boolean;
       /** Fields answered beside the case's own (e.g. the content item added). */
@@ -88,6 +90,7 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
       command: cmd,
       actor: { id: request.principal.userId, role: request.principal.role },
       authorize: options.authorize ?? ((state) => assertCanSeeCase(request.principal, state)),
+      ...optional('enrich', options.enrich),
       ...optional('expectedVersion', expectedVersionOf(request)),
       ...optional('idempotency', idempotencyOf(request)),
       respond: ({ case: c, decision }) => ({
@@ -284,7 +287,7 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
             fragmentId: fid,
             assignment: toAssignment(b.assignment),
             ...optional('reason', b.reason),
-          });
+          }, { authorize: (state) => assertMayReassignFragment(request.principal, state, fid) });
       }
     },
   );
@@ -356,11 +359,15 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
     },
     async (request, reply) => {
       const b = request.body;
-      return command(request, reply, request.params.id, {
+      const reassign: Command = {
         type: 'case.reassign',
         assignment: { ...optional('userId', b.owner_id), ...optional('queue', b.queue) },
         ...optional('reason', b.reason),
-      }, { authorize: (state) => assertOwnerOrSupervisor(request.principal, state) });
+      };
+      return command(request, reply, request.params.id, reassign, {
+        authorize: (state) => assertOwnerOrSupervisor(request.principal, state),
+        enrich: withHandoffInput(reassign),
+      });
     },
   );
 

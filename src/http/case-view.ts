@@ -1,4 +1,6 @@
 /** The API's view of a case: snake_case, derived fields added, internals (snapshots' timers) left out. */
+import type { Static } from 'typebox';
+import type { HandoffBriefView } from './schemas.js';
 import type { CaseState, FragmentInstance, Goal, Task } from '../cases/types.js';
 
 export interface AcceptedEvents {
@@ -33,6 +35,10 @@ export function taskView(t: Task, caseId: string) {
     role: t.role ?? null,
     assignee_id: t.assignment.userId ?? null,
     queue: t.assignment.queue ?? null,
+    work_queue: t.queue ?? t.assignment.queue ?? null,
+    skills: t.skills ?? {},
+    effort: t.effort ?? 1,
+    kind: t.kind ?? 'default',
     form: t.form ?? null,
     event: t.event,
     status: t.status,
@@ -91,7 +97,18 @@ export function caseView(c: CaseState, accepted: AcceptedEvents) {
     close_reason: c.closeReason ?? null,
     held_at: c.heldAt ?? null,
     hold_reason: c.holdReason ?? null,
+    handoff_brief: c.handoffBrief ? (snakeKeys(c.handoffBrief) as Static<typeof HandoffBriefView>) : null,
   };
+}
+
+/**
+ * A camelCase structure with snake_case keys, for the wire (the brief's nested objects). Keys
+ * that are data, not names — journal entry types in `byType` — have no capitals and pass through.
+ */
+export function snakeKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(snakeKeys);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), snakeKeys(v)]));
 }
 
 /** A short form for lists. */

@@ -144,6 +144,16 @@ export const EmptyBody = Omittable(Type.Object({}, { additionalProperties: false
 export const CompleteTaskBody = Omittable(Type.Object({ output: Type.Optional(Json) }, { additionalProperties: false }));
 export const ReassignTaskBody = Type.Object({ assignment: Assignment, reason: Type.Optional(Text(2000)) }, { additionalProperties: false });
 
+export const AssignTaskBody = Type.Object(
+  {
+    user_id: Id,
+    override_capacity: Type.Optional(
+      Type.Object({ reason: Text(2000) }, { additionalProperties: false, description: "Assign beyond the person's free capacity; the reason is journaled" }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
 export const CaseParams = Type.Object({ id: Id });
 export const FragmentParams = Type.Object({ id: Id, fid: Id });
 export const GoalParams = Type.Object({ id: Id, key: Id });
@@ -198,6 +208,31 @@ export const GoalView = Type.Object({
   achieved_late: Type.Boolean(),
 });
 
+/** README "Handoff brief": deterministic, every claim traceable to the journal or the case. */
+export const HandoffBriefView = Type.Object({
+  built_at: Type.String(),
+  at_version: Type.Integer({ description: 'Case version of the handoff' }),
+  since_version: Type.Integer({ description: 'Covers journal versions after this one (the previous handoff, or 0)' }),
+  handoff: Type.Object({
+    kind: Type.Union([Type.Literal('case'), Type.Literal('task')]),
+    task_id: Type.Optional(Type.String()),
+    to: Type.Unknown(),
+    from: Type.Optional(Type.Unknown()),
+    by: Type.String(),
+  }),
+  since_last_handoff: Type.Object({
+    entries: Type.Integer(),
+    by_type: Type.Record(Type.String(), Type.Integer()),
+    highlights: Type.Array(
+      Type.Object({ version: Type.Integer(), at: Type.String(), type: Type.String(), actor_id: Type.String(), summary: Type.String() }),
+    ),
+  }),
+  open_goals: Type.Array(Type.Unknown()),
+  pending_tasks: Type.Array(Type.Unknown()),
+  last_customer_contact: Type.Unknown({ description: '{at, channel?, summary?, source} or null' }),
+  customer: Type.Unknown({ description: '{source, value: {lifetime_value?, segment?, churn_risk?} | null, mood: {sentiment, label, at?} | null} or null' }),
+});
+
 export const TaskView = Type.Object({
   id: Type.String(),
   case_id: Type.String(),
@@ -207,6 +242,10 @@ export const TaskView = Type.Object({
   role: Nullable(Type.String()),
   assignee_id: Nullable(Type.String()),
   queue: Nullable(Type.String()),
+  work_queue: Nullable(Type.String({ description: "The task's queue; kept while a person holds it" })),
+  skills: Type.Record(Type.String(), Type.Integer(), { description: 'Routing: skill -> minimum level' }),
+  effort: Type.Integer({ description: 'Routing: capacity units it takes' }),
+  kind: Type.String({ description: 'Routing: the capacity bucket it counts against' }),
   form: Type.Unknown(),
   event: Type.String(),
   status: Type.Enum(TASK_STATUSES),
@@ -256,6 +295,17 @@ export const CaseView = Type.Object({
   close_reason: Nullable(Type.String()),
   held_at: Nullable(Type.String()),
   hold_reason: Nullable(Type.String()),
+  handoff_brief: Type.Union([HandoffBriefView, Type.Null()], { description: 'Built at the last reassignment of the case or one of its tasks (README "Handoff brief")' }),
+});
+
+/** POST /v1/tasks/next and /v1/tasks/:id/assign. */
+export const NextWorkView = Type.Object({
+  task: Type.Union([TaskView, Type.Null()]),
+  reason: Type.Union([Type.Enum(['presence_away', 'presence_offline', 'no_matching_task']), Type.Null()], {
+    description: 'Why nothing was assigned (task null)',
+  }),
+  case_version: Type.Union([Type.Integer(), Type.Null()]),
+  handoff_brief: Type.Union([HandoffBriefView, Type.Null()]),
 });
 
 /** POST /v1/cases/:id/content: the case after the change, and the item added. */

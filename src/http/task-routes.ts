@@ -1,7 +1,7 @@
 /** /v1/tasks: the worklist, and claim / complete / reassign (each a command on the task's case). */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { CaseState, Command } from '../cases/types.js';
 import type { Core } from '../core.js';
 import { TesseraError } from '../errors.js';
@@ -10,9 +10,21 @@ import type { Database } from '../persistence/schema.js';
 import { assertCanWorkTask, listViewer } from './access.js';
 import { DEFAULT_PAGE_SIZE, readCursor } from './paging.js';
 import { toAssignment, optional } from './case-routes.js';
-import { taskView } from './case-view.js';
+import { snakeKeys, taskView } from './case-view.js';
 import { expectedVersionOf, idempotencyOf, sendCommandResponse } from './command-request.js';
-import { CompleteTaskBody, EmptyBody, PageOf, ReassignTaskBody, TaskListQuery, TaskParams, TaskView } from './schemas.js';
+import { AssignTaskBody, CompleteTaskBody, EmptyBody, NextWorkView, PageOf, ReassignTaskBody, TaskListQuery, TaskParams, TaskView } from './schemas.js';
+import { withHandoffInput } from './handoff-enrich.js';
+
+/** The task just assigned, the case version and the brief built for the assignee. */
+function assignedView(c: CaseState, taskId: string) {
+  const task = c.tasks.find((t) => t.id === taskId);
+  return {
+    task: task ? taskView(task, c.id) : null,
+    reason: null,
+    case_version: c.version,
+    handoff_brief: c.handoffBrief ? (snakeKeys(c.handoffBrief) as never) : null,
+  };
+}
 
 const WORKERS = ['agent', 'supervisor', 'admin'] as const;
 
@@ -50,7 +62,7 @@ export const taskRoutes: FastifyPluginAsyncTypebox<{ core: Core; db: Kysely<Data
     },
   );
 
-  async function taskCommand(request: FastifyRequest, reply: FastifyReply, build: (taskId: string) => Command) {
+  async function taskCommand(request: FastifyRequest, reply: FastifyReply, build: (taskId: string) => Command, handsOver = false) {
     const taskId = (request.params as { id: string }).id;
     const task = await findTask(db, taskId);
     if (!task) throw new TesseraError('TASK_NOT_FOUND', `No task has id ${taskId}`);
@@ -59,6 +71,7 @@ export const taskRoutes: FastifyPluginAsyncTypebox<{ core: Core; db: Kysely<Data
       command: build(taskId),
       actor: { id: request.principal.userId, role: request.principal.role },
       authorize: (state: CaseState) => assertCanWorkTask(request.principal, state, state.tasks.find((t) => t.id === taskId) ?? task),
+      ...(handsOver ? { enrich: (trx: Transaction<Database>, state: CaseState) => withHandoffInput(build(taskId))(trx, state) } : {}),
       ...optional('expectedVersion', expectedVersionOf(request)),
       ...optional('idempotency', idempotencyOf(request)),
       respond: ({ case: c }) => {
@@ -72,7 +85,7 @@ export const taskRoutes: FastifyPluginAsyncTypebox<{ core: Core; db: Kysely<Data
   app.post(
     '/v1/tasks/:id/claim',
     { config: { roles: WORKERS }, schema: { tags: ['tasks'], summary: 'Claim a task (take it from its queue)', params: TaskParams, body: EmptyBody } },
-    async (request, reply) => taskCommand(request, reply, (taskId) => ({ type: 'task.claim', taskId })),
+    async (request, reply) => taskCommand(request, reply, (taskId) => ({ type: 'task.claim', taskId }), true),
   );
 
   app.post(
@@ -97,6 +110,61 @@ export const taskRoutes: FastifyPluginAsyncTypebox<{ core: Core; db: Kysely<Data
         taskId,
         assignment: toAssignment(request.body.assignment),
         ...optional('reason', request.body.reason),
-      })),
+      }), true),
+  );
+
+  app.post(
+    '/v1/tasks/next',
+    {
+      config: { roles: WORKERS },
+      schema: {
+        tags: ['tasks'],
+        summary: 'Get next work: assigns you the best open task you may take (README "Routing order")',
+        description:
+          'Role, team (queue), skills and free capacity must fit, and your presence must be available. ' +
+          'Order: priority, then time to breach, then age, then task id. Answers `task: null` with a `reason` when nothing fits.',
+        body: EmptyBody,
+        response: { 200: NextWorkView },
+      },
+    },
+    async (request, reply) => {
+      const response = await core.work.next({
+        actor: { id: request.principal.userId, role: request.principal.role },
+        ...optional('idempotency', idempotencyOf(request)),
+        respond: ({ case: c }, taskId) => ({ statusCode: 200, body: assignedView(c, taskId) }),
+        none: (reason) => ({ statusCode: 200, body: { task: null, reason, case_version: null, handoff_brief: null } }),
+      });
+      return sendCommandResponse(reply, response);
+    },
+  );
+
+  app.post(
+    '/v1/tasks/:id/assign',
+    {
+      config: { roles: ['supervisor', 'admin'] },
+      schema: {
+        tags: ['tasks'],
+        summary: "Push a task to a person, within their free capacity unless override_capacity gives a reason (journaled)",
+        params: TaskParams,
+        body: AssignTaskBody,
+        response: { 200: NextWorkView },
+      },
+    },
+    async (request, reply) => {
+      const taskId = request.params.id;
+      const task = await findTask(db, taskId);
+      if (!task) throw new TesseraError('TASK_NOT_FOUND', `No task has id ${taskId}`);
+      const b = request.body;
+      const response = await core.work.push({
+        taskId,
+        caseId: task.caseId,
+        userId: b.user_id,
+        actor: { id: request.principal.userId, role: request.principal.role },
+        ...(b.override_capacity ? { override: { reason: b.override_capacity.reason } } : {}),
+        ...optional('idempotency', idempotencyOf(request)),
+        respond: ({ case: c }) => ({ statusCode: 200, body: assignedView(c, taskId) }),
+      });
+      return sendCommandResponse(reply, response);
+    },
   );
 };

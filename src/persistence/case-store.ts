@@ -3,6 +3,7 @@
  * produced (one statement of data-modifying CTEs), inside the caller's transaction.
  */
 import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
+import { PRIORITY_RANK } from '../cases/task-eligibility.js';
 import type { Actor, CaseState, ContentItem, Effect, JournalEntry, OutboundEvent, Task, TimerSpec } from '../cases/types.js';
 import type { FragmentDefinition } from '../fragments/types.js';
 import { canonicalHash } from '../templates/canonical-hash.js';
@@ -135,8 +136,34 @@ function journalRows(journal: JournalEntry[]) {
   }));
 }
 
-function taskRows(tasks: Task[]) {
+/**
+ * What routing reads of a case on each of its open task rows (migration 0025): priority as a
+ * rank, the earliest deadline of its open goals (time to breach) and their worst SLA state.
+ */
+export function caseRouting(c: CaseState): { priority_rank: number; breach_at: string | null; sla: string | null } {
+  let breachAt: string | null = null;
+  let worst = 0;
+  for (const g of c.goals) {
+    if (g.status !== 'open') continue;
+    if (g.deadlineAt !== undefined && (breachAt === null || Date.parse(g.deadlineAt) < Date.parse(breachAt))) breachAt = g.deadlineAt;
+    worst = Math.max(worst, g.sla === 'breached' ? 3 : g.sla === 'at_risk' ? 2 : g.sla === 'on_track' ? 1 : 0);
+  }
+  return { priority_rank: PRIORITY_RANK[c.priority] ?? 2, breach_at: breachAt, sla: SLA_BY_RANK[worst] ?? null };
+}
+
+const SLA_BY_RANK: Record<number, string> = { 1: 'on_track', 2: 'at_risk', 3: 'breached' };
+
+function sameRouting(a: ReturnType<typeof caseRouting>, b: ReturnType<typeof caseRouting>): boolean {
+  return a.priority_rank === b.priority_rank && a.breach_at === b.breach_at && a.sla === b.sla;
+}
+
+function taskRows(tasks: Task[], routing: ReturnType<typeof caseRouting>) {
   return tasks.map((t) => ({
+    ...routing,
+    work_queue: t.queue ?? t.assignment.queue ?? null,
+    skills: t.skills ?? {},
+    effort: t.effort ?? 1,
+    kind: t.kind ?? 'default',
     id: t.id,
     fragment_id: t.fragmentId,
     title: t.title,
@@ -246,17 +273,36 @@ export async function saveDecisions(
         as j(case_id text, version int, idx int, type text, actor_id text, actor_role text, reason text, data jsonb, at timestamptz)
       where j.case_id in (select id from written))`);
   }
-  const tasks = rowsOf((w) => taskRows(w.tasks));
+  const tasks = rowsOf((w) => taskRows(w.tasks, caseRouting(w.input.next)));
   if (tasks.length > 0) {
     parts.push(sql`task_rows as (
-      insert into tasks (id, case_id, fragment_id, title, status, role, assignee_id, queue, due_at, opened_at, closed_at, body)
-      select t.id, t.case_id, t.fragment_id, t.title, t.status, t.role, t.assignee_id, t.queue, t.due_at, t.opened_at, t.closed_at, t.body
+      insert into tasks (id, case_id, fragment_id, title, status, role, assignee_id, queue, due_at, opened_at, closed_at, body,
+        work_queue, skills, effort, kind, priority_rank, breach_at, sla)
+      select t.id, t.case_id, t.fragment_id, t.title, t.status, t.role, t.assignee_id, t.queue, t.due_at, t.opened_at, t.closed_at, t.body,
+        t.work_queue, t.skills, t.effort, t.kind, t.priority_rank, t.breach_at, t.sla
       from jsonb_to_recordset(${json(tasks)}::jsonb)
         as t(id text, case_id text, fragment_id text, title text, status text, role text, assignee_id text, queue text,
-             due_at timestamptz, opened_at timestamptz, closed_at timestamptz, body jsonb)
+             due_at timestamptz, opened_at timestamptz, closed_at timestamptz, body jsonb,
+             work_queue text, skills jsonb, effort int, kind text, priority_rank smallint, breach_at timestamptz, sla text)
       where t.case_id in (select id from written)
       on conflict (id) do update set title = excluded.title, status = excluded.status, assignee_id = excluded.assignee_id,
-        queue = excluded.queue, due_at = excluded.due_at, closed_at = excluded.closed_at, body = excluded.body)`);
+        queue = excluded.queue, due_at = excluded.due_at, closed_at = excluded.closed_at, body = excluded.body,
+        work_queue = excluded.work_queue, priority_rank = excluded.priority_rank, breach_at = excluded.breach_at, sla = excluded.sla)`);
+  }
+  // A case whose priority, earliest open deadline or SLA state changed rewrites them on its other
+  // open task rows (the ones upserted above already carry them: one row is changed once per statement).
+  const rerouted = writes.flatMap((w) => {
+    if (!w.input.previous) return [];
+    const next = caseRouting(w.input.next);
+    if (sameRouting(caseRouting(w.input.previous), next)) return [];
+    return [{ case_id: w.caseId, ...next, skip: w.tasks.map((t) => t.id) }];
+  });
+  if (rerouted.length > 0) {
+    parts.push(sql`rerouted_tasks as (
+      update tasks t set priority_rank = r.priority_rank, breach_at = r.breach_at, sla = r.sla
+      from jsonb_to_recordset(${json(rerouted)}::jsonb)
+        as r(case_id text, priority_rank smallint, breach_at timestamptz, sla text, skip jsonb)
+      where t.case_id = r.case_id and t.status = 'open' and not (r.skip ? t.id) and r.case_id in (select id from written))`);
   }
   const timers = rowsOf((w) => w.timers);
   if (timers.length > 0) {

@@ -120,7 +120,19 @@ export interface TaskTable {
   closed_at: Timestamp | null;
   /** The whole `Task`. */
   body: Json;
+  /** Routing (migration 0025): the task's queue, kept while a person holds it. */
+  work_queue: string | null;
+  skills: Json;
+  effort: number;
+  kind: string;
+  /** low 1, normal 2, high 3, urgent 4 (the case's priority). */
+  priority_rank: number;
+  /** Earliest deadline of the case's open goals. */
+  breach_at: Timestamp | null;
+  /** Worst SLA state of the case's open goals. */
+  sla: string | null;
 }
+
 
 export interface JournalTable {
   case_id: string;

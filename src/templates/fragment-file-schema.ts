@@ -54,6 +54,14 @@ export const TaskSpecSchema = Type.Object(
     ),
     event: Type.Optional(Type.String({ minLength: 1, description: 'Sent on completion; default COMPLETE.' })),
     due: Type.Optional(Type.String({ pattern: ISO_DURATION_PATTERN, description: 'ISO 8601 duration.' })),
+    skills: Type.Optional(
+      Type.Record(Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_.-]{0,63}$' }), Type.Integer({ minimum: 1, maximum: 5 }), {
+        maxProperties: 20,
+        description: 'Routing: skill -> minimum level (1-5) the worker needs.',
+      }),
+    ),
+    effort: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'Routing: capacity units the task takes (default 1).' })),
+    kind: Type.Optional(Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_.-]{0,63}$', description: 'Routing: the kind of work whose capacity it uses (default `default`).' })),
   },
   { additionalProperties: false },
 );

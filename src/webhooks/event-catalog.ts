@@ -15,6 +15,23 @@ const assignment = {
   description: 'A person or a queue',
 } as const;
 
+/** cases/handoff-brief.ts (camelCase here, like every event payload; snake_case in GET /v1/cases/:id). */
+const handoffBrief = {
+  type: 'object',
+  description: 'What the new holder needs: journal since the last handoff, open goals and SLA, pending tasks, last customer contact, value and mood',
+  properties: {
+    builtAt: time,
+    atVersion: { type: 'integer' },
+    sinceVersion: { type: 'integer' },
+    handoff: { type: 'object' },
+    sinceLastHandoff: { type: 'object', properties: { entries: { type: 'integer' }, byType: { type: 'object' }, highlights: { type: 'array' } } },
+    openGoals: { type: 'array' },
+    pendingTasks: { type: 'array' },
+    lastCustomerContact: { type: ['object', 'null'] },
+    customer: { type: ['object', 'null'] },
+  },
+} as const;
+
 function payload(properties: Record<string, unknown>, required: string[] = []) {
   return {
     type: 'object',
@@ -41,7 +58,11 @@ export const EVENT_TYPES: readonly EventTypeInfo[] = [
   },
   { type: 'case.resolved', description: 'Every required goal is achieved.', schema: payload({ goals: { type: 'array', items: str } }, ['goals']) },
   { type: 'case.closed', description: 'The case was closed or cancelled.', schema: payload({ status: { enum: ['closed', 'cancelled'] }, reason: str }, ['status']) },
-  { type: 'case.reassigned', description: 'The case owner or queue changed.', schema: payload({ ownerId: str, queue: str }) },
+  {
+    type: 'case.reassigned',
+    description: 'The case owner or queue changed; carries the handoff brief for the new owner.',
+    schema: payload({ ownerId: str, queue: str, handoffBrief }),
+  },
   { type: 'case.held', description: 'The case was put on hold; goal clocks stop.', schema: payload({ reason: str }, ['reason']) },
   {
     type: 'case.resumed',
@@ -64,8 +85,11 @@ export const EVENT_TYPES: readonly EventTypeInfo[] = [
   })),
   {
     type: 'task.assigned',
-    description: 'A task was opened, claimed or reassigned.',
-    schema: payload({ taskId: str, fragmentId: str, title: str, assignment }, ['taskId', 'fragmentId']),
+    description: 'A task was opened, claimed, pulled (next work), pushed or reassigned; all but opening carry the handoff brief.',
+    schema: payload(
+      { taskId: str, fragmentId: str, title: str, assignment, via: { enum: ['next', 'push'] }, handoffBrief },
+      ['taskId', 'fragmentId'],
+    ),
   },
   { type: 'task.completed', description: 'A task was completed.', schema: payload({ taskId: str, fragmentId: str, completedBy: str }, ['taskId']) },
   {

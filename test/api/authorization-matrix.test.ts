@@ -30,6 +30,7 @@ import { acceptInboxMessage } from '../../src/persistence/inbox-store.js';
 import { newWebhookId } from '../../src/persistence/webhook-store.js';
 import { createActor, type Actor } from '../support/actors.js';
 import { caseApi, caseRows, fragmentOf, taskOf, type CaseView, type TaskView } from '../support/case-api.js';
+import { updateWorker } from '../support/people.js';
 import { startTestApp, uniqueId } from '../support/platform.js';
 
 /** The callers, in the order of the matrix columns. */
@@ -83,6 +84,8 @@ interface Row {
   check?: (res: LightMyRequestResponse, f: Fixture, who: Who) => void;
   /** Set (with the reason) for a write whose body is free-form: no mass-assignment check. */
   openBody?: string;
+  /** Set (with the reason) for a write that, allowed, may find nothing to do (refusals must still write nothing). */
+  mayWriteNothing?: string;
 }
 
 const row = (route: string, request: Row['request'], statuses: readonly number[], extra: Partial<Row> = {}): Row => {
@@ -235,6 +238,27 @@ const ROWS: Row[] = [
   row('POST /v1/tasks/:id/claim', (f) => ({ url: `/v1/tasks/${f.task.id}/claim` }), [200, 200, 200, 200, 404, 403, 401]),
   row('POST /v1/tasks/:id/complete', (f) => ({ url: `/v1/tasks/${f.task.id}/complete`, body: { output: { method: 'id_document', passed: true } } }), [200, 200, 200, 200, 404, 403, 401]),
   row('POST /v1/tasks/:id/reassign', (f) => ({ url: `/v1/tasks/${f.task.id}/reassign`, body: { assignment: { queue: `${TEAM}-2` } } }), [200, 200, 403, 403, 403, 403, 401]),
+  // Approvals hold: the event the verify-identity task owns, through the generic events route,
+  // comes only from someone who may complete that task (the owner, a supervisor); the team
+  // agent who does not hold it and the integrator get 409 TASK_OWNS_EVENT.
+  row('POST /v1/cases/:id/events', (f) => ({ url: `/v1/cases/${f.case.id}/events`, body: { type: 'IDENTITY_CHECKED', data: { method: 'id_document', passed: true } } }), [200, 200, 200, 409, 404, 409, 401], {
+    check: (res, f, who) => expect((res.json().tasks as { id: string }[]).map((x) => x.id), who).not.toContain(f.task.id),
+  }),
+  // Next work: any person; the team agent (available, TEAM) gets a task, the others have no
+  // team with work and get task null. Integrators are not people.
+  row('POST /v1/tasks/next', () => ({ url: '/v1/tasks/next' }), [200, 200, 200, 200, 200, 403, 401], {
+    mayWriteNothing: 'only a caller whose teams hold a task they may take gets one (here: the team agent)',
+    check: (res, _f, who) => {
+      if (who === 'team') expect(res.json().task, who).toMatchObject({ assignee_id: actors.team.userId });
+      else expect(res.json(), who).toMatchObject({ task: null });
+    },
+  }),
+  row('POST /v1/tasks/:id/assign', (f) => ({ url: `/v1/tasks/${f.task.id}/assign`, body: { user_id: actors.team.userId } }), [200, 200, 403, 403, 403, 403, 401], {
+    check: (res, f, who) => expect(res.json().task, who).toMatchObject({ id: f.task.id, assignee_id: actors.team.userId }),
+  }),
+  row('GET /v1/workload', () => ({ url: '/v1/workload' }), [200, 200, 403, 403, 403, 403, 401], {
+    check: (res, _f, who) => expect((res.json().queues as { queue: string }[]).map((q) => q.queue), who).toContain(TEAM),
+  }),
 
   // supervisor views: supervisors and admins
   row('GET /v1/goals', () => ({ url: `/v1/goals?queue=${TEAM}&limit=100` }), [200, 200, 403, 403, 403, 403, 401], { check: goalsShow }),
@@ -435,6 +459,8 @@ beforeAll(async () => {
     other: await createActor(d, 'agent', undefined, [uniqueId('other-team')]),
     integrator: await createActor(d, 'integrator'),
   };
+  // The team agent takes work (next work, pushes) with room for every fixture's task.
+  await updateWorker(d, actors.team.userId, { presence: 'available', capacity: { default: 500 } });
   shared = await freshFixture();
   signable = { id: uniqueId('signable'), username: '' };
   signable.username = signable.id;
@@ -476,7 +502,7 @@ describe('the authorization matrix', () => {
         if (ok(expected)) r.check?.(res, f, who);
         if (before) {
           const after = await reading(r, f);
-          if (ok(expected)) expect(after, `${who}: ${r.route} must write something`).not.toEqual(before);
+          if (ok(expected) && !r.mayWriteNothing) expect(after, `${who}: ${r.route} must write something`).not.toEqual(before);
           else expect(after, `${who}: ${r.route} was refused and must write nothing`).toEqual(before);
         }
       }
@@ -519,7 +545,7 @@ describe('a browser session authorizes exactly as an API key of the same user', 
         if (ok(expected) && !r.route.startsWith('GET /v1/goals')) r.check?.(res, f, who);
         if (before) {
           const after = await reading(r, f);
-          if (ok(expected)) expect(after, `${who} (session): ${r.route} must write something`).not.toEqual(before);
+          if (ok(expected) && !r.mayWriteNothing) expect(after, `${who} (session): ${r.route} must write something`).not.toEqual(before);
           else expect(after, `${who} (session): ${r.route} was refused and must write nothing`).toEqual(before);
         }
       }

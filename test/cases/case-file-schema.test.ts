@@ -81,7 +81,8 @@ const SURVEY_TEMPLATE: CaseTemplate = {
 
 function surveyCase() {
   const h = createHarness({ template: SURVEY_TEMPLATE, definitions: [SURVEY_V1, CALLBACK_V1] });
-  return { h, c: h.open() };
+  // Owned by the harness agent (ana): she may send her case's task events through /events.
+  return { h, c: h.open({ ownerId: 'ana' }) };
 }
 
 describe('every change to the case file is checked against the template schema', () => {

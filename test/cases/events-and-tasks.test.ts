@@ -140,10 +140,14 @@ describe('tasks', () => {
   });
 });
 
+// The harness actor (ana, an agent) owns these cases: an agent may send a task's event only on
+// a task they hold or a case they own (test/api/approvals.test.ts covers the refusals).
+const OWNED_BY_ANA = { ownerId: 'ana' };
+
 describe('event.send of an open task\'s event', () => {
   it('completes the task as task.complete would: completed by the actor, with the data as output', () => {
     const viaEvent = createHarness();
-    const c = viaEvent.open();
+    const c = viaEvent.open(OWNED_BY_ANA);
     const task = openTask(c, 'triage');
     const d = viaEvent.ok(c, { type: 'event.send', event: { type: 'TRIAGED', data: { severity: 'high' } } });
     expect(d.result).toEqual({ delivered: [task.fragmentId] });
@@ -157,7 +161,7 @@ describe('event.send of an open task\'s event', () => {
 
     // Same effects and journal (after event.received) as task.complete on an identical case.
     const viaTask = createHarness();
-    const same = viaTask.open();
+    const same = viaTask.open(OWNED_BY_ANA);
     const completed = viaTask.ok(same, { type: 'task.complete', taskId: openTask(same, 'triage').id, output: { severity: 'high' } });
     expect(d.effects).toEqual(completed.effects);
     expect(d.journal[0]).toMatchObject({ type: 'event.received', data: { event: 'TRIAGED', fragmentIds: [task.fragmentId] } });
@@ -166,7 +170,7 @@ describe('event.send of an open task\'s event', () => {
 
   it('refuses data that does not match the form with INVALID_TASK_OUTPUT, naming the field, and changes nothing', () => {
     const h = createHarness();
-    const c = h.open();
+    const c = h.open(OWNED_BY_ANA);
     // h.rejects asserts no case, effects or journal come back, and that the frozen input is unchanged.
     const error = h.rejects(c, { type: 'event.send', event: { type: 'TRIAGED', data: { severity: 'meh' } } }, 'INVALID_TASK_OUTPUT');
     expect(error.message).toContain('/severity');
@@ -188,7 +192,7 @@ describe('event.send of an open task\'s event', () => {
       template: { ...TEMPLATE, defaultFragments: ['listener@1', 'intake@1'] },
       definitions: [INTAKE_V1, listener],
     });
-    const c = h.open();
+    const c = h.open(OWNED_BY_ANA);
     h.rejects(c, { type: 'event.send', event: { type: 'TRIAGED', data: { severity: 'meh' } } }, 'INVALID_TASK_OUTPUT');
     const d = h.ok(c, { type: 'event.send', event: { type: 'TRIAGED', data: { severity: 'low' } } });
     expect(d.result).toEqual({ delivered: [fragmentByKey(c, 'listener').id, fragmentByKey(c, 'intake').id] });

@@ -223,7 +223,8 @@ describe('the accepted-events list never offers what will be refused', () => {
       definitions: [def],
     });
     const seen = new Set<string>();
-    let frontier: CaseState[] = [h.open()];
+    // Owned by the harness agent: task events sent through event.send are hers to send.
+    let frontier: CaseState[] = [h.open({ ownerId: 'ana' })];
     let checked = 0;
     for (let depth = 0; depth < 6 && frontier.length > 0; depth++) {
       const next: CaseState[] = [];

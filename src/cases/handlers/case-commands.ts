@@ -2,6 +2,7 @@ import { emit, journal, type Draft } from '../draft.js';
 import { reject } from '../rejection.js';
 import { CONTENT_KINDS, type Assignment, type Command, type ContentItem } from '../types.js';
 import { windDown } from '../wind-down.js';
+import { handoff } from './task-commands.js';
 
 type Reassign = Extract<Command, { type: 'case.reassign' }>;
 type AddContent = Extract<Command, { type: 'content.add' }>;
@@ -29,7 +30,8 @@ export function reassignCase(d: Draft, command: Reassign): Record<string, unknow
   if (to.queue !== undefined) d.case.queue = to.queue;
   const now = { ownerId: d.case.ownerId ?? null, queue: d.case.queue ?? null };
   journal(d, 'case.reassigned', { from, to: now });
-  emit(d, 'case.reassigned', now);
+  const brief = handoff(d, to, { ...(from.ownerId ? { userId: from.ownerId } : {}), ...(from.queue ? { queue: from.queue } : {}) }, command.handoff);
+  emit(d, 'case.reassigned', { ...now, handoffBrief: brief });
   return now;
 }
 

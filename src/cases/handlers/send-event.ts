@@ -2,6 +2,7 @@ import { applyStep } from '../apply-step.js';
 import { compiledFor, findActiveFragment, journal, type Draft } from '../draft.js';
 import { reject } from '../rejection.js';
 import { fragmentScope } from '../scope.js';
+import { mayCompleteThroughEvent } from '../task-eligibility.js';
 import { openTasksOf } from '../tasks.js';
 import type { Command, FragmentInstance } from '../types.js';
 import { applyCompletion, checkTaskOutput } from './task-commands.js';
@@ -33,6 +34,17 @@ export function sendEvent(d: Draft, command: SendEvent): Record<string, unknown>
       if (!compiled.acceptedEvents(f.snapshot, scope).includes(event.type)) continue;
       // The event of an open task completes that task, as task.complete would: checked first.
       const completes = openTasksOf(d, f.id).filter((t) => t.event === event.type);
+      // An event a task owns arrives only from someone who may complete that task (approvals hold).
+      for (const task of completes) {
+        if (!mayCompleteThroughEvent(d.case, task, d.ctx.actor)) {
+          reject(
+            'TASK_OWNS_EVENT',
+            `"${event.type}" is the completion of task "${task.title}" (${task.id}); complete it with POST /v1/tasks/${task.id}/complete ` +
+              `as someone who may${task.role ? ` (role ${task.role})` : ''}.`,
+            { taskId: task.id, event: event.type, ...(task.role ? { requiredRole: task.role } : {}) },
+          );
+        }
+      }
       const output = event.data ?? {};
       for (const task of completes) checkTaskOutput(d, task, output);
       const step = compiled.send(f.snapshot, event, scope);
