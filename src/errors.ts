@@ -59,6 +59,16 @@ export const ERROR_CODES = {
   TASK_ALREADY_ASSIGNED: { status: 409, title: 'The task is already assigned to a person' },
   CAPACITY_EXCEEDED: { status: 409, title: "The task does not fit the person's free capacity" },
   USER_NOT_AVAILABLE: { status: 409, title: 'The user is away or offline and takes no new work' },
+  // customers
+  CUSTOMER_NOT_FOUND: { status: 404, title: 'Customer not found' },
+  CUSTOMER_MERGED: { status: 409, title: 'The customer was merged into another' },
+  IDENTITY_CLAIMED: { status: 409, title: 'The identity belongs to another customer' },
+  EXTERNAL_ID_CLAIMED: { status: 409, title: 'The external id belongs to another customer' },
+  IDENTITY_NOT_FOUND: { status: 404, title: 'Identity not found' },
+  INVALID_IDENTITY: { status: 422, title: 'The identity is malformed' },
+  INVALID_ACTIVITY: { status: 422, title: 'The activity is malformed' },
+  MERGE_NOT_ALLOWED: { status: 422, title: 'These customers cannot be merged' },
+  CUSTOMER_VERSION_MISMATCH: { status: 412, title: 'The customer changed since you read it' },
   // outbound webhooks
   WEBHOOK_SUBSCRIPTION_NOT_FOUND: { status: 404, title: 'Webhook subscription not found' },
   WEBHOOK_DELIVERY_NOT_FOUND: { status: 404, title: 'Webhook delivery not found' },

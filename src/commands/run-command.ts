@@ -29,6 +29,9 @@ import { loadFragmentDefinitions } from '../persistence/definition-store.js';
 import { isUniqueViolation } from '../persistence/driver-errors.js';
 import type { Database } from '../persistence/schema.js';
 import type { Catalog } from './catalog.js';
+import { customerSnapshot } from '../customers/snapshot.js';
+import type { CustomerState } from '../customers/types.js';
+import { resolveCaseCustomer } from './resolve-case-customer.js';
 
 export interface CommittedEffects {
   caseId: string;
@@ -69,6 +72,8 @@ export interface IdempotencyRequest {
 
 export interface CommandSuccess {
   case: CaseState;
+  /** The case's customer as the decision saw it (CEL `customer`), if it has one. */
+  customer?: CustomerState;
   decision: Extract<Decision, { ok: true }>;
 }
 
@@ -172,28 +177,49 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
     return template;
   }
 
-  function decide(state: CaseState | undefined, command: Command, actor: Actor, template: CaseTemplate, at: Date): Decision {
-    return deps.engine.decide(state, command, { now: at, actor, newId, template, definitions: (ref) => deps.catalog.fragment(ref) });
+  function decide(state: CaseState | undefined, command: Command, actor: Actor, template: CaseTemplate, at: Date, customer?: CustomerState): Decision {
+    return deps.engine.decide(state, command, {
+      now: at,
+      actor,
+      newId,
+      template,
+      definitions: (ref) => deps.catalog.fragment(ref),
+      ...(customer ? { customer: customerSnapshot(customer) } : {}),
+    });
   }
 
   /**
    * Decides a command on a case the caller locked (or, for `case.open`, on none) at `at`, and
    * writes it, inside the caller's transaction. The caller hands `committed` to `afterCommit`
    * once the transaction commits. `run` uses it; so does next work, which locks the case itself.
+   * `customer` is the case's customer as loaded with the case (CEL reads it); a `case.open`
+   * resolves or creates its customer here, in the same transaction (commands/resolve-customer.ts).
    */
   async function decideAndSave(
     trx: Transaction<Database>,
     state: CaseState | undefined,
     at: Date,
     request: CommandRequest,
+    loadedCustomer?: CustomerState,
   ): Promise<{ response: CommandResponse; committed: CommittedEffects | undefined }> {
     if (state) await ensureDefinitions(state, trx);
-    const command = state && request.enrich ? await request.enrich(trx, state) : request.command;
+    let customer = loadedCustomer;
+    let command = state && request.enrich ? await request.enrich(trx, state) : request.command;
+    const customerOutbox: string[] = [];
+    const now = fixedNow?.() ?? at;
+    if (command.type === 'case.open') {
+      const resolved = await resolveCaseCustomer(trx, command.input.customer, request.actor, now);
+      if (resolved) {
+        customer = resolved.customer;
+        customerOutbox.push(...resolved.pendingOutbox);
+        command = { ...command, input: { ...command.input, customer: { ...command.input.customer, id: resolved.customer.id } } };
+      }
+    }
     const template = templateOf(state ? state.template : request.template);
-    const decision = decide(state, command, request.actor, template, fixedNow?.() ?? at);
+    const decision = decide(state, command, request.actor, template, now, customer);
     if (!decision.ok) refuse(decision.error);
 
-    const answer = request.respond({ case: decision.case, decision });
+    const answer = request.respond({ case: decision.case, decision, ...(customer ? { customer } : {}) });
     // Nothing to write (a dry run).
     if (state && decision.case === state) return { response: { ...answer, replayed: false }, committed: undefined };
     const saved = await saveDecision(trx, {
@@ -210,7 +236,7 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
     if (saved.written !== 1) throw new TesseraError('VERSION_MISMATCH', 'The case changed concurrently; try again');
     return {
       response: { ...answer, replayed: false },
-      committed: { caseId: decision.case.id, effects: decision.effects, pendingOutbox: saved.pendingOutbox },
+      committed: { caseId: decision.case.id, effects: decision.effects, pendingOutbox: [...customerOutbox, ...saved.pendingOutbox] },
     };
   }
 
@@ -226,6 +252,7 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
     try {
       response = await deps.db.transaction().execute(async (trx) => {
         let state: CaseState | undefined;
+        let customer: CustomerState | undefined;
         let at: Date;
         if (request.command.type !== 'case.open') {
           if (!request.caseId) throw new TesseraError('CASE_NOT_FOUND', 'No case id given');
@@ -234,6 +261,7 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
           if (!locked) throw new TesseraError('CASE_NOT_FOUND', `No case has id ${request.caseId}`);
           clock.observe(locked.dbNow, sentAt, clock.local());
           state = locked.state;
+          customer = locked.customer;
           at = fixedNow?.() ?? locked.dbNow;
           request.authorize?.(state);
           if (request.expectedVersion !== undefined && request.expectedVersion !== state.version) {
@@ -252,7 +280,7 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
           clock.observe(at, sentAt, clock.local());
         }
 
-        const applied = await decideAndSave(trx, state, at, request);
+        const applied = await decideAndSave(trx, state, at, request, customer);
         committed = applied.committed;
         return applied.response;
       });
@@ -289,6 +317,7 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
       const sentAt = clock.local();
       const loaded = await loadCasesForUpdate(trx, caseIds);
       const states = loaded.states;
+      const customers = loaded.customers;
       if (loaded.dbNow) clock.observe(loaded.dbNow, sentAt, clock.local());
       for (const state of states.values()) await ensureDefinitions(state, trx);
       const at = fixedNow?.() ?? loaded.dbNow ?? clock.now();
@@ -307,7 +336,7 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
         }
         let decision: Decision;
         try {
-          decision = decide(state, { type: 'timer.fire', timerId: timer.timerId }, TIMER_ACTOR, templateOf(state.template), at);
+          decision = decide(state, { type: 'timer.fire', timerId: timer.timerId }, TIMER_ACTOR, templateOf(state.template), at, customers.get(state.id));
         } catch (err) {
           outcomes.push({ timerId: timer.timerId, outcome: 'failed', error: err instanceof Error ? err : new Error(String(err)) });
           continue;

@@ -39,6 +39,7 @@ const LISTS: Record<string, { url: () => string; admin?: true }> = {
   '/v1/inbox': { url: () => '/v1/inbox' },
   '/v1/users': { url: () => '/v1/users' },
   '/v1/users/:id/journal': { url: () => `/v1/users/${supervisor.userId}/journal` },
+  '/v1/customers': { url: () => '/v1/customers' },
   // Webhook subscriptions and deliveries are for admins and integrators.
   '/v1/webhook-subscriptions': { url: () => '/v1/webhook-subscriptions', admin: true },
   '/v1/webhook-deliveries': { url: () => '/v1/webhook-deliveries', admin: true },
