@@ -364,7 +364,7 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
   );
 
   app.get(
-    '/v1/cases/:id/content/:contentId/revisions',
+    '/v1/cases/:id/content/:content_id/revisions',
     {
       config: { roles: WORKERS },
       schema: {
@@ -376,8 +376,8 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
     },
     async (request) => {
       await readableCase(request, request.params.id);
-      const items = await listContentRevisions(db, request.params.id, request.params.contentId);
-      if (!items) throw new TesseraError('NOT_FOUND', `Case ${request.params.id} has no content item ${request.params.contentId}; GET /v1/cases/${request.params.id}/content lists them`);
+      const items = await listContentRevisions(db, request.params.id, request.params.content_id);
+      if (!items) throw new TesseraError('NOT_FOUND', `Case ${request.params.id} has no content item ${request.params.content_id}; GET /v1/cases/${request.params.id}/content lists them`);
       return { items };
     },
   );

@@ -193,7 +193,7 @@ export const TaskListQuery = Type.Object(
 );
 
 export const TimelineQuery = Type.Object({ ...PageQuery }, { additionalProperties: false });
-export const ContentParams = Type.Object({ id: Id, contentId: Id });
+export const ContentParams = Type.Object({ id: Id, content_id: Id });
 export const ContentQuery = Type.Object({ ...PageQuery }, { additionalProperties: false });
 
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
