@@ -8,7 +8,7 @@ import { createEngine, type Engine } from './cases/engine.js';
 import { createCatalog, type Catalog } from './commands/catalog.js';
 import { createCommandRunner, type CommandRunner, type CustomerValueLookup } from './commands/run-command.js';
 import { createSentimentAnalyzer, loadWinkModel, type SentimentAnalyzer } from './signals/sentiment.js';
-import { valuePercentiles } from './persistence/customer-store.js';
+import { customerValueOf } from './persistence/customer-value.js';
 import { loadStoredDefinitions, publishDefinitions } from './persistence/definition-store.js';
 import { createDbClock, type DbClock } from './persistence/db-clock.js';
 import type { DatabaseHandle } from './platform/database.js';
@@ -40,7 +40,7 @@ export interface CoreOptions {
   now?: () => Date;
   /** The local clock (default: `Date.now`, or skewed by `TESSERA_TEST_CLOCK_SKEW_MS` under `NODE_ENV=test`). */
   localClock?: () => number;
-  /** Customer value percentiles for the priority score (default: the customers store's `valuePercentiles`). */
+  /** Customer value percentiles for the priority score (default: the customers store's percentiles, persistence/customer-value.ts). */
   customerValue?: CustomerValueLookup;
   /** The sentiment analyzer (default: wink-eng-lite-web-model, loaded here once per process). */
   sentiment?: SentimentAnalyzer;
@@ -80,7 +80,7 @@ export async function assembleCore(options: CoreOptions): Promise<Core> {
     afterCommit: (committed) => relay.handOver(committed),
     ...(options.now ? { now: options.now } : {}),
     // The customer's value percentiles over the customer base, read in the command's transaction.
-    customerValue: options.customerValue ?? ((db, customerId) => valuePercentiles(db, customerId)),
+    customerValue: options.customerValue ?? customerValueOf,
   });
   return { catalog, engine, runner, relay, clock, now: options.now ?? clock.now };
 }

@@ -41,7 +41,7 @@ export function reassignCase(d: Draft, command: Reassign): Record<string, unknow
  * Attaches evidence (note, attachment, social post, CRM profile) to the case, checked against its
  * kind's schema (CONTENT_INVALID names the field). A social post whose identity (channel + post
  * id or URL) is already on the case updates it instead (cases/post-signals.ts). A post runs the
- * reach escalations and recomputes the priority.
+ * reach escalations; every kind recomputes the priority.
  */
 export function addContent(d: Draft, command: AddContent): Record<string, unknown> {
   const checked = d.engine.content.check(command.kind, command.data);
@@ -67,6 +67,9 @@ export function addContent(d: Draft, command: AddContent): Record<string, unknow
   d.effects.push({ type: 'content.add', item });
   journal(d, 'content.added', { contentId: item.id, kind: item.kind });
   emit(d, 'content.added', { contentId: item.id, kind: item.kind });
+  // Any content reads the customer's value afresh (a CRM profile usually comes with new figures);
+  // nothing is journaled when the score stays.
+  recomputePriority(d, 'content.added');
   return { contentId: item.id };
 }
 
