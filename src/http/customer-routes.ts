@@ -279,7 +279,7 @@ export const customerRoutes: FastifyPluginAsyncTypebox<CustomerRoutesOptions> = 
   );
 
   app.delete(
-    '/v1/customers/:id/identities/:identityId',
+    '/v1/customers/:id/identities/:identity_id',
     {
       config: { roles: WRITERS },
       schema: { tags: ['customers'], summary: 'Unlink an identity (it is free for any customer again)', params: IdentityParams, response: { 200: CustomerView, '4xx': problem } },
@@ -287,7 +287,7 @@ export const customerRoutes: FastifyPluginAsyncTypebox<CustomerRoutesOptions> = 
     async (request, reply) => {
       const response = await unlinkCustomerIdentity(deps, {
         customerId: request.params.id,
-        identityId: request.params.identityId,
+        identityId: request.params.identity_id,
         actor: actorOf(request),
         ...optional('expectedVersion', expectedVersionOf(request)),
         ...optional('idempotency', idempotencyOf(request)),

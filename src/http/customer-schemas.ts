@@ -18,7 +18,7 @@ const Channel = Type.String({ minLength: 1, maxLength: 40, pattern: '^[A-Za-z0-9
 const Reason = Type.Optional(Text(2000));
 
 export const CustomerParams = Type.Object({ id: Id });
-export const IdentityParams = Type.Object({ id: Id, identityId: Id });
+export const IdentityParams = Type.Object({ id: Id, identity_id: Id });
 
 export const IdentityBody = Type.Object(
   {

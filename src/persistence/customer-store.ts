@@ -13,6 +13,7 @@ import type { Actor } from '../cases/types.js';
 import type { CustomerEffect, CustomerJournalEntry, CustomerState, Identity } from '../customers/types.js';
 import { describeIdentity, type NormalisedIdentity } from '../customers/identity.js';
 import { TesseraError } from '../errors.js';
+import { inTransaction } from './in-transaction.js';
 import type { Database } from './schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -341,30 +342,80 @@ export async function moveCustomerRows(
   return rows.map((r) => r.id);
 }
 
+/** Below this many active customers with a value, percentiles are exact (a count is cheap). */
+export const EXACT_PERCENTILES_BELOW = 5_000;
+/** Cutpoints older than this are recomputed by the next reader. */
+export const QUANTILES_MAX_AGE_MS = 10 * 60_000;
+
+const METRIC_COLUMNS = { clv: 'lifetime_value', crv: 'referral_value' } as const;
+
+/**
+ * Recomputes the cutpoints of both value metrics (one pass each, `percentile_disc` over the active
+ * customers). Skipped, returning false, when another transaction is at it (advisory lock).
+ */
+export async function refreshValueQuantiles(db: Db): Promise<boolean> {
+  return inTransaction(db as Kysely<Database>, async (trx) => {
+    const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(hashtext('tessera.customer_value_quantiles')) as locked`.execute(trx);
+    if (!rows[0]?.locked) return false;
+    for (const column of Object.values(METRIC_COLUMNS)) {
+      await sql`
+        insert into customer_value_quantiles (metric, population, cutpoints, computed_at)
+        select ${column}, count(*)::int,
+          coalesce(percentile_disc((select array_agg(g / 1000.0) from generate_series(0, 1000) g)) within group (order by ${sql.ref(column)}), '{}'::float8[]),
+          statement_timestamp()
+        from customers where status = 'active' and ${sql.ref(column)} is not null
+        on conflict (metric) do update set population = excluded.population, cutpoints = excluded.cutpoints, computed_at = excluded.computed_at`.execute(trx);
+    }
+    return true;
+  });
+}
+
 /**
  * Where the customer's lifetime value and referral value stand in the customer base: the share of
- * active customers with a value strictly below theirs (0 = lowest, 1 = highest; `percent_rank`).
- * A customer without a value ranks 0 for it; a base of one ranks 1. Undefined when there is no
- * such customer. A tombstone is answered for its survivor. Cost: two index-only range counts
- * (partial indexes `customers_clv`, `customers_crv`) — see the README for the figure at 100k.
+ * active customers with a value strictly below theirs (0 = lowest, 1 = highest, like
+ * `percent_rank`). A customer without a value ranks 0 for it; a base of one ranks 1. Null when
+ * there is no such customer; a tombstone is answered for its survivor.
+ *
+ * Cost: one statement. Bases of EXACT_PERCENTILES_BELOW customers or more are ranked against
+ * 1,001 stored cutpoints (0.1 % resolution, at most QUANTILES_MAX_AGE_MS old; the reader that
+ * finds them stale recomputes them first); smaller bases are counted exactly. Measured with
+ * `npm run bench:customers` (README, "Customers").
  */
 export async function valuePercentiles(db: Db, customerId: string): Promise<{ clv: number; crv: number } | null> {
-  const { rows } = await sql<{ clv: number | null; crv: number | null; found: boolean }>`
+  let row = await readPercentiles(db, customerId);
+  if (row && row.stale) {
+    await refreshValueQuantiles(db);
+    row = await readPercentiles(db, customerId);
+  }
+  return row ? { clv: row.clv, crv: row.crv } : null;
+}
+
+async function readPercentiles(db: Db, customerId: string): Promise<{ clv: number; crv: number; stale: boolean } | undefined> {
+  const { rows } = await sql<{ clv: number | string | null; crv: number | string | null; stale: boolean }>`
     with me as (
-      select coalesce(t.lifetime_value, null) as lv, coalesce(t.referral_value, null) as rv
-      from customers c left join customers t on t.id = coalesce(c.merged_into, c.id)
-      where c.id = ${customerId})
-    select true as found,
-      case when me.lv is null then 0 else (
-        select case when count(*) <= 1 then 1
-          else (count(*) filter (where x.lifetime_value < me.lv))::float8 / (count(*) - 1) end
-        from customers x where x.status = 'active' and x.lifetime_value is not null) end as clv,
-      case when me.rv is null then 0 else (
-        select case when count(*) <= 1 then 1
-          else (count(*) filter (where x.referral_value < me.rv))::float8 / (count(*) - 1) end
-        from customers x where x.status = 'active' and x.referral_value is not null) end as crv
-    from me`.execute(db);
+      select t.lifetime_value as lv, t.referral_value as rv
+      from customers c join customers t on t.id = coalesce(c.merged_into, c.id)
+      where c.id = ${customerId}),
+    q as (
+      select l.computed_at as lv_at, l.population as lv_n, l.cutpoints as lv_cuts,
+        r.computed_at as rv_at, r.population as rv_n, r.cutpoints as rv_cuts
+      from (select 1) one
+      left join customer_value_quantiles l on l.metric = 'lifetime_value'
+      left join customer_value_quantiles r on r.metric = 'referral_value')
+    select
+      (q.lv_at is null or q.rv_at is null or least(q.lv_at, q.rv_at) < statement_timestamp() - ${`${QUANTILES_MAX_AGE_MS} milliseconds`}::interval) as stale,
+      case when me.lv is null then 0
+        when coalesce(q.lv_n, 0) >= ${EXACT_PERCENTILES_BELOW} then
+          greatest(0, least(1, (width_bucket(me.lv, q.lv_cuts) - 1)::float8 / 1000))
+        else (select case when count(*) <= 1 then 1 else (count(*) filter (where x.lifetime_value < me.lv))::float8 / (count(*) - 1) end
+              from customers x where x.status = 'active' and x.lifetime_value is not null) end as clv,
+      case when me.rv is null then 0
+        when coalesce(q.rv_n, 0) >= ${EXACT_PERCENTILES_BELOW} then
+          greatest(0, least(1, (width_bucket(me.rv, q.rv_cuts) - 1)::float8 / 1000))
+        else (select case when count(*) <= 1 then 1 else (count(*) filter (where x.referral_value < me.rv))::float8 / (count(*) - 1) end
+              from customers x where x.status = 'active' and x.referral_value is not null) end as crv
+    from me cross join q`.execute(db);
   const r = rows[0];
-  if (!r) return null;
-  return { clv: Number(r.clv ?? 0), crv: Number(r.crv ?? 0) };
+  if (!r) return undefined;
+  return { clv: Number(r.clv ?? 0), crv: Number(r.crv ?? 0), stale: r.stale };
 }

@@ -348,6 +348,15 @@ export interface CustomerJournalTable {
   at: Timestamp;
 }
 
+/** Cutpoints of the customer values (migration 0011), for cheap percentiles. */
+export interface CustomerValueQuantileTable {
+  metric: string;
+  population: number;
+  /** 1,001 numbers: the values at 0 %, 0.1 %, ... 100 %. */
+  cutpoints: number[];
+  computed_at: Timestamp;
+}
+
 export interface Database {
   api_keys: ApiKeyTable;
   definitions: DefinitionTable;
@@ -371,6 +380,7 @@ export interface Database {
   customer_external_ids: CustomerExternalIdTable;
   customer_activity: CustomerActivityTable;
   customer_journal: CustomerJournalTable;
+  customer_value_quantiles: CustomerValueQuantileTable;
 }
 
 export type ApiKeyRow = Selectable<ApiKeyTable>;
