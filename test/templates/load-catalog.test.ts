@@ -264,12 +264,12 @@ describe('bad files', () => {
 
   it('a condition over a variable that is not in scope', async () => {
     const dir = await catalog({
-      'hello.yaml': TEMPLATE.replace(`condition: "'greeted' in milestones"`, `condition: "customer.vip == true"`),
+      'hello.yaml': TEMPLATE.replace(`condition: "'greeted' in milestones"`, `condition: "client.vip == true"`),
       'fragments/say-hello.yaml': FRAGMENT,
     });
     const { problems } = await loadCatalog(dir);
     expect(only(problems, 'INVALID_EXPRESSION')).toHaveLength(1);
-    expect(problems[0]!.message).toMatch(/caseFile, milestones/);
+    expect(problems[0]!.message).toMatch(/caseFile, milestones, case, event, fragments, customer/);
   });
 
   it('a caseFileSchema that is not valid JSON Schema, and one that is not an object', async () => {
