@@ -14,6 +14,7 @@ import * as m0008 from './0008_journal_append_only.js';
 import * as m0009 from './0009_idempotent_writes.js';
 import * as m0010 from './0010_customers.js';
 import * as m0011 from './0011_customer_value_quantiles.js';
+import * as m0012 from './0012_content_revisions.js';
 import * as m0020 from './0020_users.js';
 import * as m0021 from './0021_user_keys.js';
 import * as m0025 from './0025_task_routing.js';
@@ -30,6 +31,7 @@ export const migrations: Record<string, Migration> = {
   '0009_idempotent_writes': m0009,
   '0010_customers': m0010,
   '0011_customer_value_quantiles': m0011,
+  '0012_content_revisions': m0012,
   '0020_users': m0020,
   '0021_user_keys': m0021,
   '0025_task_routing': m0025,

@@ -6,7 +6,9 @@
 import type { Logger } from 'pino';
 import { createEngine, type Engine } from './cases/engine.js';
 import { createCatalog, type Catalog } from './commands/catalog.js';
-import { createCommandRunner, type CommandRunner } from './commands/run-command.js';
+import { createCommandRunner, type CommandRunner, type CustomerValueLookup } from './commands/run-command.js';
+import { createSentimentAnalyzer, loadWinkModel, type SentimentAnalyzer } from './signals/sentiment.js';
+import { customerValueOf } from './persistence/customer-value.js';
 import { loadStoredDefinitions, publishDefinitions } from './persistence/definition-store.js';
 import { createDbClock, type DbClock } from './persistence/db-clock.js';
 import type { DatabaseHandle } from './platform/database.js';
@@ -41,6 +43,10 @@ export interface CoreOptions {
   now?: () => Date;
   /** The local clock (default: `Date.now`, or skewed by `TESSERA_TEST_CLOCK_SKEW_MS` under `NODE_ENV=test`). */
   localClock?: () => number;
+  /** Customer value percentiles for the priority score (default: the customers store's percentiles, persistence/customer-value.ts). */
+  customerValue?: CustomerValueLookup;
+  /** The sentiment analyzer (default: wink-eng-lite-web-model, loaded here once per process). */
+  sentiment?: SentimentAnalyzer;
 }
 
 /**
@@ -62,7 +68,9 @@ export async function assembleCore(options: CoreOptions): Promise<Core> {
   const catalog = createCatalog(stored);
   logger.info({ templates: catalog.templates().map((t) => `${t.key}@${t.version}`) }, 'catalog loaded');
 
-  const engine = createEngine();
+  // The sentiment model loads once per process (~0.4 s); every decision shares the analyzer.
+  const sentiment = options.sentiment ?? createSentimentAnalyzer(loadWinkModel());
+  const engine = createEngine({ sentiment });
   const clock = createDbClock(options.localClock);
   // Learn the offset before the first timer is armed (the relay's delays count from it).
   await clock.sync(database.db);
@@ -74,6 +82,8 @@ export async function assembleCore(options: CoreOptions): Promise<Core> {
     clock,
     afterCommit: (committed) => relay.handOver(committed),
     ...(options.now ? { now: options.now } : {}),
+    // The customer's value percentiles over the customer base, read in the command's transaction.
+    customerValue: options.customerValue ?? customerValueOf,
   });
   const work = createWorkRouter({ db: database.db, runner });
   return { catalog, engine, runner, work, relay, clock, now: options.now ?? clock.now };

@@ -59,6 +59,8 @@ export const ERROR_CODES = {
   TASK_ALREADY_ASSIGNED: { status: 409, title: 'The task is already assigned to a person' },
   CAPACITY_EXCEEDED: { status: 409, title: "The task does not fit the person's free capacity" },
   USER_NOT_AVAILABLE: { status: 409, title: 'The user is away or offline and takes no new work' },
+  CONTENT_INVALID: { status: 422, title: 'The content does not match its kind' },
+  PRIORITY_NOT_OVERRIDDEN: { status: 409, title: 'The case priority is not overridden' },
   // customers
   CUSTOMER_NOT_FOUND: { status: 404, title: 'Customer not found' },
   CUSTOMER_MERGED: { status: 409, title: 'The customer was merged into another' },

@@ -12,7 +12,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import type { Engine } from '../cases/engine.js';
-import type { Actor, CaseState, Command, Decision, Effect } from '../cases/types.js';
+import type { Actor, CaseState, Command, CustomerValue, Decision, Effect } from '../cases/types.js';
 import type { CaseTemplate } from '../templates/types.js';
 import { ERROR_CODES, TesseraError, type ErrorCode } from '../errors.js';
 import {
@@ -60,7 +60,19 @@ export interface CommandRunnerDeps {
    */
   now?: () => Date;
   newId?: () => string;
+  /**
+   * The customer's value percentiles (CLV, CRV over the customer base), read inside the command's
+   * transaction for the commands that score the priority (open, content, priority.*). Absent:
+   * every customer is unknown (the score counts the median). The customers store provides it.
+   */
+  customerValue?: CustomerValueLookup;
 }
+
+/** Looks up a customer's value percentiles; `null` when the customer is unknown. */
+export type CustomerValueLookup = (db: Kysely<Database>, customerId: string) => Promise<CustomerValue | null>;
+
+/** Commands whose decision scores the priority and so reads the customer's value. */
+const SCORING_COMMANDS: ReadonlySet<Command['type']> = new Set(['case.open', 'content.add', 'priority.recompute', 'priority.override', 'priority.release']);
 
 export interface IdempotencyRequest {
   /** Keys are scoped per caller. */
@@ -177,7 +189,15 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
     return template;
   }
 
-  function decide(state: CaseState | undefined, command: Command, actor: Actor, template: CaseTemplate, at: Date, customer?: CustomerState): Decision {
+  function decide(
+    state: CaseState | undefined,
+    command: Command,
+    actor: Actor,
+    template: CaseTemplate,
+    at: Date,
+    customer?: CustomerState,
+    customerValue?: CustomerValue | null,
+  ): Decision {
     return deps.engine.decide(state, command, {
       now: at,
       actor,
@@ -185,7 +205,16 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
       template,
       definitions: (ref) => deps.catalog.fragment(ref),
       ...(customer ? { customer: customerSnapshot(customer) } : {}),
+      ...(customerValue !== undefined ? { customerValue } : {}),
     });
+  }
+
+  /** The customer value a scoring command decides with (undefined: not looked up, the case keeps its last). */
+  async function customerValueFor(trx: Kysely<Database>, state: CaseState | undefined, command: Command): Promise<CustomerValue | null | undefined> {
+    if (!deps.customerValue || !SCORING_COMMANDS.has(command.type)) return undefined;
+    const customerId = command.type === 'case.open' ? command.input.customer?.id : state?.customer?.id;
+    if (customerId === undefined) return null;
+    return deps.customerValue(trx, customerId);
   }
 
   /**
@@ -216,7 +245,9 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
       }
     }
     const template = templateOf(state ? state.template : request.template);
-    const decision = decide(state, command, request.actor, template, now, customer);
+    // After the customer is resolved: a new case reads the value of the customer it is opened for.
+    const customerValue = await customerValueFor(trx, state, command);
+    const decision = decide(state, command, request.actor, template, now, customer, customerValue);
     if (!decision.ok) refuse(decision.error);
 
     const answer = request.respond({ case: decision.case, decision, ...(customer ? { customer } : {}) });

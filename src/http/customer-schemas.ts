@@ -152,7 +152,8 @@ const CaseBrief = Type.Object({
   queue: Nullable(Type.String()),
   opened_at: Type.String(),
   closed_at: Nullable(Type.String()),
-  priority_factors: Type.Unknown({ description: "The priority's factors, when the case has them (null otherwise)" }),
+  priority_score: Type.Unknown({ description: 'The priority score 0..100 (null for a case scored before priorities existed)' }),
+  priority_factors: Type.Unknown({ description: "The priority's factors (name, value, weight, contribution, explanation); null when the case has none" }),
 });
 
 const ActivityView = Type.Object({

@@ -31,9 +31,8 @@ export function customerView(c: CustomerState) {
   };
 }
 
-/** A case in the 360. `priorityFactors` is read where the priority module keeps it on the case, if it does. */
+/** A case in the 360, with its priority score and factors (cases/priority.ts keeps them on the case). */
 export function caseBrief(c: CaseState) {
-  const extra = c as CaseState & { priorityFactors?: unknown; priorityScore?: unknown };
   return {
     id: c.id,
     template: c.template,
@@ -44,7 +43,8 @@ export function caseBrief(c: CaseState) {
     queue: c.queue ?? null,
     opened_at: c.openedAt,
     closed_at: c.closedAt ?? null,
-    priority_factors: extra.priorityFactors ?? null,
+    priority_score: c.priorityInfo?.score ?? null,
+    priority_factors: c.priorityInfo?.factors ?? null,
   };
 }
 

@@ -24,6 +24,8 @@ export const LOAD_PROBLEM_CODES = [
   'INVALID_REFERENCE',
   /** A business calendar with an unknown zone, an interval that closes before it opens, a date that does not exist. */
   'INVALID_CALENDAR',
+  /** A `priority:` section or `escalations:` threshold that makes no sense (negative weight, thresholds not increasing). */
+  'INVALID_PRIORITY',
   /** A published key@version was edited instead of bumped. */
   'VERSION_CHANGED',
 ] as const;

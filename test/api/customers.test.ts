@@ -167,7 +167,7 @@ describe('the 360 and the case link', () => {
     expect(opened.customer).toMatchObject({ id: c.id, handle: `@EVA_${t1}` });
     const row = await db().selectFrom('cases').select('customer_id').where('id', '=', opened.id).executeTakeFirstOrThrow();
     expect(row.customer_id).toBe(c.id);
-    const content = await call(agent, 'POST', `/v1/cases/${opened.id}/content`, { kind: 'social_post', data: { channel: 'x', author_handle: `@eva_${t1}`, text: 'Still broken!', reach: 1200 } });
+    const content = await call(agent, 'POST', `/v1/cases/${opened.id}/content`, { kind: 'social_post', data: { channel: 'x', post_id: `eva-${t1}`, author_handle: `@eva_${t1}`, text: 'Still broken!', reach: 1200 } });
     expect(content.statusCode, content.body).toBe(201);
 
     const view = await call(agent, 'GET', `/v1/customers/${c.id}`);
@@ -181,7 +181,7 @@ describe('the 360 and the case link', () => {
       metrics: { lifetime_value: { value: 10_000_000, as_of: '2026-01-01T00:00:00.000Z', source: 'crm' } },
       identities: [{ kind: 'handle', channel: 'x', value: `eva_${t1}` }],
       last_contact_at: '2026-02-01T12:00:00.000Z',
-      cases: { open: [{ id: opened.id, title: 'Eva complains', status: 'open', priority_factors: null }], recent: [] },
+      cases: { open: [{ id: opened.id, title: 'Eva complains', status: 'open', priority_score: expect.any(Number), priority_factors: expect.arrayContaining([expect.objectContaining({ name: 'lifetime_value' })]) }], recent: [] },
       activity: [{ kind: 'contact', at: '2026-02-01T12:00:00.000Z' }],
     });
     expect(v.value_percentiles.clv).toBe(1);
