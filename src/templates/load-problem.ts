@@ -24,6 +24,8 @@ export const LOAD_PROBLEM_CODES = [
   'INVALID_REFERENCE',
   /** A business calendar with an unknown zone, an interval that closes before it opens, a date that does not exist. */
   'INVALID_CALENDAR',
+  /** A `deviation:` block whose thresholds make no sense (k <= 1, minEvents < 2, an unknown activity kind). */
+  'INVALID_DEVIATION',
   /** A published key@version was edited instead of bumped. */
   'VERSION_CHANGED',
 ] as const;

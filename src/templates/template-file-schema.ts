@@ -19,6 +19,7 @@ import {
   SNAKE_KEY_PATTERN,
 } from './patterns.js';
 import { INTAKE_ACTIONS, type CaseTemplate } from './types.js';
+import { DeviationSpecSchema } from './deviation-schema.js';
 
 const Duration = (description: string) =>
   Type.String({ pattern: ISO_DURATION_PATTERN, description });
@@ -173,6 +174,7 @@ export const TemplateFileSchema = Type.Object(
     slas: Type.Optional(Type.Array(SlaSpecSchema)),
     pausable: Type.Optional(Type.Boolean({ description: 'Cases may be put on hold; goal clocks stop while held.' })),
     calendar: Type.Optional(BusinessCalendarSchema),
+    deviation: Type.Optional(DeviationSpecSchema),
   },
   {
     $id: 'https://tessera.dev/schemas/case-template.json',

@@ -4,6 +4,7 @@
  */
 import type { Priority } from '../cases/types.js';
 import type { FragmentRef } from '../fragments/types.js';
+import type { DeviationSpec } from './deviation-schema.js';
 
 export interface GoalSpec {
   key: string;
@@ -87,6 +88,11 @@ export interface CaseTemplate {
    * `after` delays stay elapsed time.
    */
   calendar?: BusinessCalendar;
+  /**
+   * Behaviour deviation: a proactive case of this template opens for a customer whose next
+   * activity of `kinds` is overdue (`last + k x own mean gap`); see deviation-schema.ts.
+   */
+  deviation?: DeviationSpec;
 }
 
 /**
