@@ -10,10 +10,10 @@ import type { DeviationRule } from '../customers/behaviour-deviation.js';
 import type { Priority } from '../cases/types.js';
 
 /**
- * Activity kinds a customer's history records (the customer aggregate's `activity` kinds). A rule
+ * Activity kinds a customer's history records (the customer aggregate's `ACTIVITY_KINDS`). A rule
  * over a kind nothing records would never arm: refused at load.
  */
-export const DEVIATION_ACTIVITY_KINDS = ['purchase', 'contact', 'login'] as const;
+export const DEVIATION_ACTIVITY_KINDS = ['purchase', 'refund', 'contact', 'login', 'visit', 'referral', 'subscription', 'cancellation'] as const;
 
 const Priority = Type.Union([Type.Literal('low'), Type.Literal('normal'), Type.Literal('high'), Type.Literal('urgent')], {
   description: 'Case priority.',

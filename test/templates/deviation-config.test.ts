@@ -88,7 +88,7 @@ describe('template deviation: block', () => {
     const result = await load('  kinds: [purchase, purchse]\n  k: 1.5\n  minEvents: 3\n  minValue: 100\n');
     expect(result.templates.map((t) => t.key)).not.toContain('win-back');
     expect(result.problems).toEqual([
-      expect.objectContaining({ path: '/deviation/kinds/1', line: 13, message: expect.stringMatching(/unknown activity kind `purchse`; customers record purchase, contact, login/) }),
+      expect.objectContaining({ path: '/deviation/kinds/1', line: 13, message: expect.stringMatching(/unknown activity kind `purchse`; customers record purchase, refund, contact, login, visit, referral, subscription, cancellation/) }),
     ]);
   });
 
