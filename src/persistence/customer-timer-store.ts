@@ -44,7 +44,7 @@ export interface ArmedCustomerTimer {
  * customer's row lock, in the transaction that recorded the activity.
  */
 export async function rearmDeviationTimers(
-  trx: Transaction<Database>,
+  trx: Kysely<Database>,
   customerId: string,
   templateKeys: string[],
   timers: DeviationTimerSpec[],
@@ -73,7 +73,7 @@ export async function rearmDeviationTimers(
 }
 
 /** Cancels every pending trip wire of a customer (merged away, erased). Returns the cancelled ids. */
-export async function cancelCustomerTimers(trx: Transaction<Database>, customerId: string): Promise<string[]> {
+export async function cancelCustomerTimers(trx: Kysely<Database>, customerId: string): Promise<string[]> {
   const rows = await trx
     .updateTable('customer_timers')
     .set({ status: 'cancelled', settled_at: sql<Date>`statement_timestamp()` })
@@ -94,7 +94,7 @@ export interface CustomerTimerRow {
 }
 
 /** Locks the timer row (its firing settles it in this transaction). */
-export async function lockCustomerTimer(trx: Transaction<Database>, id: string): Promise<CustomerTimerRow | undefined> {
+export async function lockCustomerTimer(trx: Kysely<Database>, id: string): Promise<CustomerTimerRow | undefined> {
   const row = await trx
     .selectFrom('customer_timers')
     .select(['id', 'customer_id', 'template_key', 'status', 'due_at', 'basis'])
@@ -111,7 +111,7 @@ export async function findCustomerTimer(db: Db, id: string) {
 }
 
 /** Marks a pending timer fired with what its firing did (`opened` or why not) and the case it opened. */
-export async function settleCustomerTimer(trx: Transaction<Database>, id: string, outcome: string, caseId?: string): Promise<void> {
+export async function settleCustomerTimer(trx: Kysely<Database>, id: string, outcome: string, caseId?: string): Promise<void> {
   await trx
     .updateTable('customer_timers')
     .set({ status: 'fired', outcome, case_id: caseId ?? null, settled_at: sql<Date>`statement_timestamp()` })

@@ -5,6 +5,7 @@
  */
 import { sql, type Kysely } from 'kysely';
 import type { ActivitySeries } from '../customers/behaviour-deviation.js';
+import type { DeviationSpec } from '../templates/deviation-schema.js';
 import type { Database } from './schema.js';
 
 /** One index range scan (`customer_activity_kind`): the customer's events of `kinds`. */
@@ -33,4 +34,17 @@ export async function findOpenCaseOfTemplate(db: Kysely<Database>, customerId: s
     .limit(1)
     .executeTakeFirst();
   return row?.id;
+}
+
+/**
+ * The `deviation:` rules of the latest version of every stored template that has one. Read from
+ * `definitions` (a small table) in the customer's transaction, so every process re-arms by the
+ * same published rules without a catalog handed to every customer command.
+ */
+export async function loadDeviationRules(db: Kysely<Database>): Promise<{ templateKey: string; spec: DeviationSpec }[]> {
+  const { rows } = await sql<{ key: string; deviation: DeviationSpec | null }>`
+    select distinct on (key) key, body->'deviation' as deviation
+    from definitions where kind = 'template'
+    order by key, version desc`.execute(db);
+  return rows.flatMap((r) => (r.deviation ? [{ templateKey: r.key, spec: r.deviation }] : []));
 }
