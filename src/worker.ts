@@ -23,6 +23,7 @@ import type { SendWebhook } from './webhooks/send-webhook.js';
 import { createSsrfGuard, type HostResolver } from './webhooks/ssrf-guard.js';
 import { createInboxRelay } from './relay/inbox-relay.js';
 import { fireCustomerTimerProcessor } from './jobs/fire-customer-timer-job.js';
+import { findCustomerTimer } from './persistence/customer-timer-store.js';
 import { refreshDeviationLatencies } from './jobs/refresh-population-latency.js';
 
 export interface Workers {
@@ -90,7 +91,12 @@ export async function startWorkers(platform: Platform, core: Core, logger: Logge
   const inboxRelay = createInboxRelay({ db, jobs: platform.jobs, logger });
   // Behaviour-deviation trip wires: each job is a command on its customer (no batching: a trip
   // wire fires once per customer per buying cycle).
-  platform.jobs.process(QUEUES.customerTimers, fireCustomerTimerProcessor({ fire: core.fireDeviationTimer, logger, now: core.now }), { concurrency: 16 });
+  platform.jobs.process(QUEUES.customerTimers, fireCustomerTimerProcessor({
+      fire: core.fireDeviationTimer,
+      isPending: async (id) => (await findCustomerTimer(db, id))?.status === 'pending',
+      logger,
+      now: core.now,
+    }), { concurrency: 16 });
   const latencyEveryMs = options.latencyRefreshEveryMs ?? 6 * 3_600_000;
   const refreshLatencies = async () => {
     try {

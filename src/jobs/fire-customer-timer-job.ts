@@ -10,6 +10,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export interface FireCustomerTimerDeps {
   /** The command that fires a trip wire under the customer's lock (commands/fire-deviation-timer.ts). */
   fire: (timer: { timerId: string; customerId: string }) => Promise<DeviationFireOutcome>;
+  /** Whether the row is still pending (asked only before deferring an early job). */
+  isPending: (timerId: string) => Promise<boolean>;
   logger: Logger;
   /** The database's time as this process estimates it; only for the cheap early check. */
   now: () => Date;
@@ -24,7 +26,9 @@ export interface FireCustomerTimerDeps {
 export function fireCustomerTimerProcessor(deps: FireCustomerTimerDeps) {
   return async (job: RunningJob<CustomerTimerJob>): Promise<JobResult> => {
     const wait = Date.parse(job.data.dueAt) - deps.now().getTime();
-    if (wait > SHORT_WAIT_MS) return { deferMs: wait };
+    // An early job (promoted, or a fast clock) of a row a re-arm cancelled is done now, instead of
+    // waiting in Redis until the old due time to find that out.
+    if (wait > SHORT_WAIT_MS) return (await deps.isPending(job.data.timerId)) ? { deferMs: wait } : undefined;
     if (wait > 0) await sleep(wait);
     const result = await deps.fire({ timerId: job.data.timerId, customerId: job.data.customerId });
     if (result.outcome === 'early') return { deferMs: Math.max(1, result.dueInMs) };
