@@ -3,8 +3,8 @@
  * (after its activity rows are written, under its row lock): for each template whose `deviation:`
  * rule reads what changed — activity of its kinds, or the lifetime value — the old pending timer is
  * cancelled and the new one, at the expected-next-activity time if the rule still arms, is
- * written. One series read per rule and one statement for all of them; never a scan of other
- * customers. The caller hands the returned rows to the relay after commit
+ * written. Two round trips: the rules with the customer's series (one index range read per rule),
+ * then one statement that cancels and inserts for all of them; never a scan of other customers. The caller hands the returned rows to the relay after commit
  * (`relay.customerTimers.handOver`; if it does not, the reconciler arms them when they are due).
  */
 import { randomUUID } from 'node:crypto';
@@ -12,7 +12,7 @@ import type { Kysely } from 'kysely';
 import { expectedNextActivity } from '../customers/behaviour-deviation.js';
 import type { CustomerEffect, CustomerState } from '../customers/types.js';
 import { cancelCustomerTimers, rearmDeviationTimers, type ArmedCustomerTimer, type DeviationTimerSpec } from '../persistence/customer-timer-store.js';
-import { loadActivitySeries, loadDeviationRules } from '../persistence/deviation-store.js';
+import { loadRulesWithSeries } from '../persistence/deviation-store.js';
 import { readPopulationLatency } from '../persistence/population-latency-store.js';
 import type { Database } from '../persistence/schema.js';
 import { deviationRuleOf } from '../templates/deviation-schema.js';
@@ -57,15 +57,13 @@ export async function rearmCustomerDeviation(
   changedKinds: readonly string[] | 'all',
   newId: () => string = randomUUID,
 ): Promise<ArmedCustomerTimer[]> {
-  const rules = (await loadDeviationRules(trx)).filter(
-    (r) => changedKinds === 'all' || r.spec.kinds.some((k) => changedKinds.includes(k)),
-  );
+  // The rules over what changed and the customer's series for each: one round trip.
+  const rules = await loadRulesWithSeries(trx, customer.id, changedKinds === 'all' ? undefined : changedKinds);
   if (rules.length === 0) return [];
   const value = customer.metrics.lifetimeValue?.value;
   const specs: DeviationTimerSpec[] = [];
-  for (const { templateKey, spec } of rules) {
+  for (const { templateKey, spec, series } of rules) {
     const rule = deviationRuleOf(spec);
-    const series = await loadActivitySeries(trx, customer.id, rule.kinds);
     // L_n is read only when the rule would use it (a short history and `fallback: population`).
     const latency =
       rule.fallback === 'population' && series.count > 0 && series.count < rule.minEvents

@@ -37,14 +37,39 @@ export async function findOpenCaseOfTemplate(db: Kysely<Database>, customerId: s
 }
 
 /**
- * The `deviation:` rules of the latest version of every stored template that has one. Read from
- * `definitions` (a small table) in the customer's transaction, so every process re-arms by the
- * same published rules without a catalog handed to every customer command.
+ * The `deviation:` rules of the latest version of every stored template that has one, together
+ * with the customer's series for each rule's kinds, in one round trip: what re-arming after an
+ * activity reads. Rules come from `definitions` (a small table), so every process re-arms by the
+ * same published rules without a catalog handed to every customer command. `kinds` filters to rules over any of
+ * them (absent: every rule).
  */
-export async function loadDeviationRules(db: Kysely<Database>): Promise<{ templateKey: string; spec: DeviationSpec }[]> {
-  const { rows } = await sql<{ key: string; deviation: DeviationSpec | null }>`
-    select distinct on (key) key, body->'deviation' as deviation
-    from definitions where kind = 'template'
-    order by key, version desc`.execute(db);
-  return rows.flatMap((r) => (r.deviation ? [{ templateKey: r.key, spec: r.deviation }] : []));
+export async function loadRulesWithSeries(
+  db: Kysely<Database>,
+  customerId: string,
+  kinds?: readonly string[],
+): Promise<{ templateKey: string; spec: DeviationSpec; series: ActivitySeries }[]> {
+  const { rows } = await sql<{ key: string; deviation: DeviationSpec; count: number; first_at: Date | string | null; last_at: Date | string | null }>`
+    select d.key, d.deviation, s.count, s.first_at, s.last_at
+    from (
+      select distinct on (key) key, body->'deviation' as deviation
+      from definitions where kind = 'template'
+      order by key, version desc
+    ) d
+    cross join lateral (
+      select count(*)::int as count, min(a.at) as first_at, max(a.at) as last_at
+      from customer_activity a
+      where a.customer_id = ${customerId}
+        and a.kind = any(array(select jsonb_array_elements_text(d.deviation->'kinds')))
+    ) s
+    where jsonb_typeof(d.deviation) = 'object'
+      and (${kinds === undefined}::boolean or d.deviation->'kinds' ?| ${kinds ? [...kinds] : []}::text[])
+    order by d.key`.execute(db);
+  return rows.map((r) => ({
+    templateKey: r.key,
+    spec: r.deviation,
+    series:
+      r.count === 0 || r.first_at === null || r.last_at === null
+        ? { count: 0 }
+        : { count: r.count, firstAt: new Date(r.first_at).getTime(), lastAt: new Date(r.last_at).getTime() },
+  }));
 }
