@@ -55,7 +55,7 @@ export const EXPRESSION_LIMITS = {
 export { ExpressionLimitError };
 
 /** The variables every expression can read; all are CEL maps. */
-export const SCOPE_VARIABLES = ['caseFile', 'milestones', 'case', 'event', 'fragments'] as const;
+export const SCOPE_VARIABLES = ['caseFile', 'milestones', 'case', 'event', 'fragments', 'customer'] as const;
 
 const COMPREHENSIONS = new Set(['all', 'exists', 'exists_one', 'map', 'filter']);
 const FORBIDDEN_FUNCTIONS: Record<string, string> = {
@@ -237,6 +237,7 @@ function celContext(scope: Scope, meter: Meter): Record<string, unknown> {
     case: meter.wrap(scope.case ?? EMPTY),
     event: scope.event === undefined ? EMPTY_EVENT : { type: scope.event.type, data: meter.wrap(scope.event.data ?? EMPTY) },
     fragments: meter.wrap(scope.fragments ?? EMPTY),
+    customer: meter.wrap(scope.customer ?? EMPTY),
   };
 }
 

@@ -16,6 +16,11 @@ export interface Scope {
   event?: { type: string; data?: Record<string, unknown> };
   /** The case's fragments by key, for goal conditions (`fragments.refund.status == 'done'`). */
   fragments?: Record<string, { status: string; states: string[] }>;
+  /**
+   * The case's customer (`customer.clv`, `customer.segment`...), loaded with the case; an empty
+   * map when the case has none (use `has(customer.segment)`). See src/customers/snapshot.ts.
+   */
+  customer?: Record<string, unknown>;
 }
 
 /** Built-in actions that reach outside the fragment; the engine applies them to the case. */

@@ -1,7 +1,8 @@
 /**
  * The published catalog of outbound event types, each with a JSON Schema of its `data`.
  * Served at GET /v1/event-types and under OpenAPI `webhooks`; subscriptions name types from it.
- * Every payload carries `caseId` (the CloudEvents `subject` too). Payloads may gain fields
+ * Every case event carries `caseId`, every customer event (`customer.*`) `customerId` — the
+ * CloudEvents `subject` too. Payloads may gain fields
  * (additive changes); receivers should ignore fields they do not know.
  *
  * Fragments also publish their own types through the `emit` action (any name outside the core
@@ -20,6 +21,15 @@ function payload(properties: Record<string, unknown>, required: string[] = []) {
     type: 'object',
     properties: { caseId: { ...str, description: 'The case the event belongs to' }, ...properties },
     required: ['caseId', ...required],
+    additionalProperties: true,
+  };
+}
+
+function customerPayload(properties: Record<string, unknown>, required: string[] = []) {
+  return {
+    type: 'object',
+    properties: { customerId: { ...str, description: 'The customer the event belongs to' }, ...properties },
+    required: ['customerId', ...required],
     additionalProperties: true,
   };
 }
@@ -76,6 +86,24 @@ export const EVENT_TYPES: readonly EventTypeInfo[] = [
   { type: 'fragment.cancelled', description: 'A process fragment was cancelled.', schema: payload({ fragmentId: str, definition: str }, ['fragmentId']) },
   { type: 'milestone.reached', description: 'A fragment set a milestone.', schema: payload({ fragmentId: str, milestone: str }, ['milestone']) },
   { type: 'content.added', description: 'A note, attachment, social post or CRM profile was attached.', schema: payload({ contentId: str, kind: str }, ['contentId', 'kind']) },
+  { type: 'customer.created', description: 'A customer was created (by the API, a case opened for them, or an inbound message).', schema: customerPayload({ segment: str, tier: str }) },
+  {
+    type: 'customer.updated',
+    description: "A customer's profile, metrics, influence, external ids or identities changed.",
+    schema: customerPayload({ version: { type: 'integer' }, changed: { type: 'array', items: str } }, ['version', 'changed']),
+  },
+  { type: 'customer.identity_linked', description: 'An e-mail, phone or handle now belongs to the customer.', schema: customerPayload({ identityId: str, kind: str, channel: str }, ['identityId', 'kind']) },
+  { type: 'customer.identity_unlinked', description: 'An identity was taken off the customer.', schema: customerPayload({ identityId: str, kind: str }, ['identityId']) },
+  {
+    type: 'customer.activity_recorded',
+    description: 'Activities (purchases, contacts, logins...) were recorded on the customer.',
+    schema: customerPayload({ count: { type: 'integer' }, kinds: { type: 'array', items: str } }, ['count', 'kinds']),
+  },
+  {
+    type: 'customer.merged',
+    description: 'Another customer (`from`) was merged into this one (`into`, the survivor); its identities, activity and cases moved.',
+    schema: customerPayload({ from: str, into: str }, ['from', 'into']),
+  },
 ];
 
 const KNOWN = new Set(EVENT_TYPES.map((e) => e.type));

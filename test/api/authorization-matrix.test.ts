@@ -54,6 +54,8 @@ interface Fixture {
   eventAt: Date;
   /** An inbound source with one secret, `secret` (id `secretId`). */
   source: { key: string; secret: string; secretId: string };
+  /** The case's customer (created when the case was opened with it), one of its identities, and another customer to merge in. */
+  customer: { id: string; email: string; identityId: string; mergeFromId: string };
   /** An unmatched inbox message of that source which its mapping now matches (retryable). */
   inboxId: string;
 }
@@ -133,6 +135,7 @@ function signedInbound(f: Fixture): Request {
 
 const subscriptionRow = (f: Fixture) => db().selectFrom('webhook_subscriptions').selectAll().where('id', '=', f.subscriptionId).executeTakeFirst();
 const deliveryRow = (f: Fixture) => db().selectFrom('webhook_deliveries').selectAll().where('subscription_id', '=', f.subscriptionId).execute();
+const customerRow = (f: Fixture) => db().selectFrom('customers').select(['version', 'state']).where('id', '=', f.customer.id).executeTakeFirst();
 const sourceRow = (f: Fixture) => db().selectFrom('inbound_sources').selectAll().where('key', '=', f.source.key).executeTakeFirst();
 
 //                                                                                       admin sup owner team other integ anon
@@ -286,6 +289,27 @@ const ROWS: Row[] = [
   }),
 
   // the inbox: admins, supervisors and integrators
+  // Customers: agents read the customers of cases they may see; supervisors, admins and integrators write.
+  row('GET /v1/customers', (f) => ({ url: `/v1/customers?email=${f.customer.email}` }), [200, 200, 200, 200, 200, 403, 401], { check: listShows((f) => f.customer.id) }),
+  row('GET /v1/customers/:id', (f) => ({ url: `/v1/customers/${f.customer.id}` }), [200, 200, 200, 200, 404, 403, 401]),
+  row('POST /v1/customers', (f) => ({ url: '/v1/customers', body: { name: 'New', external_ids: { matrix: `new-${f.tag}` } } }), [201, 201, 403, 403, 403, 201, 401], {
+    written: (f) => db().selectFrom('customer_external_ids').selectAll().where('system', '=', 'matrix').where('external_id', '=', `new-${f.tag}`).executeTakeFirst(),
+  }),
+  row('PATCH /v1/customers/:id', (f) => ({ url: `/v1/customers/${f.customer.id}`, body: { segment: 'gold', reason: 'matrix' } }), [200, 200, 403, 403, 403, 200, 401], {
+    written: (f) => customerRow(f),
+  }),
+  row('POST /v1/customers/:id/identities', (f) => ({ url: `/v1/customers/${f.customer.id}/identities`, body: { kind: 'handle', channel: 'x', value: `@${f.tag}` } }), [200, 200, 403, 403, 403, 200, 401], {
+    written: (f) => customerRow(f),
+  }),
+  row('DELETE /v1/customers/:id/identities/:identity_id', (f) => ({ url: `/v1/customers/${f.customer.id}/identities/${f.customer.identityId}` }), [200, 200, 403, 403, 403, 200, 401], {
+    written: (f) => customerRow(f),
+  }),
+  row('POST /v1/customers/:id/activity', (f) => ({ url: `/v1/customers/${f.customer.id}/activity`, body: { kind: 'purchase', at: '2026-01-01T00:00:00Z', amount: 10 } }), [201, 201, 403, 403, 403, 201, 401], {
+    written: (f) => customerRow(f),
+  }),
+  row('POST /v1/customers/:id/merge', (f) => ({ url: `/v1/customers/${f.customer.id}/merge`, body: { from: f.customer.mergeFromId, reason: 'matrix' } }), [200, 200, 403, 403, 403, 200, 401], {
+    written: (f) => customerRow(f),
+  }),
   row('GET /v1/inbox', (f) => ({ url: `/v1/inbox?source=${f.source.key}` }), [200, 200, 403, 403, 403, 200, 401], {
     check: (res, f, who) => expect(ids(res), who).toEqual([f.inboxId]),
   }),
@@ -311,13 +335,24 @@ async function freshFixture(): Promise<Fixture> {
     owner_id: actors.owner.userId,
     queue: TEAM,
     case_file: { account: { id: 'acc-m' } },
+    customer: { id: `cust-${tag}`, email: `${tag}@matrix.example` },
   });
   const fragmentId = fragmentOf(opened, 'verify-identity').id;
   const task = taskOf(opened, fragmentId, 'verifying');
   await api.reassignTask(actors.supervisor, task.id, { assignment: { queue: TEAM } });
   const c = await api.get(actors.supervisor, opened.id);
   const key = await createApiKeyStore(db()).create({ role: 'agent', userId: `revokable-${tag}`, name: 'matrix' });
-  return { case: c, task: taskOf(c, fragmentId, 'verifying'), fragmentId, keyId: key.keyId, tag, ...(await webhookFixture(c.id, tag)) };
+  const customer = await inject(actors.supervisor, 'GET', `/v1/customers/cust-${tag}`);
+  const mergeFrom = await inject(actors.supervisor, 'POST', '/v1/customers', { name: 'Duplicate', external_ids: { matrix: `dup-${tag}` } });
+  return {
+    case: c,
+    task: taskOf(c, fragmentId, 'verifying'),
+    fragmentId,
+    keyId: key.keyId,
+    tag,
+    customer: { id: customer.id, email: `${tag}@matrix.example`, identityId: customer.identities[0].id, mergeFromId: mergeFrom.id },
+    ...(await webhookFixture(c.id, tag)),
+  };
 }
 
 async function inject(as: Actor, method: 'GET' | 'POST', url: string, body?: Record<string, unknown>) {

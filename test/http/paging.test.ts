@@ -37,6 +37,7 @@ const LISTS: Record<string, { url: () => string; admin?: true }> = {
   '/v1/goals': { url: () => '/v1/goals' },
   '/v1/goals/due': { url: () => '/v1/goals/due?within_hours=24' },
   '/v1/inbox': { url: () => '/v1/inbox' },
+  '/v1/customers': { url: () => '/v1/customers' },
   // Webhook subscriptions and deliveries are for admins and integrators.
   '/v1/webhook-subscriptions': { url: () => '/v1/webhook-subscriptions', admin: true },
   '/v1/webhook-deliveries': { url: () => '/v1/webhook-deliveries', admin: true },

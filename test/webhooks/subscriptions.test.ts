@@ -202,7 +202,9 @@ describe('the event catalog', () => {
     const types = res.json().items as Array<{ type: string; schema: { required: string[] } }>;
     const names = types.map((t) => t.type);
     expect(names).toEqual(expect.arrayContaining(['case.opened', 'case.resolved', 'goal.at_risk', 'goal.breached', 'task.assigned', 'fragment.completed']));
-    expect(types.every((t) => t.schema.required.includes('caseId'))).toBe(true);
+    // A case's events name the case; a customer's events (customer.*) name the customer.
+    expect(types.every((t) => t.schema.required.includes(t.type.startsWith('customer.') ? 'customerId' : 'caseId'))).toBe(true);
+    expect(names).toEqual(expect.arrayContaining(['customer.created', 'customer.updated', 'customer.merged']));
 
     const openapi = (await node.app.inject({ method: 'GET', url: '/openapi.json' })).json();
     expect(openapi.openapi).toBe('3.1.0');
