@@ -18,6 +18,7 @@ import type { Engine } from '../cases/engine.js';
 import type { Actor, CaseState, Effect, JournalEntry } from '../cases/types.js';
 import { DAY_MS, decideDeviationFire, type FireDecision } from '../customers/behaviour-deviation.js';
 import type { CustomerState } from '../customers/types.js';
+import { customerSnapshot } from '../customers/snapshot.js';
 import { saveDecision } from '../persistence/case-store.js';
 import { loadCustomerForUpdate, saveCustomer, valuePercentiles } from '../persistence/customer-store.js';
 import { lockCustomerTimer, settleCustomerTimer, type CustomerTimerRow } from '../persistence/customer-timer-store.js';
@@ -121,7 +122,8 @@ export function createDeviationFirer(deps: DeviationFireDeps) {
             caseFile: { deviation: trigger },
           },
         },
-        { now: at, actor: DEVIATION_ACTOR, newId, template, definitions: (ref) => deps.catalog.fragment(ref) },
+        // Goal conditions and guards of the new case read the customer (CEL `customer`) as on any open.
+        { now: at, actor: DEVIATION_ACTOR, newId, template, definitions: (ref) => deps.catalog.fragment(ref), customer: customerSnapshot(customer, percentiles ?? undefined) },
       );
       // The template's own checks passed at load; a refusal here is a broken template version.
       if (!opened.ok) return skip('template_missing');
