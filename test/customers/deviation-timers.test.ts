@@ -12,6 +12,7 @@ import { sql, type Kysely } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { applyCustomerCommand } from '../../src/commands/apply-customer-command.js';
+import { mergeCustomersIn } from '../../src/commands/merge-customers.js';
 import { createIdempotentWriter } from '../../src/commands/run-idempotent.js';
 import { recordActivityCommand } from '../../src/commands/record-customer-activity.js';
 import { assembleCore, type Core } from '../../src/core.js';
@@ -308,5 +309,26 @@ describe('behaviour deviation', () => {
     const fired = await waitFor(async () => ((await timersOf(worker.db, customerId))[0]?.status === 'fired' ? true : undefined), 15_000);
     expect(fired).toBe(true);
     expect((await casesOf(worker.db, customerId)).map((c) => c.template_key)).toEqual(['retention-outreach']);
+  });
+
+  it("a merge cancels the tombstone's trip wire and arms the survivor's from the merged history", async () => {
+    const stack = await setUp('dev-merge');
+    const node = await stack.node();
+    const now = await dbNow(node.db);
+    const survivor = await createCustomer(node, 2_000, 'Ana');
+    const duplicate = await createCustomer(node, 2_000, 'Ana (duplicate)');
+    await recordPurchases(node, survivor, [now - 90 * DAY_MS, now - 60 * DAY_MS]);
+    await recordPurchases(node, duplicate, [now - 40 * DAY_MS, now - 30 * DAY_MS, now - 20 * DAY_MS]);
+    expect(await timersOf(node.db, survivor)).toEqual([]);
+    const [dupTimer] = await timersOf(node.db, duplicate);
+    expect(dupTimer!.status).toBe('pending');
+
+    const result = await node.db.transaction().execute((trx) => mergeCustomersIn(trx, { into: survivor, from: duplicate, reason: 'same person', actor }));
+    expect((await timersOf(node.db, duplicate)).map((t) => t.status)).toEqual(['cancelled']);
+    const [armed] = await timersOf(node.db, survivor);
+    expect(result.customerTimers).toEqual([expect.objectContaining({ id: armed!.id, customerId: survivor })]);
+    // Five purchases from day -90 to day -20: mean gap 17.5 days, expected by day -20 + 21.875.
+    expect(armed).toMatchObject({ status: 'pending', basis: expect.objectContaining({ events: 5, meanGapMs: 17.5 * DAY_MS }) });
+    expect(new Date(armed!.due_at).getTime()).toBe(now - 20 * DAY_MS + 1.25 * 17.5 * DAY_MS);
   });
 });
