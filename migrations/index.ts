@@ -15,6 +15,8 @@ import * as m0009 from './0009_idempotent_writes.js';
 import * as m0010 from './0010_customers.js';
 import * as m0011 from './0011_customer_value_quantiles.js';
 import * as m0012 from './0012_content_revisions.js';
+import * as m0016 from './0016_customer_timers.js';
+import * as m0017 from './0017_population_latency.js';
 import * as m0020 from './0020_users.js';
 import * as m0021 from './0021_user_keys.js';
 import * as m0025 from './0025_task_routing.js';
@@ -32,6 +34,8 @@ export const migrations: Record<string, Migration> = {
   '0010_customers': m0010,
   '0011_customer_value_quantiles': m0011,
   '0012_content_revisions': m0012,
+  '0016_customer_timers': m0016,
+  '0017_population_latency': m0017,
   '0020_users': m0020,
   '0021_user_keys': m0021,
   '0025_task_routing': m0025,

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { createEngine, type Engine } from './cases/engine.js';
 import { createCatalog, type Catalog } from './commands/catalog.js';
 import { createCommandRunner, type CommandRunner, type CustomerValueLookup } from './commands/run-command.js';
+import { createDeviationFirer, type DeviationFireOutcome } from './commands/fire-deviation-timer.js';
 import { createSentimentAnalyzer, loadWinkModel, type SentimentAnalyzer } from './signals/sentiment.js';
 import { customerValueOf } from './persistence/customer-value.js';
 import { loadStoredDefinitions, publishDefinitions } from './persistence/definition-store.js';
@@ -32,6 +33,8 @@ export interface Core {
   now: () => Date;
   /** This process's clock, corrected by the offset to the database's clock it has learned. */
   clock: DbClock;
+  /** Fires a behaviour-deviation trip wire (a command on the customer; may open a retention case). */
+  fireDeviationTimer: (timer: { timerId: string; customerId: string }) => Promise<DeviationFireOutcome>;
 }
 
 export interface CoreOptions {
@@ -86,5 +89,14 @@ export async function assembleCore(options: CoreOptions): Promise<Core> {
     customerValue: options.customerValue ?? customerValueOf,
   });
   const work = createWorkRouter({ db: database.db, runner });
-  return { catalog, engine, runner, work, relay, clock, now: options.now ?? clock.now };
+  const fireDeviationTimer = createDeviationFirer({
+    db: database.db,
+    engine,
+    catalog,
+    clock,
+    afterCommit: (committed) => relay.handOver(committed),
+    handOverOutbox: (ids) => relay.handOverOutbox(ids),
+    ...(options.now ? { now: options.now } : {}),
+  });
+  return { catalog, engine, runner, work, relay, clock, now: options.now ?? clock.now, fireDeviationTimer };
 }

@@ -22,6 +22,9 @@ import { dispatchOutboxRows } from './persistence/webhook-store.js';
 import type { SendWebhook } from './webhooks/send-webhook.js';
 import { createSsrfGuard, type HostResolver } from './webhooks/ssrf-guard.js';
 import { createInboxRelay } from './relay/inbox-relay.js';
+import { fireCustomerTimerProcessor } from './jobs/fire-customer-timer-job.js';
+import { findCustomerTimer } from './persistence/customer-timer-store.js';
+import { refreshDeviationLatencies } from './jobs/refresh-population-latency.js';
 
 export interface Workers {
   close(): Promise<void>;
@@ -43,6 +46,8 @@ export interface WorkerOptions {
   webhookConcurrency?: number;
   /** Inbox (inbound webhook) jobs run at once in this process (default 16). */
   inboxConcurrency?: number;
+  /** How often the population latency L_n of `fallback: population` rules is recomputed (default 6 h). */
+  latencyRefreshEveryMs?: number;
 }
 
 const WEBHOOK_DEFAULTS: WebhookConfig = { allowlist: [], maxAttempts: 10, backoffBaseMs: 30_000, backoffMaxMs: 21_600_000, timeoutMs: 10_000 };
@@ -84,6 +89,23 @@ export async function startWorkers(platform: Platform, core: Core, logger: Logge
   const applier = createInboxApplier({ db, runner: core.runner, sources, logger });
   platform.jobs.process(QUEUES.inbox, applyInboxProcessor({ applier }), { concurrency: options.inboxConcurrency ?? 16 });
   const inboxRelay = createInboxRelay({ db, jobs: platform.jobs, logger });
+  // Behaviour-deviation trip wires: each job is a command on its customer (no batching: a trip
+  // wire fires once per customer per buying cycle).
+  platform.jobs.process(QUEUES.customerTimers, fireCustomerTimerProcessor({
+      fire: core.fireDeviationTimer,
+      isPending: async (id) => (await findCustomerTimer(db, id))?.status === 'pending',
+      logger,
+      now: core.now,
+    }), { concurrency: 16 });
+  const latencyEveryMs = options.latencyRefreshEveryMs ?? 6 * 3_600_000;
+  const refreshLatencies = async () => {
+    try {
+      const refreshed = await refreshDeviationLatencies({ db, catalog: core.catalog, maxAgeMs: latencyEveryMs, now: core.now });
+      if (refreshed > 0) logger.info({ series: refreshed }, 'population latency refreshed');
+    } catch (err) {
+      logger.warn({ err }, 'population latency refresh failed; will retry');
+    }
+  };
 
   const reconcile = async (overdueAfterMs: number, timersDueWithinMs?: number) => {
     try {
@@ -112,9 +134,9 @@ export async function startWorkers(platform: Platform, core: Core, logger: Logge
   // a period late, and a pass costs next to nothing however many timers are pending.
   await reconcile(0);
   // A pass still running at close must finish before the queue and database close under it.
-  let running: Promise<void> = Promise.resolve();
+  let running: Promise<void> = refreshLatencies();
   const interval = setInterval(() => {
-    running = running.then(() => reconcile(reconcileEveryMs, 0));
+    running = running.then(() => reconcile(reconcileEveryMs, 0)).then(refreshLatencies);
   }, reconcileEveryMs);
   interval.unref();
 

@@ -33,7 +33,7 @@ describe('embedded mode', () => {
     // The shipped case templates are loaded at start.
     const templates = await fetch(`${first.baseUrl}/v1/templates`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
     const keys = ((await templates.json()) as { items: { key: string }[] }).items.map((t) => t.key);
-    expect(keys).toEqual(['billing-dispute', 'callback-request', 'product-repair', 'social-complaint']);
+    expect(keys).toEqual(['billing-dispute', 'callback-request', 'product-repair', 'retention-outreach', 'social-complaint']);
 
     const created = await fetch(`${first.baseUrl}/v1/api-keys`, {
       method: 'POST',

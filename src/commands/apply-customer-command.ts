@@ -16,6 +16,8 @@ import { ERROR_CODES, TesseraError, type ErrorCode } from '../errors.js';
 import { loadCustomerForUpdate, saveCustomer } from '../persistence/customer-store.js';
 import type { Database } from '../persistence/schema.js';
 import type { IdempotentWriter } from './run-idempotent.js';
+import type { ArmedCustomerTimer } from '../persistence/customer-timer-store.js';
+import { rearmAfterCustomerChange } from './rearm-deviation-timers.js';
 
 /** What every customer command needs; assembled once (http/customer-routes.ts, the workers). */
 export interface CustomerCommandDeps {
@@ -23,6 +25,8 @@ export interface CustomerCommandDeps {
   writer: IdempotentWriter;
   /** After commit: outbox rows some subscription wants (the relay's `handOverOutbox`). */
   handOver: (outboxIds: string[]) => void;
+  /** After commit: re-armed behaviour-deviation trip wires (the relay's `customerTimers.handOver`). */
+  handOverCustomerTimers?: (timers: ArmedCustomerTimer[]) => void;
   /** A fixed clock for tests; default: the database's time of the lock. */
   now?: () => Date;
   newId?: () => string;
@@ -47,6 +51,8 @@ export interface CustomerStepResult {
   /** False when the command changed nothing (nothing was written). */
   changed: boolean;
   pendingOutbox: string[];
+  /** Behaviour-deviation trip wires this change re-armed (written in the same transaction); hand them to the relay after commit. */
+  customerTimers: ArmedCustomerTimer[];
   decision: Extract<CustomerDecision, { ok: true }>;
 }
 
@@ -86,7 +92,7 @@ export async function applyCustomerCommand(trx: Kysely<Database>, step: Customer
   at ??= await databaseNow(trx);
   const decision = decideCustomer(state, step.command, { now: at, actor: step.actor, newId }, step.newCustomerId);
   if (!decision.ok) refuseCustomer(decision.error);
-  if (state && decision.customer === state) return { customer: state, changed: false, pendingOutbox: [], decision };
+  if (state && decision.customer === state) return { customer: state, changed: false, pendingOutbox: [], customerTimers: [], decision };
   const saved = await saveCustomer(trx, {
     previousVersion: state?.version,
     next: decision.customer,
@@ -94,7 +100,10 @@ export async function applyCustomerCommand(trx: Kysely<Database>, step: Customer
     journal: decision.journal,
     actor: step.actor,
   });
-  return { customer: decision.customer, changed: true, pendingOutbox: saved.pendingOutbox, decision };
+  // Behaviour deviation: new activity of a rule's kinds (or a changed lifetime value) moves the
+  // customer's trip wires, in this transaction (commands/rearm-deviation-timers.ts).
+  const customerTimers = await rearmAfterCustomerChange(trx, state, decision.customer, decision.effects, newId);
+  return { customer: decision.customer, changed: true, pendingOutbox: saved.pendingOutbox, customerTimers, decision };
 }
 
 async function databaseNow(trx: Kysely<Database>): Promise<Date> {

@@ -10,6 +10,7 @@ import type { CustomerInput, CustomerState } from '../customers/types.js';
 import type { Kysely } from 'kysely';
 import type { Database } from '../persistence/schema.js';
 import { applyCustomerCommand, type CustomerCommandDeps } from './apply-customer-command.js';
+import type { ArmedCustomerTimer } from '../persistence/customer-timer-store.js';
 import { findCustomer } from './resolve-customer.js';
 import type { IdempotencyRequest } from './run-command.js';
 import type { WriteAnswer, WriteResponse } from './run-idempotent.js';
@@ -33,6 +34,7 @@ export function createCustomer(deps: CustomerCommandDeps, request: CreateCustome
         ...(input.identities ? { identities: input.identities } : {}),
       });
       const pending: string[] = [];
+      const timers: ArmedCustomerTimer[] = [];
       let customer: CustomerState;
       if (!existing) {
         const r = await applyCustomerCommand(trx, { ...common, command: { type: 'customer.create', input, ...reason } });
@@ -53,6 +55,7 @@ export function createCustomer(deps: CustomerCommandDeps, request: CreateCustome
         });
         customer = r.customer;
         pending.push(...r.pendingOutbox);
+        timers.push(...r.customerTimers);
         for (const identity of input.identities ?? []) {
           const linked = await applyCustomerCommand(trx, { ...common, customerId: existing, command: { type: 'customer.link_identity', identity, ...reason } });
           customer = linked.customer;
@@ -60,7 +63,13 @@ export function createCustomer(deps: CustomerCommandDeps, request: CreateCustome
         }
       }
       const answer = await request.respond(customer, !existing, trx);
-      return { answer, afterCommit: () => deps.handOver(pending) };
+      return {
+        answer,
+        afterCommit: () => {
+          deps.handOver(pending);
+          deps.handOverCustomerTimers?.(timers);
+        },
+      };
     },
   });
 }

@@ -13,6 +13,8 @@ import { decideMerge } from '../customers/decide.js';
 import type { CustomerState } from '../customers/types.js';
 import { loadCustomersForUpdate, moveCustomerRows, saveCustomer } from '../persistence/customer-store.js';
 import type { Database } from '../persistence/schema.js';
+import { cancelCustomerTimers, type ArmedCustomerTimer } from '../persistence/customer-timer-store.js';
+import { rearmCustomerDeviation } from './rearm-deviation-timers.js';
 import { notFound, refuseCustomer, type CustomerCommandDeps } from './apply-customer-command.js';
 import type { IdempotencyRequest } from './run-command.js';
 import type { WriteAnswer, WriteResponse } from './run-idempotent.js';
@@ -38,7 +40,7 @@ export interface MergeCustomersRequest {
 export async function mergeCustomersIn(
   trx: Kysely<Database>,
   m: { into: string; from: string; reason: string; actor: Actor; expectedVersion?: number; at?: Date; newId?: () => string },
-): Promise<MergeResult & { pendingOutbox: string[] }> {
+): Promise<MergeResult & { pendingOutbox: string[]; customerTimers: ArmedCustomerTimer[] }> {
   const { states, dbNow } = await loadCustomersForUpdate(trx, [m.into, m.from]);
   const survivor = states.get(m.into);
   if (!survivor) notFound(m.into);
@@ -62,7 +64,10 @@ export async function mergeCustomersIn(
     journal: decision.survivor.journal.map((j) => (j.type === 'customer.merged_in' ? { ...j, data: { ...j.data, cases: movedCases } } : j)),
     actor: m.actor,
   });
-  return { survivor: decision.survivor.customer, merged: decision.merged.customer, movedCases, pendingOutbox: [...a.pendingOutbox, ...b.pendingOutbox] };
+  // Behaviour deviation: the tombstone's trip wires go; the survivor's follow its merged history.
+  await cancelCustomerTimers(trx, m.from);
+  const customerTimers = await rearmCustomerDeviation(trx, decision.survivor.customer, 'all', m.newId ?? randomUUID);
+  return { survivor: decision.survivor.customer, merged: decision.merged.customer, movedCases, pendingOutbox: [...a.pendingOutbox, ...b.pendingOutbox], customerTimers };
 }
 
 export function mergeCustomers(deps: CustomerCommandDeps, request: MergeCustomersRequest): Promise<WriteResponse> {
@@ -78,7 +83,13 @@ export function mergeCustomers(deps: CustomerCommandDeps, request: MergeCustomer
         ...(deps.newId ? { newId: deps.newId } : {}),
       });
       const answer = await request.respond(result, trx);
-      return { answer, afterCommit: () => deps.handOver(result.pendingOutbox) };
+      return {
+        answer,
+        afterCommit: () => {
+          deps.handOver(result.pendingOutbox);
+          deps.handOverCustomerTimers?.(result.customerTimers);
+        },
+      };
     },
   });
 }

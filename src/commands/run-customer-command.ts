@@ -34,7 +34,13 @@ export async function runCustomerCommand(deps: CustomerCommandDeps, request: Cus
         ...(deps.newId ? { newId: deps.newId } : {}),
       });
       const answer = await request.respond(result.customer, trx);
-      return { answer, afterCommit: () => deps.handOver(result.pendingOutbox) };
+      return {
+        answer,
+        afterCommit: () => {
+          deps.handOver(result.pendingOutbox);
+          deps.handOverCustomerTimers?.(result.customerTimers);
+        },
+      };
     },
   });
 }

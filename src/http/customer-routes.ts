@@ -91,7 +91,14 @@ function queryProblem(param: string, detail: string): never {
 }
 
 export const customerRoutes: FastifyPluginAsyncTypebox<CustomerRoutesOptions> = async (app, { db, writes, relay }) => {
-  const deps: CustomerCommandDeps = { db, writer: writes, handOver: (ids) => relay.handOverOutbox(ids), newId: randomUUID };
+  const deps: CustomerCommandDeps = {
+    db,
+    writer: writes,
+    handOver: (ids) => relay.handOverOutbox(ids),
+    // Behaviour-deviation trip wires re-armed by a purchase or a changed lifetime value.
+    handOverCustomerTimers: (timers) => relay.customerTimers.handOver(timers),
+    newId: randomUUID,
+  };
   const actorOf = (request: FastifyRequest) => ({ id: request.principal.userId, role: request.principal.role });
 
   /** The customer, or 404 — for an agent also when none of its cases is theirs. */

@@ -8,6 +8,8 @@ export const QUEUES = {
   webhooks: 'tessera-webhooks',
   /** An inbox row was accepted: apply it (and earlier rows of its correlation key) to its case. */
   inbox: 'tessera-inbox',
+  /** A customer timer row is due (behaviour deviation): fire it as a command on the customer. */
+  customerTimers: 'tessera-customer-timers',
 } as const;
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
@@ -17,6 +19,13 @@ export interface TimerJob {
   caseId: string;
   /** ISO due time of the row when it was armed; lets the processor skip reading the row. */
   dueAt?: string;
+}
+
+export interface CustomerTimerJob {
+  timerId: string;
+  customerId: string;
+  /** ISO due time of the row when it was armed (the processor defers a job that arrives early). */
+  dueAt: string;
 }
 
 /**

@@ -161,6 +161,34 @@ export interface TimerTable {
   settled_at: Timestamp | null;
 }
 
+/** A timer on a customer (migration 0016): the behaviour-deviation trip wire. */
+export interface CustomerTimerTable {
+  id: string;
+  customer_id: string;
+  kind: 'deviation';
+  template_key: string;
+  due_at: Timestamp;
+  /** What the trip wire counted from (`ArmedBasis` plus the rule's figures). */
+  basis: Json;
+  /** pending -> fired | cancelled */
+  status: Generated<string>;
+  /** Set when fired: `opened`, or why nothing opened (`newer_activity`, `case_open`, ...). */
+  outcome: string | null;
+  /** The case the firing opened. */
+  case_id: string | null;
+  created_at: Generated<Timestamp>;
+  settled_at: Timestamp | null;
+}
+
+/** Cached population latency L_n per series of kinds (migration 0017). */
+export interface PopulationLatencyTable {
+  kinds: string;
+  n: number;
+  mean_ms: number;
+  customers: number;
+  computed_at: GeneratedTimestamp;
+}
+
 export interface OutboxTable {
   id: string;
   seq: Generated<string>;
@@ -427,6 +455,8 @@ export interface Database {
   tasks: TaskTable;
   journal: JournalTable;
   timers: TimerTable;
+  customer_timers: CustomerTimerTable;
+  population_latency: PopulationLatencyTable;
   outbox: OutboxTable;
   content: ContentTable;
   content_revisions: ContentRevisionTable;

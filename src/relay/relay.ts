@@ -14,6 +14,7 @@ import { createDbClock, type DbClock } from '../persistence/db-clock.js';
 import type { Database } from '../persistence/schema.js';
 import { listPendingTimers, type PendingTimersCursor } from '../persistence/timer-store.js';
 import { createWebhookRelay } from './webhook-relay.js';
+import { createCustomerTimerRelay } from './customer-timer-relay.js';
 
 export interface RelayDeps {
   db: Kysely<Database>;
@@ -50,6 +51,8 @@ export function createRelay(deps: RelayDeps) {
   const clock = deps.clock ?? createDbClock();
   const now = deps.now ?? clock.now;
   const webhooks = createWebhookRelay({ ...deps, now });
+  // Customer timers (behaviour deviation) take the same path from their own table.
+  const customerTimers = createCustomerTimerRelay({ db: deps.db, jobs: deps.jobs, logger: deps.logger, clock, ...(deps.now ? { now: deps.now } : {}) });
   // Hand-overs run after the command has answered (the caller does not wait for Redis); kept
   // here so shutdown, and tests, can wait for them to reach the queue.
   const inFlight = new Set<Promise<void>>();
@@ -83,6 +86,8 @@ export function createRelay(deps: RelayDeps) {
   return {
     /** Outbound webhooks: outbox rows and deliveries to the queue, and their reconciler. */
     webhooks,
+    /** Customer timers (behaviour-deviation trip wires): handed over after the customer's commit. */
+    customerTimers,
 
     /**
      * After commit. The outbox rows of one transaction that a subscription wants go over as one
@@ -115,11 +120,12 @@ export function createRelay(deps: RelayDeps) {
      */
     async settled(): Promise<void> {
       while (inFlight.size > 0) await Promise.all([...inFlight]);
+      await customerTimers.settled();
     },
 
     /**
      * Re-arms pending timers (all, or those due within `dueWithinMs`) whose job the queue no
-     * longer holds; returns how many were handed to the queue.
+     * longer holds — case timers and customer timers alike; returns how many were handed to the queue.
      */
     async reconcile(options: ReconcileOptions = {}): Promise<number> {
       // A worker that runs no commands learns the offset here (one statement a pass).
@@ -140,7 +146,7 @@ export function createRelay(deps: RelayDeps) {
         const lost = arms.filter((a) => !held.has(a.jobId));
         await Promise.all(lost.map((a) => armTimer(a.timer, a.jobId)));
         count += lost.length;
-        if (batch.length < RECONCILE_BATCH) return count;
+        if (batch.length < RECONCILE_BATCH) return count + (await customerTimers.reconcile(options));
         const last = batch[batch.length - 1]!;
         after = { dueAt: last.due_key, id: last.id };
       }

@@ -14,6 +14,7 @@ import { joinPointer, parseSource, type ParsedSource } from './parse-source.js';
 import { createSchemaChecker, type SchemaChecker } from './schema-checker.js';
 import { templateFromFile, type TemplateFile } from './template-file-schema.js';
 import { calendarProblems, workingDeadlineProblem } from './check-calendar.js';
+import { deviationProblems } from './deviation-schema.js';
 import type { BusinessCalendar, CaseTemplate } from './types.js';
 import { DEFAULT_THRESHOLDS, DEFAULT_WEIGHTS } from '../signals/priority-score.js';
 
@@ -315,6 +316,9 @@ function checkTemplate(t: CaseTemplate, ctx: TemplateCheckContext): void {
     if (rule.when !== undefined) condition(`/intake/${i}/when`, rule.when);
     (rule.priorityRules ?? []).forEach((r, j) => condition(`/intake/${i}/priorityRules/${j}/when`, r.when));
   });
+
+  // Behaviour deviation: thresholds that make sense, kinds that customers record.
+  if (t.deviation) for (const p of deviationProblems(t.deviation)) at('INVALID_DEVIATION', p.path, p.message);
 
   // Business calendars: real zones, intervals and dates; deadlines they can count.
   const checkCalendar = (calendar: BusinessCalendar, path: string) => {

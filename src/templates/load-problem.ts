@@ -26,6 +26,8 @@ export const LOAD_PROBLEM_CODES = [
   'INVALID_CALENDAR',
   /** A `priority:` section or `escalations:` threshold that makes no sense (negative weight, thresholds not increasing). */
   'INVALID_PRIORITY',
+  /** A `deviation:` block whose thresholds make no sense (k <= 1, minEvents < 2, an unknown activity kind). */
+  'INVALID_DEVIATION',
   /** A published key@version was edited instead of bumped. */
   'VERSION_CHANGED',
 ] as const;

@@ -19,6 +19,7 @@ import {
   SNAKE_KEY_PATTERN,
 } from './patterns.js';
 import { INTAKE_ACTIONS, type CaseTemplate } from './types.js';
+import { DeviationSpecSchema } from './deviation-schema.js';
 
 const Duration = (description: string) =>
   Type.String({ pattern: ISO_DURATION_PATTERN, description });
@@ -218,6 +219,7 @@ export const TemplateFileSchema = Type.Object(
     calendar: Type.Optional(BusinessCalendarSchema),
     priority: Type.Optional(TemplatePrioritySchema),
     escalations: Type.Optional(Type.Array(SignalEscalationSchema, { description: 'Reach / virality thresholds; each escalates once per case.' })),
+    deviation: Type.Optional(DeviationSpecSchema),
   },
   {
     $id: 'https://tessera.dev/schemas/case-template.json',

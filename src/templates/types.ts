@@ -5,6 +5,7 @@
 import type { Priority } from '../cases/types.js';
 import type { FragmentRef } from '../fragments/types.js';
 import type { PriorityFactorName, Severity } from '../signals/priority-score.js';
+import type { DeviationSpec } from './deviation-schema.js';
 
 export interface GoalSpec {
   key: string;
@@ -92,6 +93,11 @@ export interface CaseTemplate {
   priority?: TemplatePriority;
   /** Reach / virality thresholds: crossing one raises the priority and runs its actions, once per case. */
   escalations?: SignalEscalation[];
+  /**
+   * Behaviour deviation: a proactive case of this template opens for a customer whose next
+   * activity of `kinds` is overdue (`last + k x own mean gap`); see deviation-schema.ts.
+   */
+  deviation?: DeviationSpec;
 }
 
 export interface TemplatePriority {

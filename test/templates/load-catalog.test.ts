@@ -69,6 +69,7 @@ describe('the shipped catalog', () => {
       'billing-dispute@1',
       'callback-request@1',
       'product-repair@1',
+      'retention-outreach@1',
       'social-complaint@2',
     ]);
     expect(result.fragments.length).toBeGreaterThanOrEqual(12);
