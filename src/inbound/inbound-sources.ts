@@ -12,6 +12,7 @@ import { TesseraError } from '../errors.js';
 import { createInboundSourceStore, type InboundSourceRecord, type StoredSecret } from '../persistence/inbound-source-store.js';
 import type { Database } from '../persistence/schema.js';
 import type { SecretBox } from '../platform/secret-box.js';
+import type { JsonataSandbox } from './jsonata-sandbox.js';
 import { compileMapping, type CompiledMapping, type Mapping } from './mapping.js';
 import { newSigningSecret, verifierFor } from './signature.js';
 
@@ -38,6 +39,8 @@ export interface InboundSourcesDeps {
   db: Kysely<Database>;
   secrets: SecretBox;
   catalog: Catalog;
+  /** Where mappings evaluate (default: the process's shared sandbox). */
+  sandbox?: JsonataSandbox;
   now?: () => Date;
 }
 
@@ -56,7 +59,7 @@ export function createInboundSources(deps: InboundSourcesDeps) {
 
   /** Compiles a mapping or refuses it with every problem, pointed at `/mapping/...`. */
   function compile(mapping: Mapping): CompiledMapping {
-    const result = compileMapping(mapping, { templateExists: (key) => deps.catalog.template(key) !== undefined });
+    const result = compileMapping(mapping, { templateExists: (key) => deps.catalog.template(key) !== undefined, ...(deps.sandbox ? { sandbox: deps.sandbox } : {}) });
     if (result.ok) return result.compiled;
     const errors = result.problems.map((p) => ({ pointer: `/mapping${p.pointer}`, in: 'body', detail: p.detail }));
     throw new TesseraError('INVALID_MAPPING', `body ${errors[0]!.pointer} ${errors[0]!.detail}`, { errors });
@@ -71,7 +74,7 @@ export function createInboundSources(deps: InboundSourcesDeps) {
 
   /** Stored mappings were valid when written; a template removed since shows up as a failed message. */
   function compileStored(record: InboundSourceRecord): CompiledMapping {
-    const result = compileMapping(record.mapping, { templateExists: () => true });
+    const result = compileMapping(record.mapping, { templateExists: () => true, ...(deps.sandbox ? { sandbox: deps.sandbox } : {}) });
     if (!result.ok) throw new Error(`stored mapping of source ${record.key} does not compile: ${result.problems[0]!.pointer} ${result.problems[0]!.detail}`);
     return result.compiled;
   }

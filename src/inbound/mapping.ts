@@ -22,7 +22,7 @@
  */
 import jsonata from 'jsonata';
 import { CONTENT_KINDS, PRIORITIES, type ContentKind, type OpenCaseInput, type Priority } from '../cases/types.js';
-import { findUnstorableJson } from '../http/json-body.js';
+import { findUnstorableJson } from '../json/storable-json.js';
 import { jsonataSandbox, type JsonataSandbox } from './jsonata-sandbox.js';
 
 export const CORRELATE_BY = ['external_ref', 'customer_id', 'customer_handle'] as const;
