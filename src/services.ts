@@ -13,6 +13,7 @@ import type { Core } from './core.js';
 import { createWebhookAcceptor, type WebhookAcceptor } from './inbound/accept-webhook.js';
 import { createInboxApplier, type InboxApplier } from './inbound/apply-inbox.js';
 import { createInboundSources, type InboundSources } from './inbound/inbound-sources.js';
+import type { IntakeCustomers, IntakeSignals } from './inbound/intake-ports.js';
 import { jsonataSandbox, type JsonataSandbox } from './inbound/jsonata-sandbox.js';
 import { createInboxRetrier, type InboxRetrier } from './inbound/retry-inbox.js';
 import { createApiKeyStore, type ApiKeyStore } from './persistence/api-key-store.js';
@@ -34,6 +35,8 @@ export interface ServicesDeps {
   resolveHost?: HostResolver;
   /** Default: the process's shared sandbox. */
   sandbox?: JsonataSandbox;
+  /** The customer aggregate and the signals pipeline as intake sees them (default: none / provided sentiment). */
+  intake?: { customers?: IntakeCustomers; signals?: IntakeSignals };
 }
 
 export interface Services {
@@ -63,7 +66,7 @@ export function assembleServices(deps: ServicesDeps): Services {
     inboxRelay,
     writes,
     acceptor: createWebhookAcceptor({ db, sources, relay: inboxRelay }),
-    applier: createInboxApplier({ db, runner: deps.core.runner, sources, logger: deps.logger }),
+    applier: createInboxApplier({ db, runner: deps.core.runner, sources, catalog: deps.core.catalog, logger: deps.logger, ...(deps.intake ?? {}) }),
     retrier: createInboxRetrier({ db, sources, relay: inboxRelay, writes }),
   };
 }
