@@ -152,7 +152,7 @@ export function createInboxApplier(deps: InboxApplierDeps) {
     if (!decision) return record('no intake rule matched');
     if (decision.action === 'record') return record('the intake rule records');
 
-    const content = { type: 'content.add' as const, kind: CONTENT_OF[event.kind], data: contentData(event, analysis) };
+    const content = { type: 'content.add' as const, kind: CONTENT_OF[event.kind], data: analysis.data };
     // The signals' priority may raise the rule's, never lower it: the rule is the team's floor.
     const priority = analysis.priority && rank(analysis.priority) > rank(decision.priority) ? analysis.priority : decision.priority;
     const opened = (caseId: string): Settlement => ({
@@ -236,15 +236,6 @@ export function createInboxApplier(deps: InboxApplierDeps) {
         for (const m of await pendingUpTo(deps.db, row.source, key, row.seq)) await applyOne(m);
       });
     },
-  };
-}
-
-/** What a case stores for an intake event: the content data, its references and the computed sentiment. */
-function contentData(event: IntakeEvent, analysis: { data: Record<string, unknown>; sentiment?: { score: number; label: string; model: string } }) {
-  return {
-    ...analysis.data,
-    ...(Object.keys(event.externalRefs).length > 0 ? { external_refs: event.externalRefs } : {}),
-    ...(analysis.sentiment ? { computed_sentiment: analysis.sentiment } : {}),
   };
 }
 
