@@ -42,6 +42,16 @@ export const ERROR_CODES = {
   UNMET_REQUIRED_GOALS: { status: 422, title: 'Required goals are not achieved' },
   HOLD_NOT_ALLOWED: { status: 422, title: 'Cases of this template cannot be put on hold' },
   CASE_NOT_ON_HOLD: { status: 409, title: 'The case is not on hold' },
+  // customers
+  CUSTOMER_NOT_FOUND: { status: 404, title: 'Customer not found' },
+  CUSTOMER_MERGED: { status: 409, title: 'The customer was merged into another' },
+  IDENTITY_CLAIMED: { status: 409, title: 'The identity belongs to another customer' },
+  EXTERNAL_ID_CLAIMED: { status: 409, title: 'The external id belongs to another customer' },
+  IDENTITY_NOT_FOUND: { status: 404, title: 'Identity not found' },
+  INVALID_IDENTITY: { status: 422, title: 'The identity is malformed' },
+  INVALID_ACTIVITY: { status: 422, title: 'The activity is malformed' },
+  MERGE_NOT_ALLOWED: { status: 422, title: 'These customers cannot be merged' },
+  CUSTOMER_VERSION_MISMATCH: { status: 412, title: 'The customer changed since you read it' },
   // outbound webhooks
   WEBHOOK_SUBSCRIPTION_NOT_FOUND: { status: 404, title: 'Webhook subscription not found' },
   WEBHOOK_DELIVERY_NOT_FOUND: { status: 404, title: 'Webhook delivery not found' },

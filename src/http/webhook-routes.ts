@@ -94,6 +94,7 @@ function deliveryView(row: DeliveryListRow) {
     event_id: row.outbox_id,
     event_type: row.event_type,
     case_id: row.case_id,
+    customer_id: row.customer_id,
     status: row.status as 'pending' | 'delivered' | 'dead',
     attempt_count: row.attempts,
     next_attempt_at: row.status === 'pending' ? iso(row.next_attempt_at) : null,
@@ -362,6 +363,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
         event: cloudEvent({
           id: delivery.outbox_id,
           case_id: delivery.case_id,
+          customer_id: delivery.customer_id,
           type: delivery.event_type,
           data: delivery.data as Record<string, unknown>,
           occurred_at: new Date(delivery.occurred_at),

@@ -104,7 +104,9 @@ export interface TimerTable {
 export interface OutboxTable {
   id: string;
   seq: Generated<string>;
-  case_id: string;
+  /** Null for a customer's event (then `customer_id` is set). */
+  case_id: string | null;
+  customer_id: ColumnType<string | null, string | null | undefined, string | null>;
   type: string;
   data: Json;
   occurred_at: Timestamp;
@@ -268,6 +270,68 @@ export interface CaseKeyTable {
   case_id: string;
 }
 
+/** The customer aggregate (src/customers/); the columns beside `state` are copies for filters. */
+export interface CustomerTable {
+  id: string;
+  status: string;
+  merged_into: string | null;
+  name: string | null;
+  segment: string | null;
+  tier: string | null;
+  lifetime_value: number | null;
+  referral_value: number | null;
+  churn_risk: number | null;
+  last_activity_at: Timestamp | null;
+  last_contact_at: Timestamp | null;
+  version: number;
+  /** The whole `CustomerState`. */
+  state: Json;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+/** One identity, normalised; unique on (kind, channel, value): one identity, one customer. */
+export interface CustomerIdentityTable {
+  id: string;
+  customer_id: string;
+  kind: string;
+  /** '' for e-mails and phones. */
+  channel: string;
+  value: string;
+  added_at: Timestamp;
+}
+
+export interface CustomerExternalIdTable {
+  system: string;
+  external_id: string;
+  customer_id: string;
+}
+
+export interface CustomerActivityTable {
+  id: string;
+  customer_id: string;
+  kind: string;
+  at: Timestamp;
+  amount: number | null;
+  ref: string | null;
+  channel: string | null;
+  data: Json;
+  recorded_at: Timestamp;
+  recorded_by: string;
+}
+
+export interface CustomerJournalTable {
+  customer_id: string;
+  version: number;
+  idx: number;
+  type: string;
+  actor_id: string;
+  actor_role: string;
+  reason: string | null;
+  data: Json;
+  at: Timestamp;
+}
+
 export interface Database {
   api_keys: ApiKeyTable;
   definitions: DefinitionTable;
@@ -285,6 +349,11 @@ export interface Database {
   inbound_sources: InboundSourceTable;
   inbox: InboxTable;
   case_keys: CaseKeyTable;
+  customers: CustomerTable;
+  customer_identities: CustomerIdentityTable;
+  customer_external_ids: CustomerExternalIdTable;
+  customer_activity: CustomerActivityTable;
+  customer_journal: CustomerJournalTable;
 }
 
 export type ApiKeyRow = Selectable<ApiKeyTable>;

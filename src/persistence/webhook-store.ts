@@ -196,7 +196,7 @@ export async function listPendingDeliveries(db: Kysely<Database>, afterId: strin
 export interface ClaimedAttempt {
   delivery: DeliveryRow;
   subscription: SubscriptionRow;
-  event: { id: string; case_id: string; type: string; data: Record<string, unknown>; occurred_at: Date };
+  event: { id: string; case_id: string | null; customer_id: string | null; type: string; data: Record<string, unknown>; occurred_at: Date };
 }
 
 /**
@@ -218,7 +218,7 @@ export async function claimAttempt(db: Kysely<Database>, deliveryId: string, n: 
   if (!delivery) return undefined;
   const [subscription, event] = await Promise.all([
     db.selectFrom('webhook_subscriptions').selectAll().where('id', '=', delivery.subscription_id).executeTakeFirst(),
-    db.selectFrom('outbox').select(['id', 'case_id', 'type', 'data', 'occurred_at']).where('id', '=', delivery.outbox_id).executeTakeFirst(),
+    db.selectFrom('outbox').select(['id', 'case_id', 'customer_id', 'type', 'data', 'occurred_at']).where('id', '=', delivery.outbox_id).executeTakeFirst(),
   ]);
   if (!subscription || !event) return undefined;
   return { delivery, subscription, event: { ...event, data: event.data as Record<string, unknown>, occurred_at: new Date(event.occurred_at) } };
@@ -329,7 +329,7 @@ export async function listDeliveries(db: Kysely<Database>, filter: DeliveryFilte
     .selectFrom('webhook_deliveries as d')
     .innerJoin('outbox as o', 'o.id', 'd.outbox_id')
     .selectAll('d')
-    .select(['o.case_id', 'o.occurred_at'])
+    .select(['o.case_id', 'o.customer_id', 'o.occurred_at'])
     .orderBy('d.id', 'desc')
     .limit(limit + 1);
   if (filter.subscriptionId !== undefined) q = q.where('d.subscription_id', '=', filter.subscriptionId);
@@ -349,7 +349,7 @@ export async function findDelivery(db: Kysely<Database>, id: string, owner?: str
     .innerJoin('outbox as o', 'o.id', 'd.outbox_id')
     .innerJoin('webhook_subscriptions as s', 's.id', 'd.subscription_id')
     .selectAll('d')
-    .select(['o.case_id', 'o.occurred_at', 'o.data'])
+    .select(['o.case_id', 'o.customer_id', 'o.occurred_at', 'o.data'])
     .where('d.id', '=', id);
   if (owner !== undefined) q = q.where('s.created_by', '=', owner);
   const delivery = await q.executeTakeFirst();

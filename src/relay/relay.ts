@@ -104,6 +104,11 @@ export function createRelay(deps: RelayDeps) {
       }
     },
 
+    /** After commit: outbox rows of a transaction that wrote no case (a customer's events). */
+    handOverOutbox(outboxIds: string[]): void {
+      if (outboxIds.length > 0) track(webhooks.handOverEvents(outboxIds));
+    },
+
     /**
      * Resolves when every hand-over started before the call has reached the queue or failed
      * (and been logged); never rejects. Shutdown waits on it before closing the queue.

@@ -15,7 +15,9 @@ export function newSigningSecret(): string {
 
 export interface OutboundEventRow {
   id: string;
-  case_id: string;
+  /** A case's event; null for a customer's (then `customer_id`). */
+  case_id: string | null;
+  customer_id?: string | null;
   type: string;
   data: Record<string, unknown>;
   occurred_at: Date;
@@ -27,7 +29,7 @@ export function cloudEvent(event: OutboundEventRow) {
     id: event.id,
     source: 'tessera',
     type: event.type,
-    subject: event.case_id,
+    subject: event.case_id ?? event.customer_id ?? '',
     time: event.occurred_at.toISOString(),
     datacontenttype: 'application/json',
     data: event.data,
