@@ -1,7 +1,8 @@
 /**
  * The services a process shares between its HTTP side and its workers, assembled once: API keys,
  * inbound sources (their 5 s cache and compiled mappings), the JSONata sandbox (worker threads),
- * the SSRF guard, the inbox relay, the idempotent writer and the inbound use cases. server.ts
+ * the SSRF guard, the inbox relay, the idempotent writer, the inbound use cases and what intake
+ * needs from the customer aggregate and the signals pipeline. server.ts
  * builds them once and hands the same object to buildApp() and startWorkers(), so a process in
  * role `all` has one source cache (a mapping change made over HTTP is seen by its own workers at
  * once) and one set of sandbox threads. Tests that build only one side may omit them: that side
@@ -13,7 +14,9 @@ import type { Core } from './core.js';
 import { createWebhookAcceptor, type WebhookAcceptor } from './inbound/accept-webhook.js';
 import { createInboxApplier, type InboxApplier } from './inbound/apply-inbox.js';
 import { createInboundSources, type InboundSources } from './inbound/inbound-sources.js';
+import { createCustomerIntake } from './inbound/customer-intake.js';
 import type { IntakeCustomers, IntakeSignals } from './inbound/intake-ports.js';
+import { createSignalIntake, type SignalIntake } from './inbound/signal-intake.js';
 import { jsonataSandbox, type JsonataSandbox } from './inbound/jsonata-sandbox.js';
 import { createInboxRetrier, type InboxRetrier } from './inbound/retry-inbox.js';
 import { createApiKeyStore, type ApiKeyStore } from './persistence/api-key-store.js';
@@ -50,6 +53,8 @@ export interface Services {
   acceptor: WebhookAcceptor;
   applier: InboxApplier;
   retrier: InboxRetrier;
+  /** Content checks and sentiment for intake events (stats: posts analysed, sentiment CPU time). */
+  signals: SignalIntake;
 }
 
 export function assembleServices(deps: ServicesDeps): Services {
@@ -58,6 +63,7 @@ export function assembleServices(deps: ServicesDeps): Services {
   const sources = createInboundSources({ db, secrets: deps.secrets, catalog: deps.core.catalog, sandbox });
   const inboxRelay = createInboxRelay({ db, jobs: deps.jobs, logger: deps.logger });
   const writes = createIdempotentWriter({ db, secrets: deps.secrets });
+  const signals = createSignalIntake();
   return {
     apiKeys: createApiKeyStore(db),
     sources,
@@ -66,7 +72,16 @@ export function assembleServices(deps: ServicesDeps): Services {
     inboxRelay,
     writes,
     acceptor: createWebhookAcceptor({ db, sources, relay: inboxRelay }),
-    applier: createInboxApplier({ db, runner: deps.core.runner, sources, catalog: deps.core.catalog, logger: deps.logger, ...(deps.intake ?? {}) }),
+    applier: createInboxApplier({
+      db,
+      runner: deps.core.runner,
+      sources,
+      catalog: deps.core.catalog,
+      logger: deps.logger,
+      customers: deps.intake?.customers ?? createCustomerIntake({ db, writes, handOverOutbox: (ids) => deps.core.relay.handOverOutbox(ids) }),
+      signals: deps.intake?.signals ?? signals,
+    }),
+    signals,
     retrier: createInboxRetrier({ db, sources, relay: inboxRelay, writes }),
   };
 }

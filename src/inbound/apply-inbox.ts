@@ -36,7 +36,7 @@ import type { Catalog } from '../commands/catalog.js';
 import type { ContentKind, Priority } from '../cases/types.js';
 import { PRIORITIES } from '../cases/types.js';
 import type { InboundSources } from './inbound-sources.js';
-import { IDENTITY_REF, identityKey, type IntakeEvent, type IntakeKind } from './intake-event.js';
+import { CONTENT_KIND_OF, IDENTITY_REF, identityKey, type IntakeEvent } from './intake-event.js';
 import { noCustomers, providedSignals, type IntakeCustomer, type IntakeCustomers, type IntakeSignals } from './intake-ports.js';
 import { compileIntakeRules, decideIntake, intakeScope, type CompiledIntakeRule, type IntakeDecision, type ThreadKey } from './intake-rules.js';
 import { createKeyedLock } from './keyed-lock.js';
@@ -58,8 +58,6 @@ export interface InboxApplierDeps {
 
 type Step = 'open' | 'event' | 'attach' | 'customer' | 'record';
 
-/** The content kind a case stores an intake event as. */
-const CONTENT_OF: Record<IntakeKind, ContentKind> = { social_post: 'social_post', crm_event: 'crm_profile', activity: 'note', case_event: 'note' };
 
 const rank = (p: Priority) => PRIORITIES.indexOf(p);
 
@@ -134,7 +132,7 @@ export function createInboxApplier(deps: InboxApplierDeps) {
 
   /** An intake row: customer, signals, the first matching template intake rule, then open / thread / record. */
   async function applyIntake(m: InboxMessage, plan: Plan, event: IntakeEvent): Promise<Settlement> {
-    const customer = await customers.resolve(event.customer, idempotency(m, 'customer'));
+    const customer = await customers.resolve(event, idempotency(m, 'customer'));
     const analysis = await signals.analyse(event, customer);
     const scope = intakeScope({ ...event, data: analysis.data }, { sentiment: analysis.sentiment }, customer.summary);
     const decision = decideIntake(intakeRules(), event, scope);
@@ -146,13 +144,13 @@ export function createInboxApplier(deps: InboxApplierDeps) {
       intake_rule: decision ? `${decision.rule.template}@${decision.rule.version}#/intake/${decision.rule.index}` : null,
     };
     const record = async (why: string): Promise<Settlement> => {
-      const { recorded } = await customers.record(customer, { ...event, data: analysis.data }, idempotency(m, 'record'));
+      const { recorded } = await customers.record(customer, { ...event, data: analysis.data }, idempotency(m, 'record'), m.sentAt);
       return { status: 'applied', caseId: null, result: { ...base, action: 'record', outcome: 'recorded', recorded_on_customer: recorded, reason: why } };
     };
     if (!decision) return record('no intake rule matched');
     if (decision.action === 'record') return record('the intake rule records');
 
-    const content = { type: 'content.add' as const, kind: CONTENT_OF[event.kind], data: analysis.data };
+    const content = { type: 'content.add' as const, kind: CONTENT_KIND_OF[event.kind] as ContentKind, data: analysis.data };
     // The signals' priority may raise the rule's, never lower it: the rule is the team's floor.
     const priority = analysis.priority && rank(analysis.priority) > rank(decision.priority) ? analysis.priority : decision.priority;
     const opened = (caseId: string): Settlement => ({

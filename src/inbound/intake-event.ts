@@ -10,6 +10,9 @@
 export const INTAKE_KINDS = ['social_post', 'crm_event', 'activity', 'case_event'] as const;
 export type IntakeKind = (typeof INTAKE_KINDS)[number];
 
+/** The content kind a case stores an intake event as (and whose typed schema its data must meet). */
+export const CONTENT_KIND_OF = { social_post: 'social_post', crm_event: 'crm_profile', activity: 'note', case_event: 'note' } as const satisfies Record<IntakeKind, string>;
+
 export interface CustomerIdentity {
   /** Social channel (`x`, `instagram`, ...) with `handle`. */
   channel?: string;

@@ -5,7 +5,7 @@
  * inbox row keeps the event; sentiment: the score the sender provided, if any).
  */
 import type { Priority } from '../cases/types.js';
-import type { CustomerIdentity, IntakeEvent } from './intake-event.js';
+import type { IntakeEvent } from './intake-event.js';
 
 export interface IntakeIdempotency {
   owner: string;
@@ -20,10 +20,13 @@ export interface IntakeCustomer {
 }
 
 export interface IntakeCustomers {
-  /** The customer who owns the identity, created from it when none does; once per idempotency key. */
-  resolve(identity: CustomerIdentity, idempotency: IntakeIdempotency): Promise<IntakeCustomer>;
-  /** Records an event no case took (a positive post, an unmatched one) on the customer; once per key. */
-  record(customer: IntakeCustomer, event: IntakeEvent, idempotency: IntakeIdempotency): Promise<{ recorded: boolean }>;
+  /** The customer who owns the event's identity, created from it when none does; once per idempotency key. */
+  resolve(event: IntakeEvent, idempotency: IntakeIdempotency): Promise<IntakeCustomer>;
+  /**
+   * Records an event no case took (a positive post, an unmatched one) on the customer, as of `at`
+   * (when the sender sent it); once per key.
+   */
+  record(customer: IntakeCustomer, event: IntakeEvent, idempotency: IntakeIdempotency, at: Date): Promise<{ recorded: boolean }>;
 }
 
 export interface IntakeAnalysis {
@@ -45,7 +48,9 @@ const label = (score: number) => (score <= -0.05 ? 'negative' : score >= 0.05 ? 
 /** Without the signals pipeline: the sender's own `sentiment` number, if it gave one. */
 export const providedSignals: IntakeSignals = {
   analyse(event) {
-    const provided = event.data.sentiment;
+    const given = event.data.sentiment;
+    // `sentiment: { score }` as the typed social_post has it, or a bare number.
+    const provided = typeof given === 'object' && given !== null ? (given as { score?: unknown }).score : given;
     if (typeof provided === 'number' && Number.isFinite(provided) && provided >= -1 && provided <= 1) {
       return { sentiment: { score: provided, label: label(provided), model: 'provided' }, data: event.data };
     }

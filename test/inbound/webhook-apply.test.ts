@@ -128,7 +128,7 @@ describe('with workers', () => {
               kind: 'crm_event',
               type: 'order.created',
               customer: '{ "external_id": data.customer.id, "name": data.customer.name }',
-              data: '{ "text": "order " & data.order_id & " " & data.status, "total": data.total, "n": data.n }',
+              data: '{ "lifetime_value": data.total, "source": "orders", "extra": { "order": data.order_id, "status": data.status, "n": data.n } }',
               external_refs: '{ "order_id": data.order_id }',
             },
           },
@@ -140,12 +140,16 @@ describe('with workers', () => {
     // Two quick messages, the second before the first is applied.
     await Promise.all([s.send(src.key, message(1, 'created'), { secret: src.secret }), s.send(src.key, message(2, 'paid'), { secret: src.secret })]);
     const rows = await s.settled(src.key);
-    const cases = await s.db.selectFrom('cases').select(['id', 'state', 'priority', 'queue']).where('customer_id', '=', 'new-cust').execute();
+    // The customer was created from the sender's id (under the source's name), once.
+    const customers = await s.db.selectFrom('customer_external_ids').select('customer_id').where('system', '=', 'orders-crm').where('external_id', '=', 'new-cust').execute();
+    expect(customers).toHaveLength(1);
+    const customerId = customers[0]!.customer_id;
+    const cases = await s.db.selectFrom('cases').select(['id', 'state', 'priority', 'queue']).where('customer_id', '=', customerId).execute();
     expect(cases).toHaveLength(1);
     const opened = cases[0]!;
     expect(opened.priority).toBe('high');
     expect(opened.queue).toBe('orders');
-    expect(opened.state).toMatchObject({ title: 'Order ord-77', customer: { id: 'new-cust', name: 'Lin' }, externalRefs: { order_id: 'ord-77', identity: 'ext:new-cust' } });
+    expect(opened.state).toMatchObject({ title: 'Order ord-77', customer: { id: customerId, name: 'Lin' }, externalRefs: { order_id: 'ord-77', identity: 'ext:new-cust' } });
     expect(rows.map((r) => [r.status, r.case_id, (r.result as { outcome: string }).outcome, (r.result as { actions: string[] }).actions])).toEqual([
       ['applied', opened.id, 'opened', ['case.open', 'content.add']],
       ['applied', opened.id, 'threaded', ['content.add']],
@@ -154,7 +158,7 @@ describe('with workers', () => {
     expect(rows[1]!.result).toMatchObject({ thread_key: 'ref:order_id' });
     // Both messages stored their content on the one case, in receipt order.
     const notes = await s.db.selectFrom('content').select('data').where('case_id', '=', opened.id).orderBy('added_at').orderBy('id').execute();
-    expect(notes.map((n) => (n.data as { n: number }).n).sort()).toEqual([1, 2]);
+    expect(notes.map((n) => (n.data as { extra: { n: number } }).extra.n).sort()).toEqual([1, 2]);
   });
 
   it('an event with no case is kept unmatched and listed; retried once the case exists, it is applied', async () => {
