@@ -132,8 +132,9 @@ export function createInboxApplier(deps: InboxApplierDeps) {
 
   /** An intake row: customer, signals, the first matching template intake rule, then open / thread / record. */
   async function applyIntake(m: InboxMessage, plan: Plan, event: IntakeEvent): Promise<Settlement> {
+    // Content checked first: an invalid event fails with nothing written, not even a new customer.
+    const analysis = await signals.analyse(event);
     const customer = await customers.resolve(event, idempotency(m, 'customer'));
-    const analysis = await signals.analyse(event, customer);
     const scope = intakeScope({ ...event, data: analysis.data }, { sentiment: analysis.sentiment }, customer.summary);
     const decision = decideIntake(intakeRules(), event, scope);
     const base = {

@@ -39,8 +39,11 @@ export interface IntakeAnalysis {
 }
 
 export interface IntakeSignals {
-  /** Deterministic for the same event (re-runs after a crash must decide the same). May throw TesseraError (4xx) for invalid content. */
-  analyse(event: IntakeEvent, customer: IntakeCustomer): IntakeAnalysis | Promise<IntakeAnalysis>;
+  /**
+   * Deterministic for the same event (re-runs after a crash must decide the same). Runs before
+   * anything is written: a TesseraError (4xx) for invalid content fails the row with nothing written.
+   */
+  analyse(event: IntakeEvent): IntakeAnalysis | Promise<IntakeAnalysis>;
 }
 
 const label = (score: number) => (score <= -0.05 ? 'negative' : score >= 0.05 ? 'positive' : 'neutral');

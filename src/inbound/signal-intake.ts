@@ -29,7 +29,7 @@ export function createSignalIntake(deps: SignalIntakeDeps = {}): SignalIntake {
   let posts = 0;
   let sentimentNs = 0n;
   return {
-    async analyse(event, customer) {
+    async analyse(event) {
       const kind = CONTENT_KIND_OF[event.kind];
       const check = (content ??= createContentChecker()).check(kind, event.data);
       if (!check.ok) {
@@ -37,7 +37,7 @@ export function createSignalIntake(deps: SignalIntakeDeps = {}): SignalIntake {
         throw new TesseraError('VALIDATION_FAILED', `intake event ${kind} ${errors[0]!.pointer} ${errors[0]!.detail}; fix the source mapping's intake.data`, { errors });
       }
       const text = event.data.text;
-      if (event.kind !== 'social_post' || typeof text !== 'string' || text.trim() === '') return providedSignals.analyse(event, customer);
+      if (event.kind !== 'social_post' || typeof text !== 'string' || text.trim() === '') return providedSignals.analyse(event);
       const started = process.hrtime.bigint();
       const computed = sentiment().analyze(text);
       sentimentNs += process.hrtime.bigint() - started;
