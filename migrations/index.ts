@@ -13,6 +13,7 @@ import * as m0007 from './0007_case_write_path.js';
 import * as m0008 from './0008_journal_append_only.js';
 import * as m0009 from './0009_idempotent_writes.js';
 import * as m0010 from './0010_customers.js';
+import * as m0012 from './0012_content_revisions.js';
 import * as m0020 from './0020_users.js';
 
 export const migrations: Record<string, Migration> = {
@@ -26,5 +27,6 @@ export const migrations: Record<string, Migration> = {
   '0008_journal_append_only': m0008,
   '0009_idempotent_writes': m0009,
   '0010_customers': m0010,
+  '0012_content_revisions': m0012,
   '0020_users': m0020,
 };

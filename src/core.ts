@@ -6,7 +6,8 @@
 import type { Logger } from 'pino';
 import { createEngine, type Engine } from './cases/engine.js';
 import { createCatalog, type Catalog } from './commands/catalog.js';
-import { createCommandRunner, type CommandRunner } from './commands/run-command.js';
+import { createCommandRunner, type CommandRunner, type CustomerValueLookup } from './commands/run-command.js';
+import { createSentimentAnalyzer, loadWinkModel, type SentimentAnalyzer } from './signals/sentiment.js';
 import { loadStoredDefinitions, publishDefinitions } from './persistence/definition-store.js';
 import { createDbClock, type DbClock } from './persistence/db-clock.js';
 import type { DatabaseHandle } from './platform/database.js';
@@ -38,6 +39,10 @@ export interface CoreOptions {
   now?: () => Date;
   /** The local clock (default: `Date.now`, or skewed by `TESSERA_TEST_CLOCK_SKEW_MS` under `NODE_ENV=test`). */
   localClock?: () => number;
+  /** Customer value percentiles for the priority score (the customers store); absent: customers are unknown. */
+  customerValue?: CustomerValueLookup;
+  /** The sentiment analyzer (default: wink-eng-lite-web-model, loaded here once per process). */
+  sentiment?: SentimentAnalyzer;
 }
 
 /**
@@ -59,7 +64,9 @@ export async function assembleCore(options: CoreOptions): Promise<Core> {
   const catalog = createCatalog(stored);
   logger.info({ templates: catalog.templates().map((t) => `${t.key}@${t.version}`) }, 'catalog loaded');
 
-  const engine = createEngine();
+  // The sentiment model loads once per process (~0.4 s); every decision shares the analyzer.
+  const sentiment = options.sentiment ?? createSentimentAnalyzer(loadWinkModel());
+  const engine = createEngine({ sentiment });
   const clock = createDbClock(options.localClock);
   // Learn the offset before the first timer is armed (the relay's delays count from it).
   await clock.sync(database.db);
@@ -71,6 +78,7 @@ export async function assembleCore(options: CoreOptions): Promise<Core> {
     clock,
     afterCommit: (committed) => relay.handOver(committed),
     ...(options.now ? { now: options.now } : {}),
+    ...(options.customerValue ? { customerValue: options.customerValue } : {}),
   });
   return { catalog, engine, runner, relay, clock, now: options.now ?? clock.now };
 }

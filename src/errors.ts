@@ -42,6 +42,8 @@ export const ERROR_CODES = {
   UNMET_REQUIRED_GOALS: { status: 422, title: 'Required goals are not achieved' },
   HOLD_NOT_ALLOWED: { status: 422, title: 'Cases of this template cannot be put on hold' },
   CASE_NOT_ON_HOLD: { status: 409, title: 'The case is not on hold' },
+  CONTENT_INVALID: { status: 422, title: 'The content does not match its kind' },
+  PRIORITY_NOT_OVERRIDDEN: { status: 409, title: 'The case priority is not overridden' },
   // customers
   CUSTOMER_NOT_FOUND: { status: 404, title: 'Customer not found' },
   CUSTOMER_MERGED: { status: 409, title: 'The customer was merged into another' },

@@ -2,6 +2,7 @@ import type { CompiledFragment, FragmentAction, StepResult } from '../fragments/
 import { recordCaseFileWrite } from './case-file-check.js';
 import { setPath } from './case-file.js';
 import { emit, journal, type Draft } from './draft.js';
+import { setPriorityFloor } from './priority.js';
 import { syncTasks, openTasksOf, closeTask } from './tasks.js';
 import { applyDelays, cancelAllFragmentTimers } from './timers.js';
 import type { FragmentInstance } from './types.js';
@@ -49,10 +50,15 @@ function applyAction(d: Draft, f: FragmentInstance, action: FragmentAction): voi
       emit(d, action.eventType, { fragmentId: f.id, ...action.data });
       return;
     case 'setPriority':
-      if (d.case.priority === action.priority) return;
-      journal(d, 'case.priority_changed', { fragmentId: f.id, from: d.case.priority, to: action.priority });
-      d.case.priority = action.priority;
+    {
+      // Sets the floor (cases/priority.ts): the score may still keep the case higher, an override wins.
+      const from = d.case.priority;
+      const set = setPriorityFloor(d, action.priority, 'set');
+      if (set.to === from) return;
+      journal(d, 'case.priority_changed', { fragmentId: f.id, from, to: set.to });
+      emit(d, 'case.priority_changed', { from, to: set.to, trigger: `fragment:${f.id}` });
       return;
+    }
   }
 }
 

@@ -8,6 +8,8 @@ import { addGoal, updateGoal } from './handlers/goal-commands.js';
 import { holdCase, resumeCase } from './handlers/hold-commands.js';
 import { migrateFragment } from './handlers/migrate-fragment.js';
 import { newCase, openCase } from './handlers/open-case.js';
+import { overridePriority, recomputeCasePriority, releasePriority } from './handlers/priority-commands.js';
+import { openPriority } from './priority.js';
 import { sendEvent } from './handlers/send-event.js';
 import { claimTask, completeTask, reassignTask } from './handlers/task-commands.js';
 import { checkCaseFile } from './case-file-check.js';
@@ -42,6 +44,8 @@ function decideOrThrow(engine: EngineInternals, state: CaseState | undefined, co
   if (command.type === 'case.open') {
     if (state) reject('VALIDATION_FAILED', 'case.open starts a new case; send it without an existing case.');
     const d = createDraft(newCase(command, ctx), ctx, engine, undefined);
+    // Scored before case.opened is journaled, so the event carries the priority the case opens with.
+    openPriority(d, command.input.priority);
     openCase(d);
     checkCaseFile(d, 'Opening the case');
     return finish(d, 0, { caseId: d.case.id });
@@ -55,7 +59,7 @@ function decideOrThrow(engine: EngineInternals, state: CaseState | undefined, co
   }
   if (!acceptsCommand(state, command)) {
     // A timer is a hint: one that comes back after the case stopped is simply stale.
-    if (command.type === 'timer.fire') return unchanged(state, { noop: true, reason: 'case_not_open' });
+    if (command.type === 'timer.fire' || command.type === 'priority.recompute') return unchanged(state, { noop: true, reason: 'case_not_open' });
     reject('CASE_NOT_OPEN', `Case ${state.id} is ${state.status}; ${command.type} needs an open case.`, { status: state.status });
   }
   const d = createDraft(structuredClone(state), ctx, engine, reasonOf(command), state);
@@ -86,6 +90,9 @@ const COMMAND_WHAT: Record<Exclude<CommandType, 'case.open'>, string> = {
   'case.hold': 'Holding the case',
   'case.resume': 'Resuming the case',
   'timer.fire': 'The timer',
+  'priority.recompute': 'Recomputing the priority',
+  'priority.override': 'Overriding the priority',
+  'priority.release': 'Lifting the priority override',
 };
 
 /**
@@ -100,6 +107,9 @@ const ON_HOLD_COMMANDS: ReadonlySet<CommandType> = new Set<CommandType>([
   'task.reassign',
   'fragment.reassign',
   'timer.fire',
+  'priority.recompute',
+  'priority.override',
+  'priority.release',
 ]);
 
 /** Only open cases change; a held one takes ON_HOLD_COMMANDS; a resolved one may still be closed. */
@@ -145,6 +155,12 @@ function handle(d: Draft, command: Exclude<Command, { type: 'case.open' }>): Out
       return resumeCase(d, command);
     case 'timer.fire':
       return fireTimer(d, command);
+    case 'priority.recompute':
+      return recomputeCasePriority(d);
+    case 'priority.override':
+      return overridePriority(d, command);
+    case 'priority.release':
+      return releasePriority(d, command);
   }
 }
 

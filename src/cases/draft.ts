@@ -1,6 +1,8 @@
 import type { Ajv2020 } from 'ajv/dist/2020.js';
 import type { CompiledFragment } from '../fragments/runtime.js';
 import type { FragmentRef } from '../fragments/types.js';
+import type { ContentChecker } from '../signals/content-kinds.js';
+import type { SentimentAnalyzer } from '../signals/sentiment.js';
 import type { CaseFileWrite } from './case-file-check.js';
 import type { EngineCache } from './engine-cache.js';
 import type { FragmentServices } from './fragment-services.js';
@@ -13,6 +15,10 @@ export interface EngineInternals {
   cache: EngineCache;
   /** Draft 2020-12, from json-schema/author-schemas.ts. */
   ajv: Ajv2020;
+  /** The typed content kinds' checks (signals/content-kinds.ts). */
+  content: ContentChecker;
+  /** Sentiment of posts; absent: posts are stored without a computed sentiment. */
+  sentiment?: SentimentAnalyzer;
 }
 
 /**

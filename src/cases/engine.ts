@@ -46,9 +46,14 @@
  * Outbound events (`outbox.emit`, every `data` carries `caseId`): case.opened, case.resolved,
  * case.closed, case.reassigned, case.held, case.resumed, goal.at_risk, goal.breached, task.assigned, task.completed, fragment.completed,
  * fragment.cancelled, goal.added, goal.updated, goal.achieved, milestone.reached,
- * content.added, and the fragments' own `emit` event types.
+ * content.added, content.updated, case.priority_changed, case.escalated, and the fragments' own `emit` event types.
+ * - Priority (`priority.ts`): effective = override ?? max(floor, score's priority); the score is
+ *   recomputed at open, on content, on `priority.recompute`; reach escalations (`reach-escalation.ts`)
+ *   run once per threshold crossed.
  */
 import { createAuthorSchemaAjv } from '../json-schema/author-schemas.js';
+import { createContentChecker } from '../signals/content-kinds.js';
+import type { SentimentAnalyzer } from '../signals/sentiment.js';
 import { decide } from './decide.js';
 import { acceptedEvents, type AcceptedEventsView } from './accepted-events.js';
 import { createEngineCache, type EngineCache } from './engine-cache.js';
@@ -62,6 +67,11 @@ export interface EngineOptions {
   cache?: EngineCache;
   /** Entries per cache when `cache` is not given (default 500). */
   cacheSize?: number;
+  /**
+   * Computes the sentiment of posts (signals/sentiment.ts; load the model once per process and
+   * share the analyzer). Absent: posts keep only the sentiment their sender gave.
+   */
+  sentiment?: SentimentAnalyzer;
 }
 
 export interface Engine {
@@ -85,6 +95,8 @@ export function createEngine(options: EngineOptions = {}): Engine {
     services: options.fragments ?? defaultFragmentServices(),
     cache: options.cache ?? createEngineCache(options.cacheSize),
     ajv,
+    content: createContentChecker(),
+    ...(options.sentiment ? { sentiment: options.sentiment } : {}),
   };
   return {
     decide: (state, command, ctx) => decide(internals, state, command, ctx),

@@ -14,6 +14,7 @@ import { subtractWorkingTime } from './business-calendar.js';
 import { calendarOfGoal } from './goal-calendar.js';
 import { caseFileProblems, describeCaseFileProblems } from './case-file-check.js';
 import { compiledFor, emit, type Draft } from './draft.js';
+import { setPriorityFloor } from './priority.js';
 import { startFragment } from './start-fragment.js';
 import { newTimerId } from './timers.js';
 import { PRIORITIES, type Actor, type CaseState, type Goal, type JournalEntry } from './types.js';
@@ -143,8 +144,10 @@ function escalate(d: Draft, goal: Goal, point: SlaPoint, escalations: Escalation
           journalEntry(d, SLA_ACTOR, 'sla.escalation_skipped', { ...sla, action: e.action, why: `priority is already ${from}` });
           break;
         }
-        d.case.priority = e.priority;
-        journalEntry(d, SLA_ACTOR, 'case.priority_changed', { ...sla, from, to: e.priority });
+        // The SLA raises the floor: the computed score cannot take the case below it (cases/priority.ts).
+        const raised = setPriorityFloor(d, e.priority, 'raise');
+        journalEntry(d, SLA_ACTOR, 'case.priority_changed', { ...sla, from, to: raised.to });
+        if (raised.to !== from) emit(d, 'case.priority_changed', { from, to: raised.to, trigger: `sla:${goal.key}:${point}` });
         break;
       }
       case 'reassign': {
@@ -205,11 +208,11 @@ interface Checkpoint {
 }
 
 /** A copy to come back to; taken only before an escalation fragment starts (rare, small). */
-function checkpoint(d: Draft): Checkpoint {
+export function checkpoint(d: Draft): Checkpoint {
   return { case: structuredClone(d.case), effects: d.effects.length, journal: d.journal.length, writes: d.caseFileWrites.length };
 }
 
-function rollBack(d: Draft, mark: Checkpoint): void {
+export function rollBack(d: Draft, mark: Checkpoint): void {
   d.case = mark.case;
   d.effects.length = mark.effects;
   d.journal.length = mark.journal;

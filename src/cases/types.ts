@@ -159,6 +159,88 @@ export interface CaseState {
    * TASK_NOT_OPEN rather than TASK_NOT_FOUND for them.
    */
   closedTaskIds?: string[];
+  /**
+   * The social posts linked to the case, one per post identity (channel + post id or URL), with
+   * their latest figures and a few recent samples (virality is computed from them). The full
+   * history of each post is in `content_revisions`. Absent until the first post.
+   */
+  posts?: PostSignal[];
+  /** How `priority` came about: score, factors, floor, override, escalations crossed. */
+  priorityInfo?: PriorityInfo;
+}
+
+/** One engagement sample of a post: when the figures arrived, and what they were. */
+export interface PostSample {
+  at: string;
+  engagements?: number;
+  reach?: number;
+}
+
+export interface PostSignal {
+  contentId: string;
+  /** `channel|id:<post_id>` or `channel|url:<url>` (see signals/content-kinds.ts postIdentity). */
+  identity: string;
+  channel: string;
+  authorHandle?: string;
+  followers?: number;
+  engagements?: number;
+  reach?: number;
+  postedAt?: string;
+  /** What priority reads: the computed score when there is one, else the one the sender gave. */
+  sentiment?: { score: number; source: 'computed' | 'provided'; model?: string };
+  /** sha256 of the text the sentiment was computed from (recomputed only when it changes). */
+  textHash?: string;
+  revision: number;
+  firstSeenAt: string;
+  updatedAt: string;
+  /** Newest last; at most POST_SAMPLES_KEPT (cases/post-signals.ts). */
+  samples: PostSample[];
+}
+
+/** Percentiles (0..1) of the customer's values over the customer base. */
+export interface CustomerValue {
+  /** Lifetime value percentile; null when unknown. */
+  clv: number | null;
+  /** Referral value percentile; null when unknown. */
+  crv: number | null;
+  asOf?: string;
+}
+
+export interface PriorityFactor {
+  name: string;
+  /** The factor's input normalised to 0..1. */
+  value: number;
+  weight: number;
+  /** Points of the score (0..100) this factor gives: the contributions sum to the score. */
+  contribution: number;
+  explanation: string;
+}
+
+export interface PriorityOverride {
+  priority: Priority;
+  by: string;
+  reason: string;
+  at: string;
+}
+
+export interface PriorityInfo {
+  /** 0..100, the sum of the factors' contributions. */
+  score: number;
+  /** The priority the score maps to under the template's thresholds. */
+  computed: Priority;
+  /**
+   * The lowest priority the case may have whatever the score: the priority it was opened with,
+   * raised by SLA and reach escalations and set by fragments' `setPriority`.
+   */
+  floor: Priority;
+  factors: PriorityFactor[];
+  computedAt: string;
+  /** The customer value last used (percentiles). */
+  customerValue?: CustomerValue;
+  /** A supervisor's override: the priority holds until it is lifted. */
+  override?: PriorityOverride;
+  /** Escalation thresholds already crossed (`reach>=10000`, `virality>=50`): each runs once. */
+  crossed: string[];
 }
 
 export const CONTENT_KINDS = ['note', 'attachment', 'social_post', 'crm_profile'] as const;
@@ -167,9 +249,30 @@ export type ContentKind = (typeof CONTENT_KINDS)[number];
 export interface ContentItem {
   id: string;
   kind: ContentKind;
+  /** What the sender sent (checked against the kind's schema). */
   data: Record<string, unknown>;
   addedBy: string;
   addedAt: string;
+  /** What Tessera computed from it: the sentiment of a post's text. */
+  analysis?: ContentAnalysis;
+  /** Social posts: 1 when added, +1 for every update. */
+  revision?: number;
+  updatedAt?: string;
+  updatedBy?: string;
+}
+
+export interface ContentAnalysis {
+  sentiment?: { score: number; label: 'negative' | 'neutral' | 'positive'; model: string };
+}
+
+/** One version of a content item (posts keep every one). */
+export interface ContentRevision {
+  contentId: string;
+  revision: number;
+  data: Record<string, unknown>;
+  analysis?: ContentAnalysis;
+  at: string;
+  by: string;
 }
 
 /** Every change to a case is one of these. `reason` is required where noted. */
@@ -193,7 +296,13 @@ export type Command =
   | { type: 'case.hold'; reason: string }
   /** Restarts them; open goals get back the time they had left at the hold (working time under a calendar). */
   | { type: 'case.resume'; reason?: string }
-  | { type: 'timer.fire'; timerId: string };
+  | { type: 'timer.fire'; timerId: string }
+  /** Recomputes the priority score (the customer's metrics changed); a no-op when nothing changes. */
+  | { type: 'priority.recompute'; reason?: string }
+  /** A supervisor sets the priority; it holds until `priority.release`. Reason required. */
+  | { type: 'priority.override'; priority: Priority; reason: string }
+  /** Lifts the override: the computed priority applies again. */
+  | { type: 'priority.release'; reason?: string };
 
 export type CommandType = Command['type'];
 
@@ -219,6 +328,8 @@ export type Effect =
   | { type: 'timer.cancel'; timerId: string }
   | { type: 'outbox.emit'; event: OutboundEvent }
   | { type: 'content.add'; item: ContentItem }
+  /** A post sent again: the content row takes `item` (the latest), and `revision` is appended to its history. */
+  | { type: 'content.update'; item: ContentItem; revision: ContentRevision }
   /** An inline/checklist definition authored at runtime, stored for replay. */
   | { type: 'definition.store'; definition: FragmentDefinition };
 
@@ -265,6 +376,12 @@ export interface DecideContext {
   template: CaseTemplate;
   /** Resolve `key@version` to a definition (library or stored inline); undefined if unknown. */
   definitions: (ref: FragmentRef) => FragmentDefinition | undefined;
+  /**
+   * The case customer's value percentiles, looked up by the edge for commands that compute the
+   * priority (open, content, priority commands): `null` when the customer is unknown, absent when
+   * not looked up (the value last stored on the case is used).
+   */
+  customerValue?: CustomerValue | null;
 }
 
 export type Decision =

@@ -12,7 +12,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Engine } from '../cases/engine.js';
-import type { Actor, CaseState, Command, Decision, Effect } from '../cases/types.js';
+import type { Actor, CaseState, Command, CustomerValue, Decision, Effect } from '../cases/types.js';
 import type { CaseTemplate } from '../templates/types.js';
 import { ERROR_CODES, TesseraError, type ErrorCode } from '../errors.js';
 import {
@@ -57,7 +57,19 @@ export interface CommandRunnerDeps {
    */
   now?: () => Date;
   newId?: () => string;
+  /**
+   * The customer's value percentiles (CLV, CRV over the customer base), read inside the command's
+   * transaction for the commands that score the priority (open, content, priority.*). Absent:
+   * every customer is unknown (the score counts the median). The customers store provides it.
+   */
+  customerValue?: CustomerValueLookup;
 }
+
+/** Looks up a customer's value percentiles; `null` when the customer is unknown. */
+export type CustomerValueLookup = (db: Kysely<Database>, customerId: string) => Promise<CustomerValue | null>;
+
+/** Commands whose decision scores the priority and so reads the customer's value. */
+const SCORING_COMMANDS: ReadonlySet<Command['type']> = new Set(['case.open', 'content.add', 'priority.recompute', 'priority.override', 'priority.release']);
 
 export interface IdempotencyRequest {
   /** Keys are scoped per caller. */
@@ -167,8 +179,30 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
     return template;
   }
 
-  function decide(state: CaseState | undefined, command: Command, actor: Actor, template: CaseTemplate, at: Date): Decision {
-    return deps.engine.decide(state, command, { now: at, actor, newId, template, definitions: (ref) => deps.catalog.fragment(ref) });
+  function decide(
+    state: CaseState | undefined,
+    command: Command,
+    actor: Actor,
+    template: CaseTemplate,
+    at: Date,
+    customerValue?: CustomerValue | null,
+  ): Decision {
+    return deps.engine.decide(state, command, {
+      now: at,
+      actor,
+      newId,
+      template,
+      definitions: (ref) => deps.catalog.fragment(ref),
+      ...(customerValue !== undefined ? { customerValue } : {}),
+    });
+  }
+
+  /** The customer value a scoring command decides with (undefined: not looked up, the case keeps its last). */
+  async function customerValueFor(trx: Kysely<Database>, state: CaseState | undefined, command: Command): Promise<CustomerValue | null | undefined> {
+    if (!deps.customerValue || !SCORING_COMMANDS.has(command.type)) return undefined;
+    const customerId = command.type === 'case.open' ? command.input.customer?.id : state?.customer?.id;
+    if (customerId === undefined) return null;
+    return deps.customerValue(trx, customerId);
   }
 
   async function run(request: CommandRequest): Promise<CommandResponse> {
@@ -211,7 +245,8 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
         }
 
         const template = templateOf(state ? state.template : request.template);
-        const decision = decide(state, request.command, request.actor, template, at);
+        const customerValue = await customerValueFor(trx, state, request.command);
+        const decision = decide(state, request.command, request.actor, template, at, customerValue);
         if (!decision.ok) refuse(decision.error);
 
         const answer = request.respond({ case: decision.case, decision });

@@ -14,6 +14,7 @@ import {
   isTimeCursor,
   listCases,
   listContent,
+  listContentRevisions,
   readTimeline,
 } from '../persistence/case-queries.js';
 import { loadCase } from '../persistence/case-store.js';
@@ -34,7 +35,11 @@ import {
   CaseView,
   CaseWithContentView,
   CloseBody,
+  ContentParams,
   ContentQuery,
+  ContentRevisionView,
+  PriorityOverrideBody,
+  PriorityReleaseBody,
   FragmentParams,
   GoalParams,
   HoldBody,
@@ -340,12 +345,73 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
         statusCode: 201,
         authorize: (state) => assertCanFeedCase(request.principal, state),
         extra: (decision) => {
-          const added = decision.effects.find((e) => e.type === 'content.add');
-          return added?.type === 'content.add'
-            ? { content: { id: added.item.id, kind: added.item.kind, added_by: added.item.addedBy, added_at: added.item.addedAt } }
-            : {};
+          const effect = decision.effects.find((e) => e.type === 'content.add' || e.type === 'content.update');
+          if (effect?.type !== 'content.add' && effect?.type !== 'content.update') return {};
+          const item = effect.item;
+          return {
+            content: {
+              id: item.id,
+              kind: item.kind,
+              added_by: item.addedBy,
+              added_at: item.addedAt,
+              updated: effect.type === 'content.update',
+              revision: item.revision ?? null,
+              analysis: item.analysis ?? null,
+            },
+          };
         },
       }),
+  );
+
+  app.get(
+    '/v1/cases/:id/content/:content_id/revisions',
+    {
+      config: { roles: WORKERS },
+      schema: {
+        tags: ['cases'],
+        summary: "A content item's versions, oldest first (a post sent again with the same channel and post id / url is a new revision)",
+        params: ContentParams,
+        response: { 200: Type.Object({ items: Type.Array(ContentRevisionView) }), '4xx': problem },
+      },
+    },
+    async (request) => {
+      await readableCase(request, request.params.id);
+      const items = await listContentRevisions(db, request.params.id, request.params.content_id);
+      if (!items) throw new TesseraError('NOT_FOUND', `Case ${request.params.id} has no content item ${request.params.content_id}; GET /v1/cases/${request.params.id}/content lists them`);
+      return { items };
+    },
+  );
+
+  app.post(
+    '/v1/cases/:id/priority',
+    {
+      config: { roles: PLANNERS },
+      schema: {
+        tags: ['cases'],
+        summary: "Override the case priority (supervisor); it holds until lifted with DELETE. The score and its factors keep being computed",
+        params: CaseParams,
+        body: PriorityOverrideBody,
+        response: caseReply,
+      },
+    },
+    async (request, reply) =>
+      command(request, reply, request.params.id, { type: 'priority.override', priority: request.body.priority, reason: request.body.reason }),
+  );
+
+  app.delete(
+    '/v1/cases/:id/priority',
+    {
+      config: { roles: PLANNERS },
+      schema: {
+        tags: ['cases'],
+        summary: 'Lift the priority override: the computed priority applies again (409 PRIORITY_NOT_OVERRIDDEN when there is none)',
+        params: CaseParams,
+        body: PriorityReleaseBody,
+        response: caseReply,
+      },
+    },
+    async (request, reply) =>
+      command(request, reply, request.params.id, { type: 'priority.release', ...optional('reason', request.body?.reason) }),
   );
 
   app.post(

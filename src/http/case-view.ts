@@ -1,5 +1,6 @@
 /** The API's view of a case: snake_case, derived fields added, internals (snapshots' timers) left out. */
-import type { CaseState, FragmentInstance, Goal, Task } from '../cases/types.js';
+import type { CaseState, FragmentInstance, Goal, PostSignal, Task } from '../cases/types.js';
+import { viralityOf } from '../signals/virality.js';
 
 export interface AcceptedEvents {
   /** Union over active fragments. */
@@ -60,6 +61,46 @@ function fragmentView(f: FragmentInstance, accepted: AcceptedEvents) {
   };
 }
 
+/**
+ * The priority and why: `value` is the effective priority (what `?priority=` filters on);
+ * `score` (0..100) is the sum of the factors' contributions and maps to `computed` under the
+ * template's thresholds; `floor` is the lowest the case may have (opened with, raised by SLA or
+ * reach escalations); `overridden_by` is a supervisor's override, which wins until lifted.
+ */
+export function priorityView(c: CaseState) {
+  const info = c.priorityInfo;
+  return {
+    value: c.priority,
+    score: info?.score ?? null,
+    computed: info?.computed ?? null,
+    floor: info?.floor ?? c.priority,
+    factors: info?.factors ?? [],
+    computed_at: info?.computedAt ?? null,
+    overridden_by: info?.override
+      ? { user_id: info.override.by, priority: info.override.priority, reason: info.override.reason, at: info.override.at }
+      : null,
+    escalations_crossed: info?.crossed ?? [],
+  };
+}
+
+/** A linked post as the case shows it: latest figures, computed/provided sentiment, virality. */
+export function postView(p: PostSignal) {
+  const v = viralityOf(p.samples, p.postedAt);
+  return {
+    content_id: p.contentId,
+    channel: p.channel,
+    author_handle: p.authorHandle ?? null,
+    reach: p.reach ?? null,
+    engagements: p.engagements ?? null,
+    followers: p.followers ?? null,
+    sentiment: p.sentiment ? { score: p.sentiment.score, source: p.sentiment.source, model: p.sentiment.model ?? null } : null,
+    engagements_per_hour: v?.perHour ?? null,
+    revision: p.revision,
+    first_seen_at: p.firstSeenAt,
+    updated_at: p.updatedAt,
+  };
+}
+
 /** Fields the full view and the list view share. */
 function caseHeader(c: CaseState) {
   return {
@@ -67,7 +108,7 @@ function caseHeader(c: CaseState) {
     template: c.template,
     title: c.title,
     status: c.status,
-    priority: c.priority,
+    priority: priorityView(c),
     owner_id: c.ownerId ?? null,
     queue: c.queue ?? null,
     customer: c.customer ?? null,
@@ -84,6 +125,7 @@ export function caseView(c: CaseState, accepted: AcceptedEvents) {
     external_refs: c.externalRefs,
     case_file: c.caseFile,
     milestones: c.milestones,
+    posts: (c.posts ?? []).map(postView),
     fragments: c.fragments.map((f) => fragmentView(f, accepted)),
     tasks: c.tasks.map((t) => taskView(t, c.id)),
     accepted_events: accepted.all,

@@ -1,5 +1,5 @@
 /** Request and response schemas of the case API (TypeBox -> validation, serialization, OpenAPI). */
-import { Type, type Static, type TObject, type TUnion } from 'typebox';
+import { Type, type Static, type TObject, type TSchema, type TUnion } from 'typebox';
 import { CASE_STATUSES, CONTENT_KINDS, FRAGMENT_STATUSES, GOAL_SLA_STATES, GOAL_STATUSES, PRIORITIES, TASK_STATUSES } from '../cases/types.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './paging.js';
 
@@ -119,8 +119,22 @@ export const UpdateGoalBody = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * `data` is checked against the kind's schema by the engine (signals/content-kinds.ts), so a
+ * wrong field is a 422 CONTENT_INVALID naming `/data/<field>` — the same check the inbound
+ * mappings' `attach` goes through. The kinds' schemas are in the description below.
+ */
 export const AddContentBody = Type.Object(
-  { kind: Type.Enum(CONTENT_KINDS), data: Json },
+  {
+    kind: Type.Enum(CONTENT_KINDS),
+    data: Type.Record(Type.String(), Type.Unknown(), {
+      description:
+        'The item, by kind; unknown fields are refused (free-form data goes under `extra`, an object). ' +
+        'social_post: channel*, post_id or url* (identity: the same again updates the post), author_handle, text, posted_at, followers, engagements, reach (integers >= 0), sentiment {score -1..1*, label, source}. ' +
+        'crm_profile: lifetime_value, referral_value (>= 0), churn_risk 0..1, segment, tier, as_of, source. ' +
+        'note: text*, visibility internal|public. attachment: name*, media_type*, url* (https), size, sha256. (* required)',
+    }),
+  },
   { additionalProperties: false },
 );
 
@@ -179,9 +193,10 @@ export const TaskListQuery = Type.Object(
 );
 
 export const TimelineQuery = Type.Object({ ...PageQuery }, { additionalProperties: false });
+export const ContentParams = Type.Object({ id: Id, content_id: Id });
 export const ContentQuery = Type.Object({ ...PageQuery }, { additionalProperties: false });
 
-const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
+const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 
 export const GoalView = Type.Object({
   key: Type.String(),
@@ -233,18 +248,57 @@ export const FragmentView = Type.Object({
 
 const TemplateRef = Type.Object({ key: Type.String(), version: Type.Integer() });
 
+export const PriorityFactorView = Type.Object({
+  name: Type.String({ description: 'lifetime_value, referral_value, sentiment, reach, influence, virality, severity' }),
+  value: Type.Number({ description: 'the input, normalised to 0..1' }),
+  weight: Type.Number(),
+  contribution: Type.Number({ description: 'points of the score; the contributions sum to the score' }),
+  explanation: Type.String(),
+});
+
+export const PriorityView = Type.Object(
+  {
+    value: Type.Enum(PRIORITIES, { description: 'the effective priority (what ?priority= filters on)' }),
+    score: Nullable(Type.Number({ description: '0..100, the sum of the factor contributions' })),
+    computed: Nullable(Type.Enum(PRIORITIES, { description: "the score's priority under the template's thresholds" })),
+    floor: Type.Enum(PRIORITIES, { description: 'the lowest the case may have: opened with, raised by SLA and reach escalations' }),
+    factors: Type.Array(PriorityFactorView),
+    computed_at: Nullable(Type.String()),
+    overridden_by: Nullable(
+      Type.Object({ user_id: Type.String(), priority: Type.Enum(PRIORITIES), reason: Type.String(), at: Type.String() }, { description: "a supervisor's override; holds until lifted" }),
+    ),
+    escalations_crossed: Type.Array(Type.String(), { description: 'reach/virality thresholds already crossed (each escalates once)' }),
+  },
+  { description: 'effective = override ?? max(floor, computed)' },
+);
+
+export const PostView = Type.Object({
+  content_id: Type.String(),
+  channel: Type.String(),
+  author_handle: Nullable(Type.String()),
+  reach: Nullable(Type.Number()),
+  engagements: Nullable(Type.Number()),
+  followers: Nullable(Type.Number()),
+  sentiment: Nullable(Type.Object({ score: Type.Number(), source: Type.String(), model: Nullable(Type.String()) })),
+  engagements_per_hour: Nullable(Type.Number()),
+  revision: Type.Integer(),
+  first_seen_at: Type.String(),
+  updated_at: Type.String(),
+});
+
 export const CaseView = Type.Object({
   id: Type.String(),
   template: TemplateRef,
   title: Type.String(),
   status: Type.Enum(CASE_STATUSES),
-  priority: Type.Enum(PRIORITIES),
+  priority: PriorityView,
   owner_id: Nullable(Type.String()),
   queue: Nullable(Type.String()),
   customer: Type.Unknown(),
   external_refs: Type.Record(Type.String(), Type.String()),
   case_file: Type.Unknown(),
   milestones: Type.Record(Type.String(), Type.String()),
+  posts: Type.Array(PostView),
   goals: Type.Array(GoalView),
   fragments: Type.Array(FragmentView),
   tasks: Type.Array(TaskView),
@@ -261,7 +315,41 @@ export const CaseView = Type.Object({
 /** POST /v1/cases/:id/content: the case after the change, and the item added. */
 export const CaseWithContentView = Type.Object({
   ...CaseView.properties,
-  content: Type.Object({ id: Type.String({ description: 'the new content item' }), kind: Type.Enum(CONTENT_KINDS), added_by: Type.String(), added_at: Type.String() }),
+  content: Type.Object({
+    id: Type.String({ description: 'the content item added, or the post updated' }),
+    kind: Type.Enum(CONTENT_KINDS),
+    added_by: Type.String(),
+    added_at: Type.String(),
+    updated: Type.Boolean({ description: 'true when a post with this channel and post id / url was already on the case and was updated' }),
+    revision: Nullable(Type.Integer({ description: 'the post revision (1 when added)' })),
+    analysis: Type.Unknown({ description: 'what Tessera computed: { sentiment: { score, label, model } } for a post with text' }),
+  }),
+});
+
+export const PriorityOverrideBody = Type.Object(
+  { priority: Type.Enum(PRIORITIES), reason: Text(2000) },
+  { additionalProperties: false },
+);
+
+export const PriorityReleaseBody = Omittable(Type.Object({ reason: Type.Optional(Text(2000)) }, { additionalProperties: false }));
+
+export const ContentItemView = Type.Object({
+  id: Type.String(),
+  kind: Type.Enum(CONTENT_KINDS),
+  data: Type.Unknown({ description: 'what the sender sent (for a post: the latest of every field)' }),
+  analysis: Type.Unknown({ description: 'what Tessera computed, e.g. { sentiment: { score, label, model } }; null when nothing' }),
+  revision: Type.Integer(),
+  added_by: Type.String(),
+  added_at: Type.String(),
+  updated_at: Nullable(Type.String()),
+});
+
+export const ContentRevisionView = Type.Object({
+  revision: Type.Integer(),
+  data: Type.Unknown({ description: 'what was sent in this version' }),
+  analysis: Type.Unknown(),
+  at: Type.String(),
+  by: Type.String(),
 });
 
 export const CaseSummaryView = Type.Object({
@@ -269,7 +357,7 @@ export const CaseSummaryView = Type.Object({
   template: TemplateRef,
   title: Type.String(),
   status: Type.Enum(CASE_STATUSES),
-  priority: Type.Enum(PRIORITIES),
+  priority: PriorityView,
   owner_id: Nullable(Type.String()),
   queue: Nullable(Type.String()),
   customer: Type.Unknown(),

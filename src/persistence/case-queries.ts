@@ -181,6 +181,14 @@ export async function findTask(db: Kysely<Database>, taskId: string): Promise<(T
   return row ? { ...(row.body as Task), caseId: row.case_id } : undefined;
 }
 
+/** Every version of a content item (a post's history), oldest first; undefined when the case has no such item. */
+export async function listContentRevisions(db: Kysely<Database>, caseId: string, contentId: string) {
+  const item = await db.selectFrom('content').select('id').where('id', '=', contentId).where('case_id', '=', caseId).executeTakeFirst();
+  if (!item) return undefined;
+  const rows = await db.selectFrom('content_revisions').selectAll().where('content_id', '=', contentId).orderBy('revision').execute();
+  return rows.map((r) => ({ revision: r.revision, data: r.data, analysis: r.analysis ?? null, at: new Date(r.at).toISOString(), by: r.by }));
+}
+
 /** Case content in the order it was added, keyset-paged by (added_at, id). */
 export async function listContent(db: Kysely<Database>, caseId: string, cursor: TimeCursor | undefined, limit: number) {
   let q = db.selectFrom('content').selectAll().where('case_id', '=', caseId).orderBy('added_at').orderBy('id').limit(limit + 1);
@@ -192,7 +200,16 @@ export async function listContent(db: Kysely<Database>, caseId: string, cursor: 
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];
   return {
-    items: page.map((r) => ({ id: r.id, kind: r.kind, data: r.data, added_by: r.added_by, added_at: new Date(r.added_at).toISOString() })),
+    items: page.map((r) => ({
+      id: r.id,
+      kind: r.kind,
+      data: r.data,
+      analysis: r.analysis ?? null,
+      revision: r.revision,
+      added_by: r.added_by,
+      added_at: new Date(r.added_at).toISOString(),
+      updated_at: r.updated_at ? new Date(r.updated_at).toISOString() : null,
+    })),
     nextCursor: rows.length > limit && last ? encode({ t: new Date(last.added_at).toISOString(), id: last.id }) : null,
   };
 }

@@ -3,7 +3,7 @@
  * produced (one statement of data-modifying CTEs), inside the caller's transaction.
  */
 import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
-import type { Actor, CaseState, ContentItem, Effect, JournalEntry, OutboundEvent, Task, TimerSpec } from '../cases/types.js';
+import type { Actor, CaseState, ContentItem, ContentRevision, Effect, JournalEntry, OutboundEvent, Task, TimerSpec } from '../cases/types.js';
 import type { FragmentDefinition } from '../fragments/types.js';
 import { canonicalHash } from '../templates/canonical-hash.js';
 import { goalViewsCte } from './goal-views.js';
@@ -91,6 +91,8 @@ function collect(effects: Effect[]) {
   const cancelled: string[] = [];
   const outbox: OutboundEvent[] = [];
   const content: ContentItem[] = [];
+  const contentUpdates: ContentItem[] = [];
+  const revisions: ContentRevision[] = [];
   const definitions: FragmentDefinition[] = [];
   for (const effect of effects) {
     switch (effect.type) {
@@ -112,6 +114,21 @@ function collect(effects: Effect[]) {
         break;
       case 'content.add':
         content.push(effect.item);
+        // A post's first version starts its history.
+        if (effect.item.revision !== undefined) {
+          revisions.push({
+            contentId: effect.item.id,
+            revision: effect.item.revision,
+            data: effect.item.data,
+            ...(effect.item.analysis ? { analysis: effect.item.analysis } : {}),
+            at: effect.item.addedAt,
+            by: effect.item.addedBy,
+          });
+        }
+        break;
+      case 'content.update':
+        contentUpdates.push(effect.item);
+        revisions.push(effect.revision);
         break;
       case 'definition.store':
         definitions.push(effect.definition);
@@ -120,7 +137,7 @@ function collect(effects: Effect[]) {
   }
   // A timer scheduled and cancelled in the same decision never needs a row.
   const cancelledSet = new Set(cancelled);
-  return { tasks, timers: timers.filter((t) => !cancelledSet.has(t.id)), cancelled, outbox, content, definitions };
+  return { tasks, timers: timers.filter((t) => !cancelledSet.has(t.id)), cancelled, outbox, content, contentUpdates, revisions, definitions };
 }
 
 function journalRows(journal: JournalEntry[]) {
@@ -306,10 +323,32 @@ export async function saveDecisions(
   const content = rowsOf((w) => w.content);
   if (content.length > 0) {
     parts.push(sql`content_rows as (
-      insert into content (id, case_id, kind, data, added_by, added_at)
-      select x.id, x.case_id, x.kind, x.data, x."addedBy", x."addedAt"
+      insert into content (id, case_id, kind, data, added_by, added_at, analysis, revision)
+      select x.id, x.case_id, x.kind, x.data, x."addedBy", x."addedAt", x.analysis, coalesce(x.revision, 1)
       from jsonb_to_recordset(${json(content)}::jsonb)
-        as x(id text, case_id text, kind text, data jsonb, "addedBy" text, "addedAt" timestamptz)
+        as x(id text, case_id text, kind text, data jsonb, "addedBy" text, "addedAt" timestamptz, analysis jsonb, revision int)
+      where x.case_id in (select id from written)
+      returning id)`);
+  }
+  const contentUpdates = rowsOf((w) => w.contentUpdates);
+  if (contentUpdates.length > 0) {
+    // The row keeps the latest of every field (a shallow merge: fields left out keep their value).
+    parts.push(sql`content_updates as (
+      update content c set data = c.data || x.data, analysis = coalesce(x.analysis, c.analysis), revision = x.revision,
+        updated_at = x."updatedAt", updated_by = x."updatedBy"
+      from jsonb_to_recordset(${json(contentUpdates)}::jsonb)
+        as x(id text, case_id text, data jsonb, analysis jsonb, revision int, "updatedAt" timestamptz, "updatedBy" text)
+      where c.id = x.id and c.case_id = x.case_id and x.case_id in (select id from written))`);
+  }
+  const revisions = rowsOf((w) => w.revisions);
+  if (revisions.length > 0) {
+    // A first revision references a content row inserted by the same statement: the foreign key
+    // is checked at the end of the statement, so the order of the CTEs does not matter.
+    parts.push(sql`revision_rows as (
+      insert into content_revisions (content_id, revision, case_id, data, analysis, at, by)
+      select x."contentId", x.revision, x.case_id, x.data, x.analysis, x.at, x.by
+      from jsonb_to_recordset(${json(revisions)}::jsonb)
+        as x("contentId" text, revision int, case_id text, data jsonb, analysis jsonb, at timestamptz, by text)
       where x.case_id in (select id from written))`);
   }
   const definitions = rowsOf((w) => w.definitions.map((body) => ({ key: body.key, version: body.version, hash: canonicalHash(body), body })));

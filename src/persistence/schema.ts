@@ -181,6 +181,22 @@ export interface ContentTable {
   data: Json;
   added_by: string;
   added_at: Timestamp;
+  /** What Tessera computed (a post's sentiment with its model id). */
+  analysis: Json | null;
+  revision: ColumnType<number, number | undefined, number>;
+  updated_at: NullableTimestamp;
+  updated_by: string | null;
+}
+
+/** Every version of a social post (migration 0012). */
+export interface ContentRevisionTable {
+  content_id: string;
+  revision: number;
+  case_id: string;
+  data: Json;
+  analysis: Json | null;
+  at: Timestamp;
+  by: string;
 }
 
 export interface IdempotencyKeyTable {
@@ -341,6 +357,7 @@ export interface Database {
   timers: TimerTable;
   outbox: OutboxTable;
   content: ContentTable;
+  content_revisions: ContentRevisionTable;
   idempotency_keys: IdempotencyKeyTable;
   goal_views: GoalViewTable;
   webhook_subscriptions: WebhookSubscriptionTable;

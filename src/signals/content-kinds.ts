@@ -157,7 +157,8 @@ function explain(kind: ContentKind, errors: ErrorObject[]): ContentProblem[] {
     } else if (e.keyword === 'additionalProperties') {
       const field = String(e.params['additionalProperty']);
       pointer = `${pointer}/${field}`;
-      const known = Object.keys((e.instancePath === '' ? schema : (schema.properties as Record<string, { properties?: object }> | undefined)?.["sentiment"])?.properties ?? {});
+      const holder = (e.instancePath === "" ? schema : schema.properties?.["sentiment"]) as { properties?: Record<string, unknown> } | undefined;
+      const known = Object.keys(holder?.properties ?? {});
       detail = `is not a field of ${kind}; fix the spelling or put it under \`extra\` (fields: ${known.join(', ')})`;
     } else if (e.keyword === 'minProperties') {
       detail = `must have at least one field of ${kind} (${Object.keys(schema.properties ?? {}).join(', ')})`;

@@ -16,6 +16,7 @@ import { createSchemaChecker, type SchemaChecker } from './schema-checker.js';
 import { templateFromFile, type TemplateFile } from './template-file-schema.js';
 import { calendarProblems, workingDeadlineProblem } from './check-calendar.js';
 import type { BusinessCalendar, CaseTemplate } from './types.js';
+import { DEFAULT_THRESHOLDS, DEFAULT_WEIGHTS } from '../signals/priority-score.js';
 
 export interface SourceFile {
   /** Shown in problems; the loader passes the path it read. */
@@ -245,6 +246,57 @@ function checkTemplate(t: CaseTemplate, ctx: TemplateCheckContext): void {
       });
     }
   });
+
+  // Reach / virality escalations: one positive threshold each, no threshold twice, known fragments and roles.
+  const seenThresholds = new Map<string, number>();
+  (t.escalations ?? []).forEach((e, i) => {
+    const base = `/escalations/${i}`;
+    const metrics = (['reach', 'virality'] as const).filter((m) => e.when[m] !== undefined);
+    if (metrics.length !== 1) {
+      at('INVALID_PRIORITY', `${base}/when`, metrics.length === 0 ? 'needs a threshold: `reach: <people>` or `virality: <engagements per hour>`' : 'has both reach and virality; write two escalations, one per threshold');
+    } else {
+      const metric = metrics[0]!;
+      const value = e.when[metric]!;
+      if (!Number.isFinite(value) || value <= 0) at('INVALID_PRIORITY', `${base}/when/${metric}`, `${metric} threshold must be a number > 0 (got ${value})`);
+      const key = `${metric}>=${value}`;
+      const earlier = seenThresholds.get(key);
+      if (earlier !== undefined) at('INVALID_PRIORITY', `${base}/when/${metric}`, `${key} is already escalation ${earlier}; merge their actions`);
+      seenThresholds.set(key, i);
+    }
+    if (e.actions.length === 0 && e.raisePriority === undefined) at('INVALID_PRIORITY', `${base}/actions`, 'does nothing: give it actions or a raisePriority');
+    e.actions.forEach((a, j) => {
+      const path = `${base}/actions/${j}`;
+      if (a.action === 'startFragment') {
+        if (ctx.validFragments.has(a.fragment)) fragmentsOfTemplate.push({ ref: a.fragment, path: `${path}/fragment` });
+        else at('UNKNOWN_FRAGMENT', `${path}/fragment`, unknownFragmentMessage(a.fragment, ctx.validFragments));
+      }
+      if (a.action === 'reassign' && a.queue === undefined) at('INVALID_PRIORITY', path, 'reassign needs a `queue` to move the case to');
+      if ((a.action === 'notify' || a.action === 'reassign') && a.role !== undefined && !t.roles.includes(a.role)) {
+        at('INVALID_REFERENCE', `${path}/role`, `role \`${a.role}\` is not in \`roles\``);
+      }
+    });
+  });
+
+  // Priority: weights >= 0 (and not all 0), thresholds within 0..100 and strictly increasing.
+  if (t.priority) {
+    const weights = t.priority.weights ?? {};
+    for (const [factor, w] of Object.entries(weights)) {
+      if (typeof w !== 'number' || !Number.isFinite(w) || w < 0) at('INVALID_PRIORITY', `/priority/weights/${factor}`, `weight must be a number >= 0 (got ${w}); 0 turns the factor off`);
+    }
+    const merged = { ...DEFAULT_WEIGHTS, ...weights };
+    if (Object.values(merged).every((w) => w === 0)) at('INVALID_PRIORITY', '/priority/weights', 'every weight is 0: the score would always be 0; give some factor a weight > 0');
+    const thresholds = { ...DEFAULT_THRESHOLDS, ...(t.priority.thresholds ?? {}) };
+    for (const [name, v] of Object.entries(t.priority.thresholds ?? {})) {
+      if (!Number.isFinite(v) || v < 0 || v > 100) at('INVALID_PRIORITY', `/priority/thresholds/${name}`, `must be a score from 0 to 100 (got ${v})`);
+    }
+    if (!(thresholds.normal < thresholds.high && thresholds.high < thresholds.urgent)) {
+      at(
+        'INVALID_PRIORITY',
+        '/priority/thresholds',
+        `must increase: normal < high < urgent (got normal ${thresholds.normal}, high ${thresholds.high}, urgent ${thresholds.urgent}, defaults filled in)`,
+      );
+    }
+  }
 
   // Roles: every task of the template's fragments can be worked by one of its roles.
   const roles = new Set(t.roles);

@@ -26,6 +26,8 @@ export const LOAD_PROBLEM_CODES = [
   'INVALID_CALENDAR',
   /** An intake rule that cannot work: attach without a threading key, a rule an earlier one always shadows, an option with no effect. */
   'INVALID_INTAKE_RULE',
+  /** A `priority:` section or `escalations:` threshold that makes no sense (negative weight, thresholds not increasing). */
+  'INVALID_PRIORITY',
   /** A published key@version was edited instead of bumped. */
   'VERSION_CHANGED',
 ] as const;

@@ -164,6 +164,49 @@ export const SlaSpecSchema = Type.Object(
   { additionalProperties: false },
 );
 
+const Weight = (factor: string) => Type.Optional(Type.Number({ description: `weight of ${factor} (>= 0)` }));
+
+export const TemplatePrioritySchema = Type.Object(
+  {
+    severity: Type.Optional(
+      Type.Union([Type.Literal('low'), Type.Literal('normal'), Type.Literal('high'), Type.Literal('critical')], { description: 'Severity of the case type (a factor of the score).' }),
+    ),
+    weights: Type.Optional(
+      Type.Object(
+        {
+          lifetime_value: Weight('the customer lifetime value percentile'),
+          referral_value: Weight('the customer referral value percentile'),
+          sentiment: Weight('the most negative post'),
+          reach: Weight('the widest post'),
+          influence: Weight("the most followed author's followers"),
+          virality: Weight('the fastest engagement growth'),
+          severity: Weight('the template severity'),
+        },
+        { additionalProperties: false, description: 'Factor weights; missing ones keep their default.' },
+      ),
+    ),
+    thresholds: Type.Optional(
+      Type.Object(
+        { normal: Type.Optional(Type.Number()), high: Type.Optional(Type.Number()), urgent: Type.Optional(Type.Number()) },
+        { additionalProperties: false, description: 'Score (0..100) from which the priority is normal, high, urgent; strictly increasing.' },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const SignalEscalationSchema = Type.Object(
+  {
+    when: Type.Object(
+      { reach: Type.Optional(Type.Number({ description: 'the widest post reaches this many people' })), virality: Type.Optional(Type.Number({ description: 'a post gains this many engagements per hour' })) },
+      { additionalProperties: false, description: 'Exactly one of reach, virality.' },
+    ),
+    raisePriority: Type.Optional(PrioritySchema),
+    actions: Type.Array(EscalationSchema, { description: 'notify, reassign, setPriority, startFragment (as in SLA escalations).' }),
+  },
+  { additionalProperties: false },
+);
+
 export const TemplateFileSchema = Type.Object(
   {
     key: Type.String({ pattern: KEY_PATTERN, maxLength: 64, description: 'kebab-case template key.' }),
@@ -188,6 +231,8 @@ export const TemplateFileSchema = Type.Object(
     slas: Type.Optional(Type.Array(SlaSpecSchema)),
     pausable: Type.Optional(Type.Boolean({ description: 'Cases may be put on hold; goal clocks stop while held.' })),
     calendar: Type.Optional(BusinessCalendarSchema),
+    priority: Type.Optional(TemplatePrioritySchema),
+    escalations: Type.Optional(Type.Array(SignalEscalationSchema, { description: 'Reach / virality thresholds; each escalates once per case.' })),
   },
   {
     $id: 'https://tessera.dev/schemas/case-template.json',

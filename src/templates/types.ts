@@ -5,6 +5,7 @@
 import type { IntakeKind } from '../inbound/intake-event.js';
 import type { Priority } from '../cases/types.js';
 import type { FragmentRef } from '../fragments/types.js';
+import type { PriorityFactorName, Severity } from '../signals/priority-score.js';
 
 export interface GoalSpec {
   key: string;
@@ -88,6 +89,28 @@ export interface CaseTemplate {
    * `after` delays stay elapsed time.
    */
   calendar?: BusinessCalendar;
+  /** How the priority score is computed for this case type (defaults: signals/priority-score.ts). */
+  priority?: TemplatePriority;
+  /** Reach / virality thresholds: crossing one raises the priority and runs its actions, once per case. */
+  escalations?: SignalEscalation[];
+}
+
+export interface TemplatePriority {
+  /** The case type's severity, one factor of the score (default normal). */
+  severity?: Severity;
+  /** Weight per factor (>= 0; missing ones keep their default). */
+  weights?: Partial<Record<PriorityFactorName, number>>;
+  /** Score (0..100) from which the priority is normal, high, urgent; strictly increasing. */
+  thresholds?: { normal?: number; high?: number; urgent?: number };
+}
+
+export interface SignalEscalation {
+  /** Exactly one: the widest post's reach, or the fastest post's engagements per hour. */
+  when: { reach?: number; virality?: number };
+  /** The priority becomes at least this (default: one step above what it was). */
+  raisePriority?: Priority;
+  /** notify (outbound case.escalated names the role/queue), reassign (to a queue), startFragment. */
+  actions: Escalation[];
 }
 
 /**

@@ -76,6 +76,35 @@ export const EVENT_TYPES: readonly EventTypeInfo[] = [
   { type: 'fragment.cancelled', description: 'A process fragment was cancelled.', schema: payload({ fragmentId: str, definition: str }, ['fragmentId']) },
   { type: 'milestone.reached', description: 'A fragment set a milestone.', schema: payload({ fragmentId: str, milestone: str }, ['milestone']) },
   { type: 'content.added', description: 'A note, attachment, social post or CRM profile was attached.', schema: payload({ contentId: str, kind: str }, ['contentId', 'kind']) },
+  {
+    type: 'content.updated',
+    description: 'A social post already on the case was sent again (same channel and post id / url): new figures, a new revision.',
+    schema: payload({ contentId: str, kind: str, revision: { type: 'integer' } }, ['contentId', 'kind', 'revision']),
+  },
+  {
+    type: 'case.priority_changed',
+    description: 'The effective priority changed: the score moved (content, customer metrics), an escalation raised it, or a supervisor overrode or released it.',
+    schema: payload(
+      { from: { enum: ['low', 'normal', 'high', 'urgent'] }, to: { enum: ['low', 'normal', 'high', 'urgent'] }, score: { type: 'number' }, trigger: str },
+      ['from', 'to'],
+    ),
+  },
+  {
+    type: 'case.escalated',
+    description: "A linked post's reach or virality crossed a template escalation threshold (once per threshold per case).",
+    schema: payload(
+      {
+        threshold: { ...str, description: 'e.g. reach>=10000, virality>=50' },
+        metric: { enum: ['reach', 'virality'] },
+        limit: { type: 'number' },
+        value: { type: 'number', description: 'reach, or engagements per hour' },
+        contentId: str,
+        priority: { enum: ['low', 'normal', 'high', 'urgent'] },
+        notify: { type: 'array', items: { type: 'object', properties: { role: str, queue: str } } },
+      },
+      ['threshold', 'metric', 'value', 'priority'],
+    ),
+  },
 ];
 
 const KNOWN = new Set(EVENT_TYPES.map((e) => e.type));

@@ -80,6 +80,9 @@ interface Row {
   openBody?: string;
 }
 
+/** Content id of the post each fixture case got for the revisions row. */
+const postOf = new Map<string, string>();
+
 const row = (route: string, request: Row['request'], statuses: readonly number[], extra: Partial<Row> = {}): Row => {
   expect(statuses, route).toHaveLength(WHO.length);
   return { route, request, expect: Object.fromEntries(WHO.map((w, i) => [w, statuses[i]!])) as Record<Who, number>, ...extra };
@@ -176,6 +179,16 @@ const ROWS: Row[] = [
   row('GET /v1/cases/:id/content', (f) => ({ url: `/v1/cases/${f.case.id}/content` }), [200, 200, 200, 200, 404, 403, 401]),
   row('POST /v1/cases/:id/events', (f) => ({ url: `/v1/cases/${f.case.id}/events`, body: { type: 'BILLING_RECORDS_RECEIVED', data: { records: [] } } }), [200, 200, 200, 200, 404, 200, 401]),
   row('POST /v1/cases/:id/content', (f) => ({ url: `/v1/cases/${f.case.id}/content`, body: { kind: 'note', data: { text: 'matrix' } } }), [201, 201, 201, 201, 404, 201, 401]),
+  row('GET /v1/cases/:id/content/:content_id/revisions', (f) => ({ url: `/v1/cases/${f.case.id}/content/${postOf.get(f.case.id)}/revisions` }), [200, 200, 200, 200, 404, 403, 401], {
+    prepare: async (f) => {
+      const res = api.expectStatus(await api.call(actors.supervisor, 'POST', `/v1/cases/${f.case.id}/content`, { kind: 'social_post', data: { channel: 'x', post_id: `m-${f.tag}`, reach: 10 } }), 201);
+      postOf.set(f.case.id, res.json().content.id);
+    },
+  }),
+  row('POST /v1/cases/:id/priority', (f) => ({ url: `/v1/cases/${f.case.id}/priority`, body: { priority: 'high', reason: 'matrix' } }), [200, 200, 403, 403, 403, 403, 401]),
+  row('DELETE /v1/cases/:id/priority', (f) => ({ url: `/v1/cases/${f.case.id}/priority`, body: { reason: 'matrix' } }), [200, 200, 403, 403, 403, 403, 401], {
+    prepare: async (f) => void api.expectStatus(await api.call(actors.supervisor, 'POST', `/v1/cases/${f.case.id}/priority`, { priority: 'high', reason: 'matrix' }), 200),
+  }),
   row('POST /v1/cases/:id/fragments', (f) => ({ url: `/v1/cases/${f.case.id}/fragments`, body: { ref: 'credit-note@1' } }), [201, 201, 201, 201, 404, 403, 401]),
   row('POST /v1/cases/:id/fragments/:fid/adapt', (f) => ({ url: `/v1/cases/${f.case.id}/fragments/${f.fragmentId}/adapt`, body: { action: 'cancel', reason: 'matrix' } }), [200, 200, 200, 403, 404, 403, 401]),
   row('POST /v1/cases/:id/goals', (f) => ({ url: `/v1/cases/${f.case.id}/goals`, body: { key: 'matrix_goal', title: 'Matrix', condition: 'true' } }), [201, 201, 201, 201, 404, 403, 401]),

@@ -152,7 +152,7 @@ describe('billing-dispute, end to end', () => {
     await api.complete(agent, taskOf(c, investigate.id, 'investigating').id, { finding: 'duplicate_charge', disputedAmount: 150 });
     await refresh();
     expect(c.milestones).toHaveProperty('charge_investigated');
-    expect(c.priority).toBe('normal');
+    expect(c.priority.value).toBe('normal');
     await api.complete(agent, taskOf(c, investigate.id, 'deciding').id, { decision: 'refund', amount: 150, reason: 'Charged twice' });
     await refresh();
     expect(fragmentOf(c, 'investigate-charge').status).toBe('done');

@@ -158,7 +158,7 @@ describe('product-repair, end to end', () => {
     await api.event(integrator, c.id, { type: 'SUPPLIER_REJECTED', data: { reason: 'Water damage' } });
     await refresh();
     expect(fragmentOf(c, 'supplier-repair')).toMatchObject({ status: 'done', states: ['rejected'] });
-    expect(c.priority).toBe('high');
+    expect(c.priority.value).toBe('high');
     expect(c.case_file.repair).toEqual({ supplier: 'FixCo', outcome: 'rejected', rejectionReason: 'Water damage' });
     expect(c.goals.find((g) => g.key === 'supplier_verdict')?.status).toBe('achieved');
     expect(c.goals.find((g) => g.key === 'working_device_returned')?.status).toBe('open');

@@ -163,7 +163,7 @@ describe('supervisors', () => {
 describe('integrators', () => {
   it('send events and content to any case', async () => {
     api.expectStatus(await api.call(integrator, 'POST', `/v1/cases/${c.id}/events`, records), 200);
-    api.expectStatus(await api.call(integrator, 'POST', `/v1/cases/${c.id}/content`, { kind: 'crm_profile', data: { lifetimeValue: 1200 } }), 201);
+    api.expectStatus(await api.call(integrator, 'POST', `/v1/cases/${c.id}/content`, { kind: 'crm_profile', data: { lifetime_value: 1200 } }), 201);
     const journal = await api.timeline(supervisor, c.id);
     expect(journal.slice(-2).map((e) => e.actor)).toEqual([
       expect.objectContaining({ id: integrator.userId, role: 'integrator' }),

@@ -85,14 +85,18 @@ describe('social-complaint, end to end', () => {
   it('records a social post from an integrator as content (version 2)', async () => {
     const res = await api.call(integrator, 'POST', `/v1/cases/${c.id}/content`, {
       kind: 'social_post',
-      data: { channel: 'x', author_handle: '@jane', text: 'Still waiting...', reach: 31000, sentiment: -0.9 },
+      data: { channel: 'x', post_id: 'x-1', author_handle: '@jane', text: 'Still waiting...', reach: 31000, sentiment: { score: -0.9, source: 'listening' } },
     });
     api.expectStatus(res, 201);
     expect(res.json().version).toBe(2);
     const content = api.expectStatus(await api.call(agent, 'GET', `/v1/cases/${c.id}/content`), 200).json();
     expect(content.items).toHaveLength(1);
     expect(content.items[0]).toMatchObject({ kind: 'social_post' });
-    expect(await stepEntries(1)).toEqual([expect.objectContaining({ version: 2, type: 'content.added', actor: { id: integrator.userId, role: 'integrator' } })]);
+    // The post changes the priority score (reach, computed sentiment): journaled with it, by the same actor.
+    expect(await stepEntries(1)).toEqual([
+      expect.objectContaining({ version: 2, type: 'content.added', actor: { id: integrator.userId, role: 'integrator' } }),
+      expect.objectContaining({ version: 2, type: 'priority.changed', actor: { id: integrator.userId, role: 'integrator' } }),
+    ]);
     expect((await rows.outboxTypes(c.id)).at(-1)).toBe('content.added');
     c = await api.get(agent, c.id);
   });
@@ -109,7 +113,7 @@ describe('social-complaint, end to end', () => {
     expect(c.tasks.find((x) => x.id === task.id)).toBeUndefined();
     expect(c.case_file.triage).toEqual({ severity: 'high', category: 'product' });
     expect(Object.keys(c.milestones)).toEqual(['triaged']);
-    expect(c.priority).toBe('normal');
+    expect(c.priority.value).toBe('normal');
 
     const outbox = (await rows.outboxTypes(c.id)).slice(outboxBefore);
     expect(outbox).toEqual(['task.completed', 'milestone.reached', 'fragment.completed']);

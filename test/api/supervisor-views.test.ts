@@ -109,7 +109,7 @@ describe('GET /v1/goals', () => {
       template: { key: 'product-repair', version: 1 },
       queue,
       owner_id: ownerA,
-      priority: c1.priority,
+      priority: c1.priority.value,
       case_status: 'open',
       goal_key: 'rma_issued',
       goal_title: 'RMA issued within a day',

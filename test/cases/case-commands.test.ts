@@ -23,20 +23,20 @@ describe('content.add', () => {
     const c = h.open();
     const d = h.ok(c, {
       type: 'content.add',
-      kind: 'social_post',
-      data: { channel: 'x', author: '@angry', text: 'Still no parcel', reach: 12000, sentiment: -0.8 },
+      kind: 'note',
+      data: { text: 'Customer called about the parcel', visibility: 'internal' },
     });
     const [added] = effectsOf(d.effects, 'content.add');
     expect(added!.item).toEqual({
       id: expect.any(String),
-      kind: 'social_post',
-      data: { channel: 'x', author: '@angry', text: 'Still no parcel', reach: 12000, sentiment: -0.8 },
+      kind: 'note',
+      data: { text: 'Customer called about the parcel', visibility: 'internal' },
       addedBy: 'ana',
       addedAt: h.now().toISOString(),
     });
     expect(journalTypes(d)).toEqual(['content.added']);
     expect(d.case.version).toBe(c.version + 1);
-    h.rejects(c, { type: 'content.add', kind: 'video' as 'note', data: {} }, 'VALIDATION_FAILED');
+    h.rejects(c, { type: 'content.add', kind: 'video' as 'note', data: {} }, 'CONTENT_INVALID');
   });
 });
 

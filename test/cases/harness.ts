@@ -3,8 +3,8 @@
  * and fragment definitions, and deep-frozen inputs (a mutation of the input throws).
  */
 import { expect } from 'vitest';
-import { createEngine } from '../../src/cases/engine.js';
-import type { Actor, CaseState, Command, DecideContext, Decision, Effect, OpenCaseInput } from '../../src/cases/types.js';
+import { createEngine, type EngineOptions } from '../../src/cases/engine.js';
+import type { Actor, CaseState, Command, CustomerValue, DecideContext, Decision, Effect, OpenCaseInput } from '../../src/cases/types.js';
 import type { FragmentDefinition } from '../../src/fragments/types.js';
 import type { CaseTemplate } from '../../src/templates/types.js';
 
@@ -183,14 +183,20 @@ export interface Harness {
 }
 
 export function createHarness(
-  options: { template?: CaseTemplate; definitions?: FragmentDefinition[] } = {},
+  options: {
+    template?: CaseTemplate;
+    definitions?: FragmentDefinition[];
+    engine?: EngineOptions;
+    /** The customer value every decision sees (as the command runner would look it up). */
+    customerValue?: () => CustomerValue | null | undefined;
+  } = {},
 ): Harness {
   const template = options.template ?? TEMPLATE;
   const definitions = new Map<string, FragmentDefinition>();
   for (const def of options.definitions ?? [INTAKE_V1, REFUND_V1, REFUND_V2, PUBLIC_REPLY_V1]) {
     definitions.set(`${def.key}@${def.version}`, def);
   }
-  const engine = createEngine();
+  const engine = createEngine(options.engine);
   let now = new Date(START);
   let sequence = 0;
   const context = (actor: Actor): DecideContext => ({
@@ -199,6 +205,7 @@ export function createHarness(
     newId: () => `id-${++sequence}`,
     template,
     definitions: (ref) => definitions.get(ref),
+    ...(options.customerValue?.() !== undefined ? { customerValue: options.customerValue() } : {}),
   });
 
   const harness: Harness = {

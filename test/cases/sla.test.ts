@@ -87,8 +87,8 @@ describe('goal SLA points', () => {
       from: { ownerId: 'ana', queue: 'complaints' },
       to: { ownerId: null, queue: 'complaint-leads' },
     });
-    expect(outbox(d.effects)).toEqual(['case.reassigned', 'goal.breached']);
-    expect(effectsOf(d.effects, 'outbox.emit')[1]!.event.data).toEqual({
+    expect(outbox(d.effects)).toEqual(['case.priority_changed', 'case.reassigned', 'goal.breached']);
+    expect(effectsOf(d.effects, 'outbox.emit')[2]!.event.data).toEqual({
       caseId: c.id,
       goalKey: 'replied',
       title: 'Reply to the customer',

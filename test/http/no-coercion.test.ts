@@ -122,8 +122,8 @@ describe('numbers JSON cannot hold', () => {
     const c = await caseApi(t).open(agent, { template: 'billing-dispute', title: `Overflow ${n}`, case_file: { account: { id: 'acc-o' } } });
     const rows = caseRows(t);
     const before = await rows.snapshot(c.id);
-    const res = await send(agent, 'POST', `/v1/cases/${c.id}/content`, `{"kind": "note", "data": {"text": "t", "nested": [1, {"score": ${n}}]}}`);
-    const problem = expectFieldRefused(res, '/data/nested/1/score');
+    const res = await send(agent, 'POST', `/v1/cases/${c.id}/content`, `{"kind": "note", "data": {"text": "t", "extra": {"nested": [1, {"score": ${n}}]}}}`);
+    const problem = expectFieldRefused(res, '/data/extra/nested/1/score');
     expect(problem.errors[0]).toMatchObject({ in: 'body', detail: expect.stringMatching(/finite/) });
     expect(await rows.snapshot(c.id)).toEqual(before);
   });

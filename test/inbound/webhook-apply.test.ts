@@ -97,14 +97,14 @@ describe('with workers', () => {
         {
           when: "type = 'social.post'",
           correlate: { by: 'customer_handle', value: 'post.author' },
-          attach: { kind: 'social_post', data: '{ "channel": post.channel, "author": post.author, "text": post.text }' },
+          attach: { kind: 'social_post', data: '{ "channel": post.channel, "post_id": post.id, "author_handle": post.author, "text": post.text }' },
         },
       ],
     });
     const byId = await s.openCase({ customer: { id: 'cust-42', name: 'Ada' } });
     const byHandle = await s.openCase({ customer: { id: 'cust-43', handle: '@grace' } });
     await s.send(src.key, { type: 'crm.profile', customer: { id: 'cust-42', segment: 'vip', ltv: 1200 } }, { secret: src.secret });
-    await s.send(src.key, { type: 'social.post', post: { channel: 'x', author: '@grace', text: 'still waiting' } }, { secret: src.secret });
+    await s.send(src.key, { type: 'social.post', post: { channel: 'x', id: 'p-1', author: '@grace', text: 'still waiting' } }, { secret: src.secret });
     // Two keys: applied independently (in parallel), each to its own case.
     const rows = await s.settled(src.key);
     expect(rows.map((r) => [r.status, r.case_id])).toEqual([
@@ -114,7 +114,7 @@ describe('with workers', () => {
     const content = await s.db.selectFrom('content').select(['case_id', 'kind', 'data', 'added_by']).where('case_id', 'in', [byId, byHandle]).orderBy('kind').execute();
     expect(content).toEqual([
       { case_id: byId, kind: 'crm_profile', data: { segment: 'vip', lifetime_value: 1200 }, added_by: `inbound:${src.key}` },
-      { case_id: byHandle, kind: 'social_post', data: { channel: 'x', author: '@grace', text: 'still waiting' }, added_by: `inbound:${src.key}` },
+      { case_id: byHandle, kind: 'social_post', data: { channel: 'x', post_id: 'p-1', author_handle: '@grace', text: 'still waiting' }, added_by: `inbound:${src.key}` },
     ]);
   });
 

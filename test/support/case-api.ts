@@ -45,14 +45,25 @@ export interface GoalView {
   ad_hoc: boolean;
 }
 
+export interface PriorityView {
+  value: string;
+  score: number | null;
+  computed: string | null;
+  floor: string;
+  factors: { name: string; value: number; weight: number; contribution: number; explanation: string }[];
+  overridden_by: { user_id: string; priority: string; reason: string; at: string } | null;
+  escalations_crossed: string[];
+}
+
 export interface CaseView {
   id: string;
   template: { key: string; version: number };
   title: string;
   status: string;
-  priority: string;
+  priority: PriorityView;
   owner_id: string | null;
   queue: string | null;
+  posts: Record<string, any>[];
   case_file: Record<string, any>;
   milestones: Record<string, string>;
   goals: GoalView[];

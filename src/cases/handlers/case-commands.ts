@@ -1,6 +1,10 @@
 import { emit, journal, type Draft } from '../draft.js';
 import { reject } from '../rejection.js';
-import { CONTENT_KINDS, type Assignment, type Command, type ContentItem } from '../types.js';
+import type { SocialPostData } from '../../signals/content-kinds.js';
+import { receivePost } from '../post-signals.js';
+import { recomputePriority } from '../priority.js';
+import { runReachEscalations } from '../reach-escalation.js';
+import { type Assignment, type Command, type ContentItem } from '../types.js';
 import { windDown } from '../wind-down.js';
 
 type Reassign = Extract<Command, { type: 'case.reassign' }>;
@@ -33,15 +37,30 @@ export function reassignCase(d: Draft, command: Reassign): Record<string, unknow
   return now;
 }
 
-/** Attaches evidence (note, attachment, social post, CRM profile) to the case. */
+/**
+ * Attaches evidence (note, attachment, social post, CRM profile) to the case, checked against its
+ * kind's schema (CONTENT_INVALID names the field). A social post whose identity (channel + post
+ * id or URL) is already on the case updates it instead (cases/post-signals.ts). A post runs the
+ * reach escalations and recomputes the priority.
+ */
 export function addContent(d: Draft, command: AddContent): Record<string, unknown> {
-  if (!(CONTENT_KINDS as readonly string[]).includes(command.kind)) {
-    reject('VALIDATION_FAILED', `Content kind "${command.kind}" is unknown; use one of ${CONTENT_KINDS.join(', ')}.`);
+  const checked = d.engine.content.check(command.kind, command.data);
+  if (!checked.ok) {
+    const first = checked.problems[0]!;
+    reject('CONTENT_INVALID', `The ${String(command.kind)} content is invalid: ${first.pointer} ${first.detail}. Nothing was written; fix the field${checked.problems.length > 1 ? 's listed in errors' : ''} and send it again.`, {
+      errors: checked.problems.map((p) => ({ pointer: p.pointer, in: 'body', detail: p.detail })),
+    });
+  }
+  if (checked.kind === 'social_post') {
+    const received = receivePost(d, checked.data as SocialPostData);
+    runReachEscalations(d);
+    recomputePriority(d, received.updated ? 'content.updated' : 'content.added');
+    return received;
   }
   const item: ContentItem = {
     id: d.ctx.newId(),
-    kind: command.kind,
-    data: structuredClone(command.data ?? {}),
+    kind: checked.kind,
+    data: structuredClone(checked.data),
     addedBy: d.ctx.actor.id,
     addedAt: d.now,
   };
