@@ -9,6 +9,7 @@ import { createCatalog, type Catalog } from './commands/catalog.js';
 import { createCommandRunner, type CommandRunner, type CustomerValueLookup } from './commands/run-command.js';
 import { createSentimentAnalyzer, loadWinkModel, type SentimentAnalyzer } from './signals/sentiment.js';
 import { loadStoredDefinitions, publishDefinitions } from './persistence/definition-store.js';
+import { valuePercentiles } from './persistence/customer-store.js';
 import { createDbClock, type DbClock } from './persistence/db-clock.js';
 import type { DatabaseHandle } from './platform/database.js';
 import type { JobQueue } from './platform/job-queue.js';
@@ -28,6 +29,8 @@ export interface Core {
   now: () => Date;
   /** This process's clock, corrected by the offset to the database's clock it has learned. */
   clock: DbClock;
+  /** The process's one sentiment analyzer (the engine's; intake scores posts with it before its rules decide). */
+  sentiment: SentimentAnalyzer;
 }
 
 export interface CoreOptions {
@@ -78,7 +81,8 @@ export async function assembleCore(options: CoreOptions): Promise<Core> {
     clock,
     afterCommit: (committed) => relay.handOver(committed),
     ...(options.now ? { now: options.now } : {}),
-    ...(options.customerValue ? { customerValue: options.customerValue } : {}),
+    // The customer's value percentiles (customers store) feed the priority score.
+    customerValue: options.customerValue ?? ((db, customerId) => valuePercentiles(db, customerId)),
   });
-  return { catalog, engine, runner, relay, clock, now: options.now ?? clock.now };
+  return { catalog, engine, runner, relay, clock, now: options.now ?? clock.now, sentiment };
 }

@@ -63,7 +63,7 @@ export function assembleServices(deps: ServicesDeps): Services {
   const sources = createInboundSources({ db, secrets: deps.secrets, catalog: deps.core.catalog, sandbox });
   const inboxRelay = createInboxRelay({ db, jobs: deps.jobs, logger: deps.logger });
   const writes = createIdempotentWriter({ db, secrets: deps.secrets });
-  const signals = createSignalIntake();
+  const signals = createSignalIntake({ sentiment: () => deps.core.sentiment });
   return {
     apiKeys: createApiKeyStore(db),
     sources,

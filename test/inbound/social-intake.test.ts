@@ -9,7 +9,7 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyCustomerCommand } from '../../src/commands/apply-customer-command.js';
-import { openInboundStack, type InboundStack } from './inbound-stack.js';
+import { admin, openInboundStack, type InboundStack } from './inbound-stack.js';
 
 const CATALOG = path.resolve(import.meta.dirname, '../../case-templates');
 
@@ -129,12 +129,40 @@ describe('social posts through template intake rules', () => {
     expect(posts.map((p) => (p.data as { post_id: string }).post_id).sort()).toEqual(['p-1', 'p-2']);
   });
 
-  it('an update of the post threads into the case that has it, by the post id', async () => {
-    const sent = await s.send(src.key, { ...post({ id: 'p-1', author: '@vip_ana', text: 'Worst service ever. My order never arrived and nobody answers. Furious!', reach: 20_000 }), type: 'post.updated' }, { secret: src.secret });
+  it('the case shows its priority with the factors that made it', async () => {
+    const view = await s.app.inject({ method: 'GET', url: `/v1/cases/${complaint}`, headers: admin });
+    expect(view.statusCode, view.body).toBe(200);
+    const priority = view.json().priority;
+    expect(priority.value).toBe('high');
+    const factors = Object.fromEntries((priority.factors as { name: string; value: number; contribution: number }[]).map((f) => [f.name, f]));
+    // The customer's value percentile (top of the base) and the negative sentiment are among the factors.
+    expect(Object.keys(factors).length).toBeGreaterThan(2);
+    expect(JSON.stringify(priority.factors)).toMatch(/sentiment/);
+  });
+
+  const update = (reach: number) => ({ ...post({ id: 'p-1', author: '@vip_ana', text: 'Worst service ever. My order never arrived and nobody answers. Furious!', reach }), type: 'post.updated' });
+  const escalations = async () => (await s.journal(complaint)).filter((e) => e.type === 'case.escalated');
+
+  it('an update of the post crossing the reach threshold threads into its case by the post id and escalates once', async () => {
+    const sent = await s.send(src.key, update(20_000), { secret: src.secret });
     const row = await rowOf(sent.webhookId);
     expect(row).toMatchObject({ status: 'applied', case_id: complaint });
     expect(row.result).toMatchObject({ outcome: 'threaded', thread_key: 'ref:post_id', intake_rule: 'social-complaint@1#/intake/2' });
     expect(await casesOf(vip)).toHaveLength(1);
+    expect(await escalations()).toHaveLength(1);
+    const [c] = await casesOf(vip);
+    expect(c!.priority).toBe('urgent');
+    const outbox = await s.db.selectFrom('outbox').select('type').where('case_id', '=', complaint).where('type', '=', 'case.escalated').execute();
+    expect(outbox).toHaveLength(1);
+  });
+
+  it('a second update below the next threshold does not escalate again', async () => {
+    const sent = await s.send(src.key, update(40_000), { secret: src.secret });
+    const row = await rowOf(sent.webhookId);
+    expect(row).toMatchObject({ status: 'applied', case_id: complaint });
+    expect(await escalations()).toHaveLength(1);
+    const outbox = await s.db.selectFrom('outbox').select('type').where('case_id', '=', complaint).where('type', '=', 'case.escalated').execute();
+    expect(outbox).toHaveLength(1);
   });
 
   it('a positive post is recorded on the customer (created from the handle) and opens nothing', async () => {
