@@ -12,7 +12,7 @@ import type { Actor } from '../cases/types.js';
 import { hashRequest } from '../commands/run-command.js';
 import type { IdempotentWriter } from '../commands/run-idempotent.js';
 import { recordCustomerActivity } from '../commands/record-customer-activity.js';
-import { resolveCustomer, type CustomerReference } from '../commands/resolve-customer.js';
+import { findCustomer, resolveCustomer, type CustomerReference } from '../commands/resolve-customer.js';
 import { customerSnapshot, type ActivityInput, type IdentityInput } from '../customers/index.js';
 import { loadCustomer, valuePercentiles } from '../persistence/customer-store.js';
 import type { Database } from '../persistence/schema.js';
@@ -52,23 +52,32 @@ function activityOf(event: IntakeEvent, at: Date): ActivityInput {
 }
 
 export function createCustomerIntake(deps: CustomerIntakeDeps): IntakeCustomers {
+  /** What intake rules read as `customer`: the snapshot with the value percentiles over the base. */
+  async function summaryOf(id: string) {
+    const state = await loadCustomer(deps.db, id);
+    if (!state) return { id, summary: {} };
+    const snapshot = customerSnapshot(state, await valuePercentiles(deps.db, id));
+    return { id, summary: snapshot as unknown as Record<string, unknown> };
+  }
+
   return {
     async resolve(event, idem) {
       const actor: Actor = { id: idem.owner, role: 'system' };
+      const reference = customerReference(event);
+      // Most posts come from known customers: a read finds them, with no transaction to write.
+      // (The identity that found them is theirs already, so resolve would add nothing.)
+      const known = reference.externalIds || reference.identities ? await findCustomer(deps.db, reference) : undefined;
+      if (known) return summaryOf(known);
       const response = await deps.writes.run(
         { owner: idem.owner, key: idem.key, requestHash: hashRequest({ resolve: event.customer }) },
         {
           effect: async (trx) => {
-            const resolved = await resolveCustomer(trx, customerReference(event), { actor, reason: `intake: ${event.source} ${event.type}` });
+            const resolved = await resolveCustomer(trx, reference, { actor, reason: `intake: ${event.source} ${event.type}` });
             return { answer: { statusCode: 200, body: { customer_id: resolved.customer.id } }, afterCommit: () => deps.handOverOutbox(resolved.pendingOutbox) };
           },
         },
       );
-      const id = (response.body as { customer_id: string }).customer_id;
-      const state = await loadCustomer(deps.db, id);
-      if (!state) return { id, summary: {} };
-      const snapshot = customerSnapshot(state, await valuePercentiles(deps.db, id));
-      return { id, summary: snapshot as unknown as Record<string, unknown> };
+      return summaryOf((response.body as { customer_id: string }).customer_id);
     },
 
     async record(customer, event, idem, at) {
