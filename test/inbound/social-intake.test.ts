@@ -144,7 +144,7 @@ describe('social posts through template intake rules', () => {
   const escalations = async () => (await s.journal(complaint)).filter((e) => e.type === 'case.escalated');
 
   it('an update of the post crossing the reach threshold threads into its case by the post id and escalates once', async () => {
-    const sent = await s.send(src.key, update(20_000), { secret: src.secret });
+    const sent = await s.send(src.key, update(60_000), { secret: src.secret });
     const row = await rowOf(sent.webhookId);
     expect(row).toMatchObject({ status: 'applied', case_id: complaint });
     expect(row.result).toMatchObject({ outcome: 'threaded', thread_key: 'ref:post_id', intake_rule: 'social-complaint@1#/intake/2' });
@@ -157,7 +157,7 @@ describe('social posts through template intake rules', () => {
   });
 
   it('a second update below the next threshold does not escalate again', async () => {
-    const sent = await s.send(src.key, update(40_000), { secret: src.secret });
+    const sent = await s.send(src.key, update(120_000), { secret: src.secret });
     const row = await rowOf(sent.webhookId);
     expect(row).toMatchObject({ status: 'applied', case_id: complaint });
     expect(await escalations()).toHaveLength(1);

@@ -264,7 +264,7 @@ describe('bad files', () => {
 
   it('a condition over a variable that is not in scope', async () => {
     const dir = await catalog({
-      'hello.yaml': TEMPLATE.replace(`condition: "'greeted' in milestones"`, `condition: "customer.vip == true"`),
+      'hello.yaml': TEMPLATE.replace(`condition: "'greeted' in milestones"`, `condition: "order.vip == true"`),
       'fragments/say-hello.yaml': FRAGMENT,
     });
     const { problems } = await loadCatalog(dir);
