@@ -22,8 +22,11 @@ import type { DatabaseHandle } from './platform/database.js';
 import type { JobQueue } from './platform/job-queue.js';
 import type { SecretBox } from './platform/secret-box.js';
 import type { CaseState } from './cases/types.js';
+import { customerSnapshot } from './customers/snapshot.js';
+import type { CustomerState } from './customers/types.js';
 import type { Core } from './core.js';
 import { caseRoutes } from './http/case-routes.js';
+import { customerRoutes } from './http/customer-routes.js';
 import { catalogRoutes } from './http/catalog-routes.js';
 import { taskRoutes } from './http/task-routes.js';
 import { supervisorRoutes } from './http/supervisor-routes.js';
@@ -130,14 +133,18 @@ export async function buildApp(deps: AppDeps) {
       ...(deps.resolveHost ? { resolveHost: deps.resolveHost } : {}),
     });
   const { apiKeys, sources, writes } = services;
-  const describe = (state: CaseState) =>
-    deps.core.engine.acceptedEvents(state, { definitions: (ref) => deps.core.catalog.fragment(ref) });
+  const describe = (state: CaseState, customer?: CustomerState) =>
+    deps.core.engine.acceptedEvents(state, {
+      definitions: (ref) => deps.core.catalog.fragment(ref),
+      ...(customer ? { customer: customerSnapshot(customer) } : {}),
+    });
   await app.register(async (api) => {
     await api.register(auth, { apiKeys, adminKey: config.adminKey, localAdminToken: deps.localAdminToken });
     await api.register(apiKeyRoutes, { apiKeys, writes });
     await api.register(catalogRoutes, { catalog: deps.core.catalog });
     await api.register(caseRoutes, { core: deps.core, db: deps.database.db, describe });
     await api.register(taskRoutes, { core: deps.core, db: deps.database.db });
+    await api.register(customerRoutes, { db: deps.database.db, writes, relay: deps.core.relay });
     await api.register(supervisorRoutes, { db: deps.database.db, now: deps.core.now });
     await api.register(webhookRoutes, {
       db: deps.database.db,

@@ -8,8 +8,8 @@ import { createEngine, type Engine } from './cases/engine.js';
 import { createCatalog, type Catalog } from './commands/catalog.js';
 import { createCommandRunner, type CommandRunner, type CustomerValueLookup } from './commands/run-command.js';
 import { createSentimentAnalyzer, loadWinkModel, type SentimentAnalyzer } from './signals/sentiment.js';
-import { loadStoredDefinitions, publishDefinitions } from './persistence/definition-store.js';
 import { valuePercentiles } from './persistence/customer-store.js';
+import { loadStoredDefinitions, publishDefinitions } from './persistence/definition-store.js';
 import { createDbClock, type DbClock } from './persistence/db-clock.js';
 import type { DatabaseHandle } from './platform/database.js';
 import type { JobQueue } from './platform/job-queue.js';
@@ -42,7 +42,7 @@ export interface CoreOptions {
   now?: () => Date;
   /** The local clock (default: `Date.now`, or skewed by `TESSERA_TEST_CLOCK_SKEW_MS` under `NODE_ENV=test`). */
   localClock?: () => number;
-  /** Customer value percentiles for the priority score (the customers store); absent: customers are unknown. */
+  /** Customer value percentiles for the priority score (default: the customers store's `valuePercentiles`). */
   customerValue?: CustomerValueLookup;
   /** The sentiment analyzer (default: wink-eng-lite-web-model, loaded here once per process). */
   sentiment?: SentimentAnalyzer;
@@ -81,7 +81,7 @@ export async function assembleCore(options: CoreOptions): Promise<Core> {
     clock,
     afterCommit: (committed) => relay.handOver(committed),
     ...(options.now ? { now: options.now } : {}),
-    // The customer's value percentiles (customers store) feed the priority score.
+    // The customer's value percentiles over the customer base, read in the command's transaction.
     customerValue: options.customerValue ?? ((db, customerId) => valuePercentiles(db, customerId)),
   });
   return { catalog, engine, runner, relay, clock, now: options.now ?? clock.now, sentiment };

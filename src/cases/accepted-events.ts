@@ -1,3 +1,4 @@
+import type { CustomerSnapshot } from '../customers/types.js';
 import type { CompiledFragment } from '../fragments/runtime.js';
 import type { FragmentRef } from '../fragments/types.js';
 import { fragmentScope } from './scope.js';
@@ -15,11 +16,15 @@ export interface AcceptedEventsView {
  * evaluated against the case as it is (an event whose guard depends on its own data may
  * still be refused when sent).
  */
-export function acceptedEvents(state: CaseState, compile: (ref: FragmentRef) => CompiledFragment | undefined): AcceptedEventsView {
+export function acceptedEvents(
+  state: CaseState,
+  compile: (ref: FragmentRef) => CompiledFragment | undefined,
+  customer?: CustomerSnapshot,
+): AcceptedEventsView {
   const byFragment: Record<string, string[]> = {};
   const all = new Set<string>();
   if (state.status !== 'open') return { all: [], byFragment };
-  const scope = fragmentScope(state);
+  const scope = fragmentScope(state, undefined, customer);
   for (const f of state.fragments) {
     if (f.status !== 'active') continue;
     const compiled = compile(f.definition);

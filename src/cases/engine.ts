@@ -84,7 +84,7 @@ export interface Engine {
    * Which events the case accepts now (read model for `GET /v1/cases/:id`), compiled through
    * this engine's cache. Never throws for an unresolvable definition (that fragment accepts none).
    */
-  acceptedEvents(state: CaseState, ctx: Pick<DecideContext, 'definitions'>): AcceptedEventsView;
+  acceptedEvents(state: CaseState, ctx: Pick<DecideContext, 'definitions' | 'customer'>): AcceptedEventsView;
 }
 
 /** Builds a case engine. Everything it caches lives in this instance (or the given cache). */
@@ -109,6 +109,6 @@ export function createEngine(options: EngineOptions = {}): Engine {
         const compiled = internals.services.compileFragment(definition);
         internals.cache.fragments.set(ref, compiled);
         return compiled;
-      }),
+      }, ctx.customer),
   };
 }

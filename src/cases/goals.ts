@@ -74,7 +74,7 @@ export function compiledCondition(d: Draft, source: string): unknown {
 export function evaluateGoals(d: Draft): void {
   if (d.case.status !== 'open') return;
   startMilestoneClocks(d);
-  const scope = goalScope(d.case);
+  const scope = goalScope(d.case, d.ctx.customer);
   for (const goal of d.case.goals) {
     if (goal.status !== 'open' || !holds(d, goal.condition, scope)) continue;
     goal.status = 'achieved';

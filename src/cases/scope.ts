@@ -1,10 +1,15 @@
 import type { Scope } from '../fragments/runtime.js';
 import { refKey } from './draft.js';
+import type { CustomerSnapshot } from '../customers/types.js';
 import type { CaseState, FragmentInstance } from './types.js';
 
 /** What fragment guards see: everything goal conditions see (`goalScope`), plus the event. */
-export function fragmentScope(c: CaseState, event?: { type: string; data?: Record<string, unknown> }): Scope {
-  const scope = goalScope(c);
+export function fragmentScope(
+  c: CaseState,
+  event?: { type: string; data?: Record<string, unknown> },
+  customer?: CustomerSnapshot,
+): Scope {
+  const scope = goalScope(c, customer);
   if (event) scope.event = event;
   return scope;
 }
@@ -19,11 +24,12 @@ export interface FragmentSummary {
 /**
  * What goal conditions (CEL) see:
  * - `caseFile`, `milestones` (key -> ISO time), `case` (id, status, priority, ownerId, queue)
+ * - `customer`: the case's customer (customers/snapshot.ts), when it has one
  * - `fragments`: definition key -> { id, status, states } (the latest instance that is not
  *   cancelled, else the latest); e.g. `fragments['verify-identity'].status == 'done'`,
  *   `'review.approved' in fragments.refund.states`.
  */
-export function goalScope(c: CaseState): Scope {
+export function goalScope(c: CaseState, customer?: CustomerSnapshot): Scope {
   const fragments: Record<string, FragmentSummary> = {};
   for (const f of c.fragments) {
     const key = refKey(f.definition);
@@ -31,7 +37,10 @@ export function goalScope(c: CaseState): Scope {
     if (previous && previous.status !== 'cancelled' && f.status === 'cancelled') continue;
     fragments[key] = summarise(f);
   }
-  return { caseFile: c.caseFile, milestones: c.milestones, case: caseSummary(c), fragments };
+  const scope: Scope = { caseFile: c.caseFile, milestones: c.milestones, case: caseSummary(c), fragments };
+  // Only the customer the case references: a snapshot loaded for another customer is not this case's.
+  if (customer && c.customer?.id === customer.id) scope.customer = customer as unknown as Record<string, unknown>;
+  return scope;
 }
 
 function summarise(f: FragmentInstance): FragmentSummary {

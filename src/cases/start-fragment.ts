@@ -37,6 +37,6 @@ export function startFragment(d: Draft, options: StartOptions): FragmentInstance
     source: options.source,
     ...(f.assignment ? { assignment: f.assignment } : {}),
   });
-  applyStep(d, f, options.compiled, options.compiled.start(fragmentScope(d.case)));
+  applyStep(d, f, options.compiled, options.compiled.start(fragmentScope(d.case, undefined, d.ctx.customer)));
   return f;
 }

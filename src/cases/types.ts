@@ -21,6 +21,7 @@
  */
 import type { FragmentDefinition, FragmentRef, TaskSpec } from '../fragments/types.js';
 import type { CaseTemplate } from '../templates/types.js';
+import type { CustomerSnapshot } from '../customers/types.js';
 
 export const CASE_STATUSES = ['open', 'on_hold', 'resolved', 'closed', 'cancelled'] as const;
 export type CaseStatus = (typeof CASE_STATUSES)[number];
@@ -131,7 +132,11 @@ export interface CaseState {
   ownerId?: string;
   queue?: string;
   priority: Priority;
-  customer?: { id?: string; name?: string; handle?: string; email?: string };
+  /**
+   * The case's customer as it was given, with `id` the customer aggregate's id once resolved
+   * (commands/resolve-case-customer.ts). `channel`: of the handle.
+   */
+  customer?: { id?: string; name?: string; handle?: string; channel?: string; email?: string; phone?: string; externalIds?: Record<string, string> };
   /** External references for correlation (order id, ticket id, social handle...). */
   externalRefs: Record<string, string>;
   caseFile: Record<string, unknown>;
@@ -382,6 +387,8 @@ export interface DecideContext {
    * not looked up (the value last stored on the case is used).
    */
   customerValue?: CustomerValue | null;
+  /** The case's customer as CEL reads it (`customer.*`), loaded with the case; absent without one. */
+  customer?: CustomerSnapshot;
 }
 
 export type Decision =

@@ -38,6 +38,8 @@ export interface ResolveOptions {
   at?: Date;
   newId?: () => string;
   reason?: string;
+  /** Leave out identities that do not normalise instead of refusing (a case opened with a free-form handle). */
+  skipInvalid?: boolean;
 }
 
 /** Finds the customer a reference names (a tombstone resolves to its survivor); no writes. */
@@ -74,11 +76,14 @@ export async function resolveCustomer(trx: Kysely<Database>, ref: CustomerRefere
   }
 }
 
-async function attempt(trx: Kysely<Database>, ref: CustomerReference, options: ResolveOptions): Promise<ResolvedCustomer> {
+async function attempt(trx: Kysely<Database>, given: CustomerReference, options: ResolveOptions): Promise<ResolvedCustomer> {
+  const ref = options.skipInvalid ? { ...given, identities: (given.identities ?? []).filter((i) => normaliseIdentity(i).ok) } : given;
   const step = { actor: options.actor, ...(options.at ? { at: options.at } : {}), ...(options.newId ? { newId: options.newId } : {}) };
   const reason = options.reason !== undefined ? { reason: options.reason } : {};
-  const id = await findCustomer(trx, ref);
+  // A given id is authoritative: that customer (its survivor, if merged), or a new one with that id.
+  const id = ref.id !== undefined ? await findCustomer(trx, { id: ref.id }) : await findCustomer(trx, ref);
   if (!id) {
+    const unclaimed = await unclaimedParts(trx, ref);
     const result = await applyCustomerCommand(trx, {
       ...step,
       ...(ref.id !== undefined ? { newCustomerId: ref.id } : {}),
@@ -86,8 +91,8 @@ async function attempt(trx: Kysely<Database>, ref: CustomerReference, options: R
         type: 'customer.create',
         input: {
           ...(ref.profile ? { profile: ref.profile } : {}),
-          ...(ref.externalIds ? { externalIds: ref.externalIds } : {}),
-          ...(ref.identities ? { identities: ref.identities } : {}),
+          ...(Object.keys(unclaimed.externalIds).length > 0 ? { externalIds: unclaimed.externalIds } : {}),
+          ...(unclaimed.identities.length > 0 ? { identities: unclaimed.identities } : {}),
         },
         ...reason,
       },
@@ -98,25 +103,9 @@ async function attempt(trx: Kysely<Database>, ref: CustomerReference, options: R
   if (!locked) throw new TesseraError('CUSTOMER_NOT_FOUND', `No customer has id ${id}`);
   let customer = locked.state;
   const pending: string[] = [];
-  // Resolution adds what is missing and never takes from another customer: an external id in a
-  // system the customer has one in already, or an identity someone else holds, is left alone.
-  const externalIds: Record<string, string> = {};
-  for (const [system, externalId] of Object.entries(ref.externalIds ?? {})) {
-    if (customer.externalIds[system] !== undefined) continue;
-    const owner = await findCustomerIdByExternalId(trx, system, externalId);
-    if (owner === undefined) externalIds[system] = externalId;
-  }
-  const identities: IdentityInput[] = [];
-  for (const identity of ref.identities ?? []) {
-    const normal = normaliseIdentity(identity);
-    if (!normal.ok) {
-      throw new TesseraError('INVALID_IDENTITY', `The identity is invalid: ${normal.field} ${normal.detail}`, {
-        errors: [{ pointer: `/customer/${normal.field}`, detail: normal.detail }],
-      });
-    }
-    const owner = await findCustomerIdByIdentity(trx, normal.identity);
-    if (owner === undefined) identities.push(identity);
-  }
+  const unclaimed = await unclaimedParts(trx, ref);
+  const externalIds = Object.fromEntries(Object.entries(unclaimed.externalIds).filter(([system]) => customer.externalIds[system] === undefined));
+  const identities = unclaimed.identities;
   if (Object.keys(externalIds).length > 0) {
     const r = await applyCustomerCommand(trx, { ...step, at: step.at ?? locked.dbNow, customerId: id, command: { type: 'customer.update', externalIds, ...reason } });
     pending.push(...r.pendingOutbox);
@@ -128,4 +117,26 @@ async function attempt(trx: Kysely<Database>, ref: CustomerReference, options: R
     customer = r.customer;
   }
   return { customer, created: false, pendingOutbox: pending };
+}
+
+/**
+ * Resolution adds what nobody holds and never takes from another customer: an external id or an
+ * identity someone else holds is left alone. A malformed identity is refused (422 naming it).
+ */
+async function unclaimedParts(trx: Kysely<Database>, ref: CustomerReference): Promise<{ externalIds: Record<string, string>; identities: IdentityInput[] }> {
+  const externalIds: Record<string, string> = {};
+  for (const [system, externalId] of Object.entries(ref.externalIds ?? {})) {
+    if ((await findCustomerIdByExternalId(trx, system, externalId)) === undefined) externalIds[system] = externalId;
+  }
+  const identities: IdentityInput[] = [];
+  for (const [n, identity] of (ref.identities ?? []).entries()) {
+    const normal = normaliseIdentity(identity);
+    if (!normal.ok) {
+      throw new TesseraError('INVALID_IDENTITY', `The identity is invalid: ${normal.field} ${normal.detail}`, {
+        errors: [{ pointer: `/identities/${n}/${normal.field}`, detail: normal.detail }],
+      });
+    }
+    if ((await findCustomerIdByIdentity(trx, normal.identity)) === undefined) identities.push(identity);
+  }
+  return { externalIds, identities };
 }

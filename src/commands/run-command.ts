@@ -29,6 +29,9 @@ import { loadFragmentDefinitions } from '../persistence/definition-store.js';
 import { isUniqueViolation } from '../persistence/driver-errors.js';
 import type { Database } from '../persistence/schema.js';
 import type { Catalog } from './catalog.js';
+import { customerSnapshot } from '../customers/snapshot.js';
+import type { CustomerState } from '../customers/types.js';
+import { resolveCaseCustomer } from './resolve-case-customer.js';
 
 export interface CommittedEffects {
   caseId: string;
@@ -81,6 +84,8 @@ export interface IdempotencyRequest {
 
 export interface CommandSuccess {
   case: CaseState;
+  /** The case's customer as the decision saw it (CEL `customer`), if it has one. */
+  customer?: CustomerState;
   decision: Extract<Decision, { ok: true }>;
 }
 
@@ -185,6 +190,7 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
     actor: Actor,
     template: CaseTemplate,
     at: Date,
+    customer?: CustomerState,
     customerValue?: CustomerValue | null,
   ): Decision {
     return deps.engine.decide(state, command, {
@@ -193,6 +199,7 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
       newId,
       template,
       definitions: (ref) => deps.catalog.fragment(ref),
+      ...(customer ? { customer: customerSnapshot(customer) } : {}),
       ...(customerValue !== undefined ? { customerValue } : {}),
     });
   }
@@ -217,6 +224,9 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
     try {
       response = await deps.db.transaction().execute(async (trx) => {
         let state: CaseState | undefined;
+        let customer: CustomerState | undefined;
+        let command = request.command;
+        const customerOutbox: string[] = [];
         let at: Date;
         if (request.command.type !== 'case.open') {
           if (!request.caseId) throw new TesseraError('CASE_NOT_FOUND', 'No case id given');
@@ -225,6 +235,7 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
           if (!locked) throw new TesseraError('CASE_NOT_FOUND', `No case has id ${request.caseId}`);
           clock.observe(locked.dbNow, sentAt, clock.local());
           state = locked.state;
+          customer = locked.customer;
           at = fixedNow?.() ?? locked.dbNow;
           request.authorize?.(state);
           if (request.expectedVersion !== undefined && request.expectedVersion !== state.version) {
@@ -245,11 +256,22 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
         }
 
         const template = templateOf(state ? state.template : request.template);
-        const customerValue = await customerValueFor(trx, state, request.command);
-        const decision = decide(state, request.command, request.actor, template, at, customerValue);
+        if (command.type === 'case.open') {
+          // The case's customer is a real customer: found by id, external id or identity, or created,
+          // in this transaction (commands/resolve-customer.ts).
+          const resolved = await resolveCaseCustomer(trx, command.input.customer, request.actor, at);
+          if (resolved) {
+            customer = resolved.customer;
+            customerOutbox.push(...resolved.pendingOutbox);
+            command = { ...command, input: { ...command.input, customer: { ...command.input.customer, id: resolved.customer.id } } };
+          }
+        }
+        // After the customer is resolved: a new case reads the value of the customer it is opened for.
+        const customerValue = await customerValueFor(trx, state, command);
+        const decision = decide(state, command, request.actor, template, at, customer, customerValue);
         if (!decision.ok) refuse(decision.error);
 
-        const answer = request.respond({ case: decision.case, decision });
+        const answer = request.respond({ case: decision.case, decision, ...(customer ? { customer } : {}) });
         // Nothing to write (a dry run).
         if (state && decision.case === state) return { ...answer, replayed: false };
         const saved = await saveDecision(trx, {
@@ -264,7 +286,7 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
         });
         // The row lock makes this unreachable; if it ever happens, refusing beats a lost update.
         if (saved.written !== 1) throw new TesseraError('VERSION_MISMATCH', 'The case changed concurrently; try again');
-        committed = { caseId: decision.case.id, effects: decision.effects, pendingOutbox: saved.pendingOutbox };
+        committed = { caseId: decision.case.id, effects: decision.effects, pendingOutbox: [...customerOutbox, ...saved.pendingOutbox] };
         return { ...answer, replayed: false };
       });
     } catch (err) {
@@ -300,6 +322,7 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
       const sentAt = clock.local();
       const loaded = await loadCasesForUpdate(trx, caseIds);
       const states = loaded.states;
+      const customers = loaded.customers;
       if (loaded.dbNow) clock.observe(loaded.dbNow, sentAt, clock.local());
       for (const state of states.values()) await ensureDefinitions(state, trx);
       const at = fixedNow?.() ?? loaded.dbNow ?? clock.now();
@@ -318,7 +341,7 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
         }
         let decision: Decision;
         try {
-          decision = decide(state, { type: 'timer.fire', timerId: timer.timerId }, TIMER_ACTOR, templateOf(state.template), at);
+          decision = decide(state, { type: 'timer.fire', timerId: timer.timerId }, TIMER_ACTOR, templateOf(state.template), at, customers.get(state.id));
         } catch (err) {
           outcomes.push({ timerId: timer.timerId, outcome: 'failed', error: err instanceof Error ? err : new Error(String(err)) });
           continue;

@@ -19,7 +19,10 @@ export interface Scope {
   event?: { type: string; data?: Record<string, unknown>; [field: string]: unknown };
   /** The case's fragments by key, for goal conditions (`fragments.refund.status == 'done'`). */
   fragments?: Record<string, { status: string; states: string[] }>;
-  /** The customer the case or intake event is about (intake rules: profile and metrics), if known. */
+  /**
+   * The case's customer (`customer.clv`, `customer.segment`...), loaded with the case; an empty
+   * map when the case has none (use `has(customer.segment)`). See src/customers/snapshot.ts.
+   */
   customer?: Record<string, unknown>;
 }
 

@@ -18,6 +18,9 @@ import {
   readTimeline,
 } from '../persistence/case-queries.js';
 import { loadCase } from '../persistence/case-store.js';
+import { loadCustomer, valuePercentiles } from '../persistence/customer-store.js';
+import { caseCustomerSummary } from './customer-view.js';
+import type { CustomerState } from '../customers/types.js';
 import type { Database } from '../persistence/schema.js';
 import type { Kysely } from 'kysely';
 import { assertCanFeedCase, assertCanSeeCase, assertOwnerOrSupervisor, listViewer } from './access.js';
@@ -52,12 +55,14 @@ import {
   TimelineQuery,
   UpdateGoalBody,
   type AssignmentBody,
+  type OpenCaseBodyType,
 } from './schemas.js';
 
 export interface CaseRoutesOptions {
   core: Core;
   db: Kysely<Database>;
-  describe: (state: CaseState) => AcceptedEvents;
+  /** Accepted events of the case's fragments; guards that read `customer` need the case's customer. */
+  describe: (state: CaseState, customer?: CustomerState) => AcceptedEvents;
 }
 
 export function toAssignment(body: AssignmentBody): DomainAssignment {
@@ -72,7 +77,7 @@ const problem = { description: 'RFC 9457 problem+json', content: { 'application/
 const caseReply = { 200: CaseView, 201: CaseView, '4xx': problem };
 
 export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (app, { core, db, describe }) => {
-  const view = (c: CaseState) => caseView(c, describe(c));
+  const view = (c: CaseState, customer?: CustomerState) => caseView(c, describe(c, customer));
 
   /** Runs a command on an existing case and replies with the case as it is after it. */
   async function command(
@@ -95,11 +100,11 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
       authorize: options.authorize ?? ((state) => assertCanSeeCase(request.principal, state)),
       ...optional('expectedVersion', expectedVersionOf(request)),
       ...optional('idempotency', idempotencyOf(request)),
-      respond: ({ case: c, decision }) => ({
+      respond: ({ case: c, decision, customer }) => ({
         statusCode: options.statusCode ?? 200,
         body: options.withResult
-          ? { case: view(c), result: snakeKeys(decision.result ?? {}) }
-          : { ...view(c), ...options.extra?.(decision) },
+          ? { case: view(c, customer), result: snakeKeys(decision.result ?? {}) }
+          : { ...view(c, customer), ...options.extra?.(decision) },
       }),
     });
     return sendCommandResponse(reply, response);
@@ -126,14 +131,14 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
             ...optional('priority', b.priority),
             ...optional('ownerId', ownerId),
             ...optional('queue', b.queue),
-            ...optional('customer', b.customer),
+            ...optional('customer', b.customer && caseCustomerOf(b.customer)),
             ...optional('externalRefs', b.external_refs),
             ...optional('caseFile', b.case_file),
           },
         },
         actor: { id: request.principal.userId, role: request.principal.role },
         ...optional('idempotency', idempotencyOf(request)),
-        respond: ({ case: c }) => ({ statusCode: 201, body: view(c) }),
+        respond: ({ case: c, customer }) => ({ statusCode: 201, body: view(c, customer) }),
       });
       reply.header('location', `/v1/cases/${(response.body as { id: string }).id}`);
       return sendCommandResponse(reply, response);
@@ -178,12 +183,21 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
     '/v1/cases/:id',
     {
       config: { roles: WORKERS },
-      schema: { tags: ['cases'], summary: 'A case: goals, fragments (states, accepted events), open tasks', params: CaseParams, response: { 200: CaseView } },
+      schema: {
+        tags: ['cases'],
+        summary: "A case: goals, fragments (states, accepted events), open tasks, and its customer's summary",
+        params: CaseParams,
+        response: { 200: CaseView },
+      },
     },
     async (request, reply) => {
       const state = await readableCase(request, request.params.id);
       reply.header('etag', etag(state.version));
-      return view(state);
+      const customerId = state.customer?.id;
+      const [customer, percentiles] = customerId
+        ? await Promise.all([loadCustomer(db, customerId), valuePercentiles(db, customerId)])
+        : [undefined, null];
+      return { ...view(state, customer), customer_summary: caseCustomerSummary(customer, percentiles) };
     },
   );
 
@@ -484,4 +498,10 @@ export function snakeKeys(value: unknown): any {
   if (Array.isArray(value)) return value.map(snakeKeys);
   if (value === null || typeof value !== 'object') return value;
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), snakeKeys(v)]));
+}
+
+/** The open body's `customer` (snake_case) as the case keeps it. */
+function caseCustomerOf(c: NonNullable<OpenCaseBodyType['customer']>): NonNullable<CaseState['customer']> {
+  const { external_ids: externalIds, ...rest } = c;
+  return { ...rest, ...(externalIds ? { externalIds } : {}) };
 }

@@ -111,7 +111,7 @@ function caseHeader(c: CaseState) {
     priority: priorityView(c),
     owner_id: c.ownerId ?? null,
     queue: c.queue ?? null,
-    customer: c.customer ?? null,
+    customer: c.customer ? customerRefView(c.customer) : null,
     goals: c.goals.map(goalView),
     version: c.version,
     opened_at: c.openedAt,
@@ -139,4 +139,10 @@ export function caseView(c: CaseState, accepted: AcceptedEvents) {
 /** A short form for lists. */
 export function caseSummaryView(c: CaseState) {
   return { ...caseHeader(c), open_tasks: c.tasks.length };
+}
+
+/** The case's customer reference on the wire (snake_case). */
+function customerRefView(ref: NonNullable<CaseState['customer']>) {
+  const { externalIds, ...rest } = ref;
+  return { ...rest, ...(externalIds ? { external_ids: externalIds } : {}) };
 }

@@ -2,6 +2,7 @@
 import { Type, type Static, type TObject, type TSchema, type TUnion } from 'typebox';
 import { CASE_STATUSES, CONTENT_KINDS, FRAGMENT_STATUSES, GOAL_SLA_STATES, GOAL_STATUSES, PRIORITIES, TASK_STATUSES } from '../cases/types.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './paging.js';
+import { CaseCustomerSummary } from './customer-schemas.js';
 
 const Id = Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\s]+$' });
 const Text = (max = 500) => Type.String({ minLength: 1, maxLength: max });
@@ -25,8 +26,15 @@ export const Customer = Type.Object(
     name: Type.Optional(Text(200)),
     handle: Type.Optional(Text(200)),
     email: Type.Optional(Type.String({ format: 'email', maxLength: 320 })),
+    channel: Type.Optional(Type.String({ minLength: 1, maxLength: 40, pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$', description: 'the channel of the handle (default: social)' })),
+    phone: Type.Optional(Type.String({ minLength: 3, maxLength: 40 })),
+    external_ids: Type.Optional(Type.Record(Type.String({ minLength: 1, maxLength: 50 }), Type.String({ minLength: 1, maxLength: 200 }), { maxProperties: 20 })),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    description:
+      'The case\'s customer: found by id, external id, e-mail, phone or handle, or created (a given id that nobody holds becomes the new customer\'s id)',
+  },
 );
 
 export const OpenCaseBody = Type.Object(
@@ -43,6 +51,8 @@ export const OpenCaseBody = Type.Object(
   },
   { additionalProperties: false },
 );
+
+export type OpenCaseBodyType = Static<typeof OpenCaseBody>;
 
 export const SendEventBody = Type.Object(
   {
@@ -310,6 +320,7 @@ export const CaseView = Type.Object({
   close_reason: Nullable(Type.String()),
   held_at: Nullable(Type.String()),
   hold_reason: Nullable(Type.String()),
+  customer_summary: Type.Optional(CaseCustomerSummary),
 });
 
 /** POST /v1/cases/:id/content: the case after the change, and the item added. */

@@ -52,7 +52,7 @@ export interface Viewer {
  * hold an open task on it, have a fragment of it, or the case's queue or an open task's queue is
  * one of their teams. A closed task no longer opens the case. Lists and reads by id agree.
  */
-function visibleCase(eb: ExpressionBuilder<Database, 'cases'>, viewer: Viewer) {
+export function visibleCase(eb: ExpressionBuilder<Database, 'cases'>, viewer: Viewer) {
   const teams = sql<string[]>`${[...viewer.teams]}::text[]`;
   return eb.or([
     eb('cases.owner_id', '=', viewer.userId),

@@ -4,6 +4,7 @@
  */
 import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import type { Actor, CaseState, ContentItem, ContentRevision, Effect, JournalEntry, OutboundEvent, Task, TimerSpec } from '../cases/types.js';
+import type { CustomerState } from '../customers/types.js';
 import type { FragmentDefinition } from '../fragments/types.js';
 import { canonicalHash } from '../templates/canonical-hash.js';
 import { goalViewsCte } from './goal-views.js';
@@ -35,19 +36,26 @@ type Db = Kysely<Database> | Transaction<Database>;
 /** A locked case and the database's time when the statement that locked it started. */
 export interface LockedCase {
   state: CaseState;
+  /** The case's customer, read (not locked) in the same statement: what CEL reads as `customer`. */
+  customer?: CustomerState;
   /** `statement_timestamp()` of the lock: the command's "now" (never after the real time). */
   dbNow: Date;
 }
 
 /** Locks the case row (`FOR UPDATE`) and returns the aggregate with the database time, or undefined. */
 export async function loadCaseForUpdate(trx: Transaction<Database>, caseId: string): Promise<LockedCase | undefined> {
+  // The customer rides along in the lock statement (no second round trip); only the case row is locked.
   const row = await trx
     .selectFrom('cases')
-    .select(['state', sql<Date | string>`statement_timestamp()`.as('db_now')])
-    .where('id', '=', caseId)
-    .forUpdate()
+    .leftJoin('customers as cu', 'cu.id', 'cases.customer_id')
+    .select(['cases.state', 'cu.state as customer', sql<Date | string>`statement_timestamp()`.as('db_now')])
+    .where('cases.id', '=', caseId)
+    .forUpdate('cases')
     .executeTakeFirst();
-  return row ? { state: row.state as CaseState, dbNow: new Date(row.db_now) } : undefined;
+  if (!row) return undefined;
+  const locked: LockedCase = { state: row.state as CaseState, dbNow: new Date(row.db_now) };
+  if (row.customer) locked.customer = row.customer as CustomerState;
+  return locked;
 }
 
 /**
@@ -58,16 +66,19 @@ export async function loadCaseForUpdate(trx: Transaction<Database>, caseId: stri
 export async function loadCasesForUpdate(
   trx: Transaction<Database>,
   caseIds: string[],
-): Promise<{ states: Map<string, CaseState>; dbNow: Date | undefined }> {
+): Promise<{ states: Map<string, CaseState>; customers: Map<string, CustomerState>; dbNow: Date | undefined }> {
   const rows = await trx
     .selectFrom('cases')
-    .select(['id', 'state', sql<Date | string>`statement_timestamp()`.as('db_now')])
-    .where(sql<boolean>`id = any(${caseIds}::text[])`)
-    .orderBy('id')
-    .forUpdate()
+    .leftJoin('customers as cu', 'cu.id', 'cases.customer_id')
+    .select(['cases.id', 'cases.state', 'cu.state as customer', sql<Date | string>`statement_timestamp()`.as('db_now')])
+    .where(sql<boolean>`cases.id = any(${caseIds}::text[])`)
+    .orderBy('cases.id')
+    .forUpdate('cases')
     .execute();
   return {
     states: new Map(rows.map((row) => [row.id, row.state as CaseState])),
+    /** By case id. */
+    customers: new Map(rows.flatMap((row) => (row.customer ? [[row.id, row.customer as CustomerState] as const] : []))),
     dbNow: rows[0] ? new Date(rows[0].db_now) : undefined,
   };
 }

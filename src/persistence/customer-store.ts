@@ -336,7 +336,7 @@ export async function moveCustomerRows(
       insert into journal (case_id, version, idx, type, actor_id, actor_role, reason, data, at)
       select m.id, m.version, 0, 'customer.merged', ${move.actor.id}, ${move.actor.role}, ${move.reason},
         jsonb_build_object('from', ${move.from}::text, 'into', ${move.into}::text), ${move.at}::timestamptz
-      from moved)
+      from moved m)
     select id from moved order by id`.execute(trx);
   return rows.map((r) => r.id);
 }

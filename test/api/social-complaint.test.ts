@@ -47,7 +47,7 @@ describe('social-complaint, end to end', () => {
     c = res.json();
     expect(res.headers['etag']).toBe('"v1"');
     expect(res.headers['location']).toBe(`/v1/cases/${c.id}`);
-    expect(c).toMatchObject({ status: 'open', version: 1, owner_id: agent.userId, queue: 'social-care', template: { key: 'social-complaint', version: 1 } });
+    expect(c).toMatchObject({ status: 'open', version: 1, owner_id: agent.userId, queue: 'social-care', template: { key: 'social-complaint', version: 2 } });
     expect(c.goals.map((g) => [g.key, g.status, g.required])).toEqual([
       ['public_reply', 'open', true],
       ['customer_contacted', 'open', true],

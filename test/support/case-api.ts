@@ -88,7 +88,7 @@ type Body = Record<string, unknown> | undefined;
 type Headers = Record<string, string>;
 
 export function caseApi(t: TestApp) {
-  async function call(actor: Actor, method: 'GET' | 'POST' | 'PATCH', url: string, body?: Body, headers: Headers = {}) {
+  async function call(actor: Actor, method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, body?: Body, headers: Headers = {}) {
     return t.app.inject({
       method,
       url,

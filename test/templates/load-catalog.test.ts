@@ -69,7 +69,7 @@ describe('the shipped catalog', () => {
       'billing-dispute@1',
       'callback-request@1',
       'product-repair@1',
-      'social-complaint@1',
+      'social-complaint@2',
     ]);
     expect(result.fragments.length).toBeGreaterThanOrEqual(12);
   });

@@ -24,7 +24,7 @@ export function jumpFragment(d: Draft, command: Jump): Record<string, unknown> {
   }
   const from = [...(f.activeStates ?? [])];
   journal(d, 'fragment.jumped', { fragmentId: f.id, from, to: command.state });
-  applyStep(d, f, compiled, compiled.jumpTo(f.snapshot, command.state, fragmentScope(d.case)), true);
+  applyStep(d, f, compiled, compiled.jumpTo(f.snapshot, command.state, fragmentScope(d.case, undefined, d.ctx.customer)), true);
   return { fragmentId: f.id, from, to: f.activeStates ?? [] };
 }
 

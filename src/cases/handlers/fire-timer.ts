@@ -32,7 +32,7 @@ export function fireTimer(d: Draft, command: Fire): FireOutcome {
     spend(f, sendId, timerId);
     if (f.status !== 'active' || event === undefined) return { noop: true, reason: 'fragment_not_active' };
     const compiled = compiledFor(d, f.definition);
-    const step = compiled.send(f.snapshot, event, fragmentScope(d.case, { type: event.type }));
+    const step = compiled.send(f.snapshot, event, fragmentScope(d.case, { type: event.type }, d.ctx.customer));
     if (!step) return { noop: true, reason: 'event_not_accepted' };
     journal(d, 'timer.fired', { timerId, kind: 'fragment_delay', fragmentId: f.id, event: event.type });
     applyStep(d, f, compiled, step);

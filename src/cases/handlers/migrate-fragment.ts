@@ -62,11 +62,11 @@ export function migrateFragment(d: Draft, command: Migrate): Record<string, unkn
   f.definition = command.to;
   f.title = target.definition.title;
   if (targets.length === 0) {
-    applyStep(d, f, target, target.start(fragmentScope(d.case)), true);
+    applyStep(d, f, target, target.start(fragmentScope(d.case, undefined, d.ctx.customer)), true);
   }
   let snapshot: unknown = undefined;
   for (const state of targets) {
-    const step = target.jumpTo(snapshot, state, fragmentScope(d.case));
+    const step = target.jumpTo(snapshot, state, fragmentScope(d.case, undefined, d.ctx.customer));
     applyStep(d, f, target, step, true);
     snapshot = step.snapshot;
   }

@@ -29,7 +29,7 @@ export function sendEvent(d: Draft, command: SendEvent): Record<string, unknown>
     for (const f of targets) {
       if (f.status !== 'active') continue;
       const compiled = compiledFor(d, f.definition);
-      const scope = fragmentScope(d.case, event);
+      const scope = fragmentScope(d.case, event, d.ctx.customer);
       if (!compiled.acceptedEvents(f.snapshot, scope).includes(event.type)) continue;
       // The event of an open task completes that task, as task.complete would: checked first.
       const completes = openTasksOf(d, f.id).filter((t) => t.event === event.type);
@@ -54,7 +54,7 @@ export function sendEvent(d: Draft, command: SendEvent): Record<string, unknown>
 
 /** The union of event types the given fragments accept now, sorted. */
 export function acceptedEvents(d: Draft, fragments: FragmentInstance[]): string[] {
-  const scope = fragmentScope(d.case);
+  const scope = fragmentScope(d.case, undefined, d.ctx.customer);
   const all = new Set<string>();
   for (const f of fragments) {
     if (f.status !== 'active') continue;

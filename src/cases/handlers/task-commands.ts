@@ -62,13 +62,13 @@ export function completeTask(d: Draft, command: Complete): Record<string, unknow
   const f = findActiveFragment(d, task.fragmentId);
   const compiled = compiledFor(d, f.definition);
   const event = { type: task.event, data: output };
-  const scope = fragmentScope(d.case, event);
+  const scope = fragmentScope(d.case, event, d.ctx.customer);
   const step = compiled.acceptedEvents(f.snapshot, scope).includes(event.type)
     ? compiled.send(f.snapshot, event, scope)
     : undefined;
   if (!step) {
     reject('EVENT_NOT_ACCEPTED', `Fragment "${f.id}" does not accept "${event.type}" for this output now.`, {
-      accepted_events: compiled.acceptedEvents(f.snapshot, fragmentScope(d.case)),
+      accepted_events: compiled.acceptedEvents(f.snapshot, fragmentScope(d.case, undefined, d.ctx.customer)),
     });
   }
   applyCompletion(d, [task], output, f, compiled, step);
