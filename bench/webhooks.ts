@@ -3,7 +3,7 @@
  * with BullMQ workers in the same process, on a throwaway database and Redis prefix. It posts
  * BENCH_WEBHOOKS (default 20,000) signed Standard Webhooks messages from BENCH_CONCURRENCY (32)
  * connections: for BENCH_ACCOUNTS (2,000) accounts, the first message of an account opens a case
- * through an intake rule and the later ones are events for it; BENCH_DUPLICATES (5%) of the sends
+ * through the bench-case template's intake rule and the later ones thread into it as notes; BENCH_DUPLICATES (5%) of the sends
  * repeat an earlier message (same webhook-id and body, as a sender's retry would).
  *
  *   npm run bench:webhooks
@@ -13,7 +13,7 @@
  * Reported: accepted/s (first-time 202s: verified, deduplicated, durably stored) and the accept
  * latency; duplicates answered; accept -> applied latency p50/p99 (applied_at - received_at of
  * each inbox row) and applied/s; `lost` (rows not applied, or 202s without a row); and the
- * exactly-once check (one case per account, one journaled event per event message).
+ * exactly-once check (one case per account, one note per message).
  * Messages are signed as they are sent (a long run outlasts the 5-minute window).
  * The last line is one JSON object.
  */
@@ -52,9 +52,13 @@ const MAPPING = {
   rules: [
     {
       name: 'account notes',
-      correlate: { by: 'external_ref', ref: 'account', value: 'data.account' },
-      open_case: { template: 'bench-case', title: '"Account " & data.account' },
-      event: { type: 'NOTE', data: '{ "n": data.n }' },
+      intake: {
+        kind: 'case_event',
+        type: 'account.note',
+        customer: '{ "external_id": data.account }',
+        data: '{ "text": "note " & $string(data.n) }',
+        external_refs: '{ "account": data.account }',
+      },
     },
   ],
 };
@@ -163,18 +167,18 @@ async function main() {
     const lost = missing + (byStatus['received']?.n ?? 0);
     const appliedSeconds = applied?.last_applied ? (new Date(applied.last_applied).getTime() - new Date(applied.first_received).getTime()) / 1000 : 0;
 
-    // Exactly once: one case per account, one journaled NOTE per message that was not an opener.
+    // Exactly once: one case per account, one note per message.
     const accounts = new Set(messages.map((m) => (JSON.parse(m.body) as { data: { account: string } }).data.account)).size;
     const check = await sql<{ cases: number; events: number }>`
       select (select count(*)::int from cases) as cases,
-             (select count(*)::int from journal where type = 'event.received') as events`.execute(database.db);
+             (select count(*)::int from content where kind = 'note') as events`.execute(database.db);
     const { cases, events } = check.rows[0]!;
-    const exactlyOnce = cases === accounts && events === messages.length - accounts;
+    const exactlyOnce = cases === accounts && events === messages.length;
 
     console.log(
       `applied ${applied?.n ?? 0} (${Object.entries(byStatus).map(([s, r]) => `${s} ${r.n}`).join(', ')}) ` +
         `at ${round((applied?.n ?? 0) / Math.max(appliedSeconds, 0.001))}/s; accept -> applied p50 ${round(applied?.p50 ?? 0)} ms, p99 ${round(applied?.p99 ?? 0)} ms; ` +
-        `lost ${lost}; ${cases} cases for ${accounts} accounts, ${events} events for ${messages.length - accounts} event messages (${exactlyOnce ? 'exactly once' : 'MISMATCH'})`,
+        `lost ${lost}; ${cases} cases for ${accounts} accounts, ${events} notes for ${messages.length} messages (${exactlyOnce ? 'exactly once' : 'MISMATCH'})`,
     );
     console.log(
       JSON.stringify({

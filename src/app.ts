@@ -18,7 +18,6 @@ import { clientErrorHandler, problemDetails } from './http/problem-details.js';
 import { rateLimit } from './http/rate-limit.js';
 import { recordRoutes } from './http/route-table.js';
 import { systemRoutes, type Check } from './http/system-routes.js';
-import { createApiKeyStore } from './persistence/api-key-store.js';
 import { createUserStore } from './persistence/user-store.js';
 import { createSessionIssuer } from './commands/session-issuer.js';
 import { createUserCommands } from './commands/user-commands.js';
@@ -27,7 +26,6 @@ import { sessionRoutes } from './http/session-routes.js';
 import { createSignInThrottle } from './http/sign-in-throttle.js';
 import { userRoutes } from './http/user-routes.js';
 import { Redis } from 'ioredis';
-import { createIdempotentWriter } from './commands/run-idempotent.js';
 import type { DatabaseHandle } from './platform/database.js';
 import type { JobQueue } from './platform/job-queue.js';
 import type { SecretBox } from './platform/secret-box.js';
@@ -43,12 +41,11 @@ import { supervisorRoutes } from './http/supervisor-routes.js';
 import { workloadRoutes } from './http/workload-routes.js';
 import { webhookRoutes } from './http/webhook-routes.js';
 import { openApiWebhooks } from './webhooks/openapi-webhooks.js';
-import { createSsrfGuard, type HostResolver } from './webhooks/ssrf-guard.js';
+import type { HostResolver } from './webhooks/ssrf-guard.js';
+import { assembleServices, type Services } from './services.js';
 import { inboundSourceRoutes } from './http/inbound-source-routes.js';
 import { inboundWebhookRoutes } from './http/inbound-webhook-routes.js';
 import { inboxRoutes } from './http/inbox-routes.js';
-import { createInboundSources } from './inbound/inbound-sources.js';
-import { createInboxRelay } from './relay/inbox-relay.js';
 
 export interface AppDeps {
   config: Config;
@@ -62,6 +59,8 @@ export interface AppDeps {
   localAdminToken?: string;
   /** How webhook URL hosts resolve for the SSRF guard (default: the system resolver). A test seam. */
   resolveHost?: HostResolver;
+  /** The services shared with this process's workers (server.ts); absent: assembled here (tests). */
+  services?: Services;
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -143,7 +142,19 @@ export async function buildApp(deps: AppDeps) {
   if (deps.jobs.kind === 'bullmq') checks.push({ name: 'redis', ping: () => deps.jobs.ping() });
   await app.register(systemRoutes, { checks, mode: deps.jobs.kind === 'bullmq' ? 'queue' : 'embedded' });
 
-  const apiKeys = createApiKeyStore(deps.database.db);
+  const services =
+    deps.services ??
+    assembleServices({
+      database: deps.database,
+      jobs: deps.jobs,
+      secrets: deps.secrets,
+      core: deps.core,
+      logger: deps.logger,
+      webhookAllowlist: config.webhooks.allowlist,
+      ...(deps.resolveHost ? { resolveHost: deps.resolveHost } : {}),
+    });
+  const { apiKeys, sources, writes } = services;
+  // Browser sign-in is HTTP's own: the workers never see a session.
   const users = createUserStore(deps.database.db);
   const sessions = createSessionIssuer({ db: deps.database.db, idleSeconds: config.sessions.idleSeconds, absoluteSeconds: config.sessions.absoluteSeconds });
   const throttle = createSignInThrottle({
@@ -154,9 +165,6 @@ export async function buildApp(deps: AppDeps) {
     prefix: config.redisPrefix,
     logger: deps.logger,
   });
-  const sources = createInboundSources({ db: deps.database.db, secrets: deps.secrets, catalog: deps.core.catalog });
-  const inboxRelay = createInboxRelay({ db: deps.database.db, jobs: deps.jobs, logger: deps.logger });
-  const writes = createIdempotentWriter({ db: deps.database.db, secrets: deps.secrets });
   const describe = (state: CaseState, customer?: CustomerState) =>
     deps.core.engine.acceptedEvents(state, {
       definitions: (ref) => deps.core.catalog.fragment(ref),
@@ -177,13 +185,13 @@ export async function buildApp(deps: AppDeps) {
       db: deps.database.db,
       writes,
       secrets: deps.secrets,
-      guard: createSsrfGuard({ allowlist: config.webhooks.allowlist, ...(deps.resolveHost ? { resolveHost: deps.resolveHost } : {}) }),
+      guard: services.ssrfGuard,
       relay: deps.core.relay.webhooks,
     });
     await api.register(inboundSourceRoutes, { sources, writes });
-    await api.register(inboxRoutes, { db: deps.database.db, sources, relay: inboxRelay, writes });
+    await api.register(inboxRoutes, { db: deps.database.db, retrier: services.retrier });
     // Its own scope: the raw-body content-type parser must not reach the other routes.
-    await api.register(inboundWebhookRoutes, { db: deps.database.db, sources, relay: inboxRelay, perMinute: config.inboundRateLimitPerMinute });
+    await api.register(inboundWebhookRoutes, { acceptor: services.acceptor, perMinute: config.inboundRateLimitPerMinute });
   });
 
   return app;

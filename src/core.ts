@@ -35,6 +35,8 @@ export interface Core {
   clock: DbClock;
   /** Fires a behaviour-deviation trip wire (a command on the customer; may open a retention case). */
   fireDeviationTimer: (timer: { timerId: string; customerId: string }) => Promise<DeviationFireOutcome>;
+  /** The process's one sentiment analyzer (the engine's; intake scores posts with it before its rules decide). */
+  sentiment: SentimentAnalyzer;
 }
 
 export interface CoreOptions {
@@ -98,5 +100,5 @@ export async function assembleCore(options: CoreOptions): Promise<Core> {
     handOverOutbox: (ids) => relay.handOverOutbox(ids),
     ...(options.now ? { now: options.now } : {}),
   });
-  return { catalog, engine, runner, work, relay, clock, now: options.now ?? clock.now, fireDeviationTimer };
+  return { catalog, engine, runner, work, relay, clock, now: options.now ?? clock.now, fireDeviationTimer, sentiment };
 }

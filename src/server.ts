@@ -12,6 +12,7 @@ import { openPlatform, type Platform } from './platform/platform.js';
 import { SecretBoxError } from './platform/secret-box.js';
 import { assembleCore, type Core } from './core.js';
 import { startWorkers, type Workers } from './worker.js';
+import { assembleServices } from './services.js';
 
 async function main(): Promise<void> {
   let config: Config;
@@ -89,10 +90,19 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
   core = await assembleCore({ database: platform.database, jobs: platform.jobs, logger, templatesDir: config.templatesDir });
-  if (config.role !== 'api') workers = await startWorkers(platform, core, logger, { webhooks: config.webhooks });
+  // Assembled once: the HTTP side and the workers share the source cache, sandbox, guard and relays.
+  const services = assembleServices({
+    database: platform.database,
+    jobs: platform.jobs,
+    secrets: platform.secrets,
+    core,
+    logger,
+    webhookAllowlist: config.webhooks.allowlist,
+  });
+  if (config.role !== 'api') workers = await startWorkers(platform, core, logger, { webhooks: config.webhooks, services });
   if (config.role !== 'worker') {
     const localAdminToken = platform.dataDirLock ? newAdminToken() : undefined;
-    app = await buildApp({ config, logger, database: platform.database, jobs: platform.jobs, secrets: platform.secrets, core, ...(localAdminToken ? { localAdminToken } : {}) });
+    app = await buildApp({ config, logger, database: platform.database, jobs: platform.jobs, secrets: platform.secrets, core, services, ...(localAdminToken ? { localAdminToken } : {}) });
     await app.listen({ port: config.port, host: config.host });
     // Tells `tessera keys create` (same machine, data directory owner) how to reach this server.
     if (platform.dataDirLock && localAdminToken) {

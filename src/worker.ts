@@ -11,8 +11,6 @@ import type { DueTimer } from './commands/run-command.js';
 import type { Core } from './core.js';
 import { deliverWebhookProcessor } from './jobs/deliver-webhook-job.js';
 import { dispatchEventProcessor } from './jobs/dispatch-event-job.js';
-import { createInboxApplier } from './inbound/apply-inbox.js';
-import { createInboundSources } from './inbound/inbound-sources.js';
 import { applyInboxProcessor } from './jobs/apply-inbox-job.js';
 import { fireTimerProcessor } from './jobs/fire-timer-job.js';
 import { QUEUES } from './jobs/queues.js';
@@ -20,8 +18,8 @@ import { createBatcher } from './jobs/batcher.js';
 import type { Platform } from './platform/platform.js';
 import { dispatchOutboxRows } from './persistence/webhook-store.js';
 import type { SendWebhook } from './webhooks/send-webhook.js';
-import { createSsrfGuard, type HostResolver } from './webhooks/ssrf-guard.js';
-import { createInboxRelay } from './relay/inbox-relay.js';
+import type { HostResolver } from './webhooks/ssrf-guard.js';
+import { assembleServices, type Services } from './services.js';
 import { fireCustomerTimerProcessor } from './jobs/fire-customer-timer-job.js';
 import { findCustomerTimer } from './persistence/customer-timer-store.js';
 import { refreshDeviationLatencies } from './jobs/refresh-population-latency.js';
@@ -48,6 +46,8 @@ export interface WorkerOptions {
   inboxConcurrency?: number;
   /** How often the population latency L_n of `fallback: population` rules is recomputed (default 6 h). */
   latencyRefreshEveryMs?: number;
+  /** The services shared with this process's HTTP side (server.ts); absent: assembled here. */
+  services?: Services;
 }
 
 const WEBHOOK_DEFAULTS: WebhookConfig = { allowlist: [], maxAttempts: 10, backoffBaseMs: 30_000, backoffMaxMs: 21_600_000, timeoutMs: 10_000 };
@@ -66,6 +66,17 @@ export async function startWorkers(platform: Platform, core: Core, logger: Logge
 
   const webhooks = options.webhooks ?? WEBHOOK_DEFAULTS;
   const db = platform.database.db;
+  const services =
+    options.services ??
+    assembleServices({
+      database: platform.database,
+      jobs: platform.jobs,
+      secrets: platform.secrets,
+      core,
+      logger,
+      webhookAllowlist: webhooks.allowlist,
+      ...(options.resolveHost ? { resolveHost: options.resolveHost } : {}),
+    });
   // Every command with outbound events leaves outbox rows: fanned out in batches, like timers.
   const dispatcher = createBatcher({ run: (ids: string[]) => dispatchOutboxRows(db, ids), maxBatch: 500, maxInFlight: 2 });
   platform.jobs.process(QUEUES.outbox, dispatchEventProcessor({ batcher: dispatcher, relay: core.relay.webhooks }), { concurrency: 200 });
@@ -75,7 +86,7 @@ export async function startWorkers(platform: Platform, core: Core, logger: Logge
       db,
       relay: core.relay.webhooks,
       secrets: platform.secrets,
-      guard: createSsrfGuard({ allowlist: webhooks.allowlist, ...(options.resolveHost ? { resolveHost: options.resolveHost } : {}) }),
+      guard: services.ssrfGuard,
       logger,
       maxAttempts: webhooks.maxAttempts,
       backoffBaseMs: webhooks.backoffBaseMs,
@@ -85,10 +96,8 @@ export async function startWorkers(platform: Platform, core: Core, logger: Logge
     }),
     { concurrency: options.webhookConcurrency ?? 16 },
   );
-  const sources = createInboundSources({ db, secrets: platform.secrets, catalog: core.catalog });
-  const applier = createInboxApplier({ db, runner: core.runner, sources, logger });
-  platform.jobs.process(QUEUES.inbox, applyInboxProcessor({ applier }), { concurrency: options.inboxConcurrency ?? 16 });
-  const inboxRelay = createInboxRelay({ db, jobs: platform.jobs, logger });
+  platform.jobs.process(QUEUES.inbox, applyInboxProcessor({ applier: services.applier }), { concurrency: options.inboxConcurrency ?? 16 });
+  const { inboxRelay } = services;
   // Behaviour-deviation trip wires: each job is a command on its customer (no batching: a trip
   // wire fires once per customer per buying cycle).
   platform.jobs.process(QUEUES.customerTimers, fireCustomerTimerProcessor({

@@ -230,12 +230,21 @@ function isAstNode(value: unknown): value is ASTNode {
 const EMPTY_EVENT = Object.freeze({ type: '', data: Object.freeze({}) });
 const EMPTY = Object.freeze({});
 
+/** `type` and `data`, plus whatever else the event carries (intake events: kind, source, sentiment...), each metered. */
+function eventContext(event: NonNullable<Scope['event']>, meter: Meter): Record<string, unknown> {
+  const context: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(event)) if (key !== 'type' && key !== 'data' && value !== undefined) context[key] = meter.wrap(value);
+  context.type = event.type;
+  context.data = meter.wrap(event.data ?? EMPTY);
+  return context;
+}
+
 function celContext(scope: Scope, meter: Meter): Record<string, unknown> {
   return {
     caseFile: meter.wrap(scope.caseFile ?? EMPTY),
     milestones: meter.wrap(scope.milestones ?? EMPTY),
     case: meter.wrap(scope.case ?? EMPTY),
-    event: scope.event === undefined ? EMPTY_EVENT : { type: scope.event.type, data: meter.wrap(scope.event.data ?? EMPTY) },
+    event: scope.event === undefined ? EMPTY_EVENT : eventContext(scope.event, meter),
     fragments: meter.wrap(scope.fragments ?? EMPTY),
     customer: meter.wrap(scope.customer ?? EMPTY),
   };

@@ -12,8 +12,11 @@ export interface Scope {
   caseFile: Record<string, unknown>;
   milestones: Record<string, string>;
   case: { id: string; status: string; priority: string; ownerId?: string; queue?: string };
-  /** The event being processed (for guards), if any. */
-  event?: { type: string; data?: Record<string, unknown> };
+  /**
+   * The event being processed (for guards), if any. Intake rules see more of it (`kind`,
+   * `source`, `externalRefs`, `sentiment`: see inbound/intake-rules.ts).
+   */
+  event?: { type: string; data?: Record<string, unknown>; [field: string]: unknown };
   /** The case's fragments by key, for goal conditions (`fragments.refund.status == 'done'`). */
   fragments?: Record<string, { status: string; states: string[] }>;
   /**

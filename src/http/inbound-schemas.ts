@@ -3,6 +3,7 @@ import { Type, type Static } from 'typebox';
 import { PageQuery } from './schemas.js';
 import { CONTENT_KINDS } from '../cases/types.js';
 import { CORRELATE_BY } from '../inbound/mapping.js';
+import { INTAKE_KINDS } from '../inbound/intake-event.js';
 import { INBOX_STATUSES } from '../persistence/inbox-store.js';
 
 const Expression = (description: string) => Type.String({ minLength: 1, maxLength: 2000, description: `JSONata: ${description}` });
@@ -13,13 +14,27 @@ export const MappingRuleSchema = Type.Object(
   {
     name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
     when: Type.Optional(Expression('the rule applies when this is true')),
-    correlate: Type.Object(
-      {
-        by: Type.Enum(CORRELATE_BY),
-        ref: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'external reference name (by: external_ref)' })),
-        value: Expression('the key value (a string or number); a payload without it skips the rule'),
-      },
-      { additionalProperties: false },
+    correlate: Type.Optional(
+      Type.Object(
+        {
+          by: Type.Enum(CORRELATE_BY),
+          ref: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'external reference name (by: external_ref)' })),
+          value: Expression('the key value (a string or number); a payload without it skips the rule'),
+        },
+        { additionalProperties: false, description: 'case rules: which key finds the existing case (not with intake)' },
+      ),
+    ),
+    intake: Type.Optional(
+      Type.Object(
+        {
+          kind: Type.Enum(INTAKE_KINDS),
+          type: Type.String({ minLength: 1, maxLength: 200, pattern: '^[A-Za-z][\\w.-]*$', description: 'event type the template intake rules match (eventType)' }),
+          customer: Expression('an object {channel, handle, email, external_id, name}: who the event is about; a payload without an identity skips the rule'),
+          data: Type.Optional(Expression('an object, the content data (for social_post: channel, author_handle, url, text, posted_at, followers, engagements, reach, sentiment)')),
+          external_refs: Type.Optional(Expression('an object of string values, e.g. { "post_id": id }: threading keys')),
+        },
+        { additionalProperties: false, description: 'normalise the payload into an intake event; the templates\' intake rules decide what it does' },
+      ),
     ),
     event: Type.Optional(
       Type.Object(
@@ -34,18 +49,7 @@ export const MappingRuleSchema = Type.Object(
       Type.Object({ kind: Type.Enum(CONTENT_KINDS), data: Expression('an object, the content') }, { additionalProperties: false }),
     ),
     open_case: Type.Optional(
-      Type.Object(
-        {
-          template: Type.String({ minLength: 1, maxLength: 200, description: 'case template key (latest version)' }),
-          title: Expression('the case title'),
-          priority: Type.Optional(Expression('low | normal | high | urgent')),
-          queue: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-          case_file: Type.Optional(Expression('an object, the case file')),
-          customer: Type.Optional(Expression('an object {id, name, handle, email}')),
-          external_refs: Type.Optional(Expression('an object of string values')),
-        },
-        { additionalProperties: false },
-      ),
+      Type.Unknown({ deprecated: true, description: 'removed: refused with a message; decide in a template intake rule and normalise with intake' }),
     ),
   },
   { additionalProperties: false },

@@ -1,42 +1,26 @@
 /**
  * POST /v1/inbound/:source — a signed inbound webhook (Standard Webhooks). Authenticated by the
- * signature, not an API key. The route verifies the exact bytes, stores the message once per
- * (source, webhook-id) and answers 202; a worker applies it (inbound/apply-inbox.ts).
- *
- * Checks, in order, each refusing with nothing stored: source known and enabled (404, 409),
- * the three webhook headers (400), body valid UTF-8 (400), signature and timestamp against each
- * active secret (401), JSON within the depth / NUL / surrogate limits (400).
- * The mapping's rules are matched here (to find the correlation key); a mapping that fails or
- * hits a bound on this payload stores the message as `failed` (202, status failed).
- * A repeat of an accepted webhook-id answers as the first time (202, same id, header
- * `idempotent-replayed: true`); the same webhook-id with another body is a 422.
+ * signature, not an API key. The route reads the raw bytes and the three webhook headers (400 when
+ * one is missing or malformed), hands them to the accept use case (inbound/accept-webhook.ts:
+ * source, UTF-8, signature, JSON limits, one stored row) and answers 202 with the row's id; a
+ * worker applies it (inbound/apply-inbox.ts). A repeat answers as the first time with header
+ * `idempotent-replayed: true`.
  */
-import { createHash, randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
-import type { Kysely } from 'kysely';
 import { TesseraError } from '../errors.js';
-import { activeVerifiers, type InboundSources } from '../inbound/inbound-sources.js';
-import { MappingError } from '../inbound/mapping.js';
-import { TOLERANCE_SECONDS, verifySignature, type WebhookHeaders } from '../inbound/signature.js';
-import { acceptInboxMessage } from '../persistence/inbox-store.js';
-import type { Database } from '../persistence/schema.js';
-import type { InboxRelay } from '../relay/inbox-relay.js';
+import type { WebhookAcceptor } from '../inbound/accept-webhook.js';
+import type { WebhookHeaders } from '../inbound/signature.js';
 import { AcceptedView, WebhookParams } from './inbound-schemas.js';
-import { parseJsonBody } from './json-body.js';
 
 export interface InboundWebhookRoutesOptions {
-  db: Kysely<Database>;
-  sources: InboundSources;
-  relay: InboxRelay;
+  acceptor: WebhookAcceptor;
   /** Requests per minute per (source, client address): a sender's own budget, apart from API keys'. */
   perMinute: number;
 }
 
 const WEBHOOK_ID = /^[\x21-\x7e]{1,200}$/;
 const TIMESTAMP = /^\d{1,12}$/;
-// BOM kept: the signature covers the bytes as sent.
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function headerProblem(name: string, detail: string): TesseraError {
   return new TesseraError('VALIDATION_FAILED', `header ${name} ${detail}`, { errors: [{ pointer: `/${name}`, in: 'header', detail }] });
@@ -57,7 +41,7 @@ function webhookHeaders(request: FastifyRequest): WebhookHeaders {
   return { id, timestamp, signature };
 }
 
-export const inboundWebhookRoutes: FastifyPluginAsyncTypebox<InboundWebhookRoutesOptions> = async (app, { db, sources, relay, perMinute }) => {
+export const inboundWebhookRoutes: FastifyPluginAsyncTypebox<InboundWebhookRoutesOptions> = async (app, { acceptor, perMinute }) => {
   // This scope only: the raw bytes, because the signature covers them exactly.
   app.removeAllContentTypeParsers();
   // Parameters allowed (`; charset=utf-8`): Fastify matches a RegExp against the whole header.
@@ -88,64 +72,16 @@ export const inboundWebhookRoutes: FastifyPluginAsyncTypebox<InboundWebhookRoute
       },
     },
     async (request, reply) => {
-      const sourceKey = request.params.source;
-      const source = await sources.get(sourceKey);
-      if (!source) throw new TesseraError('SOURCE_NOT_FOUND', `No inbound source has key "${sourceKey}"; ask an admin to create it (POST /v1/inbound-sources)`);
-      if (!source.enabled) throw new TesseraError('SOURCE_DISABLED', `Inbound source "${sourceKey}" is disabled; retry later or ask an admin to enable it`);
+      const source = await acceptor.source(request.params.source);
       const headers = webhookHeaders(request);
-
       const raw = request.body;
       if (!Buffer.isBuffer(raw)) {
         throw new TesseraError('UNSUPPORTED_MEDIA_TYPE', 'Send the webhook as a JSON body with Content-Type: application/json');
       }
-      let text: string;
-      try {
-        text = utf8.decode(raw);
-      } catch {
-        throw new TesseraError('MALFORMED_JSON', 'The body is not valid UTF-8; send JSON encoded as UTF-8');
-      }
-
-      const verified = verifySignature(text, headers, activeVerifiers(source, new Date()));
-      if (!verified.ok) {
-        throw new TesseraError(
-          'WEBHOOK_SIGNATURE_INVALID',
-          verified.reason === 'timestamp'
-            ? `webhook-timestamp is more than ${TOLERANCE_SECONDS / 60} minutes from our clock; sign with the current time (check the sender's clock)`
-            : 'The signature does not match; sign webhook-id.webhook-timestamp.body (the exact bytes sent) with a current secret of this source',
-        );
-      }
-      const payload = parseJsonBody(text);
-
-      const meta = { id: headers.id, source: sourceKey, timestamp: verified.sentAt.toISOString() };
-      let correlationKey: string | null = null;
-      let failure: Record<string, unknown> | undefined;
-      try {
-        // Evaluated in the JSONata sandbox: bounded in time and memory, off this thread.
-        correlationKey = (await source.mapping.match(payload, meta))?.correlation.key ?? null;
-      } catch (err) {
-        // The sender did nothing wrong: the message is kept as failed, naming the rule's field,
-        // for an admin to fix the mapping and retry (POST /v1/inbox/:id/retry).
-        if (!(err instanceof MappingError)) throw err;
-        failure = { code: err.limit ? 'MAPPING_LIMIT' : 'INVALID_MAPPING', message: err.message, pointer: err.pointer };
-      }
-
-      const accepted = await acceptInboxMessage(db, {
-        id: randomUUID(),
-        source: sourceKey,
-        webhookId: headers.id,
-        bodyHash: createHash('sha256').update(raw).digest('hex'),
-        payload,
-        sentAt: verified.sentAt,
-        correlationKey,
-        ...(failure ? { failure } : {}),
-      });
-      if (!accepted.inserted && !accepted.sameBody) {
-        throw new TesseraError('WEBHOOK_ID_REUSED', `webhook-id ${headers.id} was accepted before with a different body; give every message its own webhook-id`);
-      }
-      if (accepted.inserted && accepted.status === 'received') relay.handOver(accepted.id);
-      if (!accepted.inserted) reply.header('idempotent-replayed', 'true');
+      const accepted = await acceptor.accept(source, headers, raw);
+      if (accepted.replayed) reply.header('idempotent-replayed', 'true');
       reply.header('location', `/v1/inbox/${accepted.id}`);
-      return reply.code(202).send({ id: accepted.id, status: accepted.status as 'received' | 'unmatched' | 'failed' });
+      return reply.code(202).send({ id: accepted.id, status: accepted.status });
     },
   );
 };

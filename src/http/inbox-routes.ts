@@ -4,15 +4,12 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Kysely } from 'kysely';
-import type { IdempotentWriter } from '../commands/run-idempotent.js';
 import { TesseraError } from '../errors.js';
 import { idempotencyOf, sendWriteResponse } from './command-request.js';
-import type { InboundSources } from '../inbound/inbound-sources.js';
-import { MappingError } from '../inbound/mapping.js';
-import { findInboxMessage, listInbox, reopenInboxMessage, type InboxMessage } from '../persistence/inbox-store.js';
+import type { InboxRetrier } from '../inbound/retry-inbox.js';
+import { findInboxMessage, listInbox, type InboxMessage } from '../persistence/inbox-store.js';
 import { DEFAULT_PAGE_SIZE, readCursor } from './paging.js';
 import type { Database } from '../persistence/schema.js';
-import type { InboxRelay } from '../relay/inbox-relay.js';
 import { InboxListQuery, InboxMessageView, InboxParams } from './inbound-schemas.js';
 import { EmptyBody, PageOf } from './schemas.js';
 
@@ -41,10 +38,7 @@ export function inboxView(m: InboxMessage) {
 const isSeqCursor = (v: unknown): v is { s: string } =>
   typeof v === 'object' && v !== null && typeof (v as { s: unknown }).s === 'string' && /^\d{1,19}$/.test((v as { s: string }).s);
 
-export const inboxRoutes: FastifyPluginAsyncTypebox<{ db: Kysely<Database>; sources: InboundSources; relay: InboxRelay; writes: IdempotentWriter }> = async (
-  app,
-  { db, sources, relay, writes },
-) => {
+export const inboxRoutes: FastifyPluginAsyncTypebox<{ db: Kysely<Database>; retrier: InboxRetrier }> = async (app, { db, retrier }) => {
   app.get(
     '/v1/inbox',
     {
@@ -85,38 +79,7 @@ export const inboxRoutes: FastifyPluginAsyncTypebox<{ db: Kysely<Database>; sour
       },
     },
     async (request, reply) => {
-      const response = await writes.run(idempotencyOf(request), {
-        prepare: async () => {
-          const message = await findInboxMessage(db, request.params.id);
-          if (!message) throw new TesseraError('INBOX_MESSAGE_NOT_FOUND', `No inbox message has id ${request.params.id}`);
-          if (message.status !== 'unmatched' && message.status !== 'failed') {
-            throw new TesseraError('INBOX_NOT_RETRYABLE', `Inbox message ${message.id} is ${message.status}; only unmatched or failed messages are retried`);
-          }
-          const source = await sources.get(message.source);
-          if (!source) throw new TesseraError('SOURCE_NOT_FOUND', `Source "${message.source}" no longer exists; create it again to retry its messages`);
-          let correlationKey: string | undefined;
-          try {
-            correlationKey = (await source.mapping.match(message.payload, { id: message.webhookId, source: message.source, timestamp: message.sentAt.toISOString() }))
-              ?.correlation.key;
-          } catch (err) {
-            if (!(err instanceof MappingError)) throw err;
-            throw new TesseraError(err.limit ? 'MAPPING_LIMIT' : 'INVALID_MAPPING', `The mapping fails on this message: ${err.message}; fix the mapping (PATCH /v1/inbound-sources/${message.source}) and retry`);
-          }
-          if (!correlationKey) {
-            throw new TesseraError('INBOX_NOT_RETRYABLE', `No rule of source "${message.source}" applies to this message; change the mapping first`);
-          }
-          return { message, correlationKey };
-        },
-        effect: async (trx, { message, correlationKey }) => {
-          const reopened = await reopenInboxMessage(trx, message.id, correlationKey);
-          if (!reopened) throw new TesseraError('INBOX_NOT_RETRYABLE', `Inbox message ${message.id} changed meanwhile; reload it`);
-          return {
-            answer: { statusCode: 202, body: inboxView(reopened) },
-            // A fresh job id: the row's first job may still be known to the queue.
-            afterCommit: () => relay.handOver(reopened.id, `${reopened.id}-retry${Date.now().toString(36)}`),
-          };
-        },
-      });
+      const response = await retrier.retry(request.params.id, idempotencyOf(request), (reopened) => ({ statusCode: 202, body: inboxView(reopened) }));
       return sendWriteResponse(reply, response);
     },
   );

@@ -9,8 +9,17 @@
  * transaction, so two walkers over the same row, a crash between command and settle, or a
  * re-run all produce the effect once.
  *
- * Outcomes: `applied` (case id and what was done), `unmatched` (no rule, or no active case and
- * no intake rule: kept and listed, retryable), `failed` (the case refused the command or the
+ * Two kinds of row (mapping.ts): a *case* row addresses an existing case (event and/or content);
+ * an *intake* row is a normalised intake event that the templates' intake rules decide on
+ * (intake-rules.ts): the customer is resolved (or created) from the identity, the signals
+ * pipeline scores the content (sentiment), the first matching rule opens a case of its template
+ * (routed to its queue, with its priority), threads the event into the case its `threadBy` keys
+ * find, or records it on the customer. An event no rule takes is recorded on the customer too:
+ * intake never drops an event. Every step's idempotency key commits with its effect.
+ *
+ * Outcomes: `applied` (case id, or none for an event recorded on the customer, and what was
+ * done), `unmatched` (no mapping rule, or a case row whose case does not exist: kept and listed,
+ * retryable), `failed` (the case refused the command, a rule condition spent its budget, or the
  * mapping produced a bad value: the problem is stored, retryable). A transient error (database
  * down) throws: the job retries and the rows behind it wait.
  */
@@ -20,10 +29,16 @@ import type { Actor } from '../cases/types.js';
 import { hashRequest, type CommandRunner, type IdempotencyRequest } from '../commands/run-command.js';
 import { TesseraError } from '../errors.js';
 import { findIdempotencyRecord } from '../persistence/case-store.js';
-import { findActiveCaseId } from '../persistence/case-lookup.js';
+import { findActiveCaseId, findThreadCase, type ThreadLookup } from '../persistence/case-lookup.js';
 import { findInboxMessage, pendingUpTo, settleInboxMessage, type InboxMessage, type Settlement } from '../persistence/inbox-store.js';
 import type { Database } from '../persistence/schema.js';
+import type { Catalog } from '../commands/catalog.js';
+import type { ContentKind, Priority } from '../cases/types.js';
+import { PRIORITIES } from '../cases/types.js';
 import type { InboundSources } from './inbound-sources.js';
+import { CONTENT_KIND_OF, IDENTITY_REF, identityKey, type IntakeEvent } from './intake-event.js';
+import { noCustomers, providedSignals, type IntakeCustomer, type IntakeCustomers, type IntakeSignals } from './intake-ports.js';
+import { compileIntakeRules, decideIntake, intakeScope, type CompiledIntakeRule, type IntakeDecision, type ThreadKey } from './intake-rules.js';
 import { createKeyedLock } from './keyed-lock.js';
 import { MappingError, type Plan } from './mapping.js';
 
@@ -31,17 +46,31 @@ export interface InboxApplierDeps {
   db: Kysely<Database>;
   runner: CommandRunner;
   sources: InboundSources;
+  /** Where the intake rules come from (the latest version of each template). */
+  catalog: Catalog;
   logger: Logger;
+  /** The customer aggregate (resolve-or-create, record). Default: none wired. */
+  customers?: IntakeCustomers;
+  /** Sentiment and content checks. Default: the sender's provided sentiment. */
+  signals?: IntakeSignals;
   now?: () => Date;
 }
 
-type Step = 'open' | 'event' | 'attach';
+type Step = 'open' | 'event' | 'attach' | 'customer' | 'record';
+
+
+const rank = (p: Priority) => PRIORITIES.indexOf(p);
 
 const respond = ({ case: c }: { case: { id: string; version: number } }) => ({ statusCode: 200, body: { case_id: c.id, version: c.version } });
 
 export function createInboxApplier(deps: InboxApplierDeps) {
   const now = deps.now ?? (() => new Date());
   const withLock = createKeyedLock();
+  const customers = deps.customers ?? noCustomers;
+  const signals = deps.signals ?? providedSignals;
+  // The catalog a process runs with is fixed at assembly (definitions are immutable): compile once.
+  let rules: CompiledIntakeRule[] | undefined;
+  const intakeRules = () => (rules ??= compileIntakeRules(deps.catalog.templates()));
 
   const owner = (m: InboxMessage) => `inbound:${m.source}`;
   function idempotency(m: InboxMessage, step: Step): IdempotencyRequest {
@@ -54,32 +83,18 @@ export function createInboxApplier(deps: InboxApplierDeps) {
     return response.body as { case_id: string; version: number };
   }
 
-  /** What one row does; throws TesseraError (4xx) or MappingError for a refusal. */
+  /** A case row: the newest active case its correlation key finds gets the event and/or the content. */
   async function applyPlan(m: InboxMessage, plan: Plan): Promise<Settlement> {
+    if (plan.intake) return applyIntake(m, plan, plan.intake);
     const done: string[] = [];
-    // A case this very message opened earlier (a re-run after a crash) is "its new case", even
-    // though the lookup would now find it: the re-run must take the same branch as the first run.
-    let caseId: string | undefined;
-    let opened = false;
-    if (plan.openCase) {
-      const earlier = await findIdempotencyRecord(deps.db, owner(m), `${m.webhookId}#open`);
-      if (earlier) {
-        caseId = (earlier.response as { case_id: string }).case_id;
-        opened = true;
-      }
-    }
-    caseId ??= await findActiveCaseId(deps.db, plan.correlation);
-
+    const caseId = await findActiveCaseId(deps.db, plan.correlation);
     if (!caseId) {
-      if (!plan.openCase) {
-        return { status: 'unmatched', error: { code: 'NO_MATCHING_CASE', message: `No open case has ${plan.correlation.key}; retry once it exists, or add an open_case rule` } };
-      }
-      caseId = (await run(m, 'open', { template: { key: plan.openCase.template }, command: { type: 'case.open', input: plan.openCase.input } })).case_id;
-      opened = true;
+      return {
+        status: 'unmatched',
+        error: { code: 'NO_MATCHING_CASE', message: `No open case has ${plan.correlation.key}; retry once it exists, or make the rule an intake rule so a template intake rule can open one` },
+      };
     }
-    if (opened) done.push('case.open');
-    // A new case is the event's effect; only its content goes with it.
-    if (plan.event && !opened) {
+    if (plan.event) {
       await run(m, 'event', { caseId, command: { type: 'event.send', event: plan.event } });
       done.push('event.send');
     }
@@ -88,6 +103,101 @@ export function createInboxApplier(deps: InboxApplierDeps) {
       done.push('content.add');
     }
     return { status: 'applied', caseId, result: { case_id: caseId, rule: plan.rule, correlation_key: plan.correlation.key, actions: done } };
+  }
+
+  /** Resolves a threading key against this event; undefined when the event has no value for it. */
+  function lookupOf(key: ThreadKey, event: IntakeEvent, customer: IntakeCustomer): ThreadLookup | undefined {
+    if (key.by === 'ref') {
+      const value = event.externalRefs[key.ref];
+      return value ? { kind: 'ref', ref: key.ref, value } : undefined;
+    }
+    if (key.by === 'identity') {
+      const value = identityKey(event.customer);
+      return value ? { kind: 'ref', ref: IDENTITY_REF, value } : undefined;
+    }
+    const id = customer.id ?? event.customer.externalId;
+    return id ? { kind: 'customer', customerId: id } : undefined;
+  }
+
+  /** The case the decision threads into, by the first key (in precedence order) that finds one. */
+  async function threadCase(decision: IntakeDecision, event: IntakeEvent, customer: IntakeCustomer): Promise<{ caseId: string; key: string } | undefined> {
+    for (const key of decision.threadBy) {
+      const lookup = lookupOf(key, event, customer);
+      if (!lookup) continue;
+      const caseId = await findThreadCase(deps.db, lookup, decision.action === 'open' ? decision.template : undefined);
+      if (caseId) return { caseId, key: key.by === 'ref' ? `ref:${key.ref}` : key.by };
+    }
+    return undefined;
+  }
+
+  /** An intake row: customer, signals, the first matching template intake rule, then open / thread / record. */
+  async function applyIntake(m: InboxMessage, plan: Plan, event: IntakeEvent): Promise<Settlement> {
+    // Content checked first: an invalid event fails with nothing written, not even a new customer.
+    const analysis = await signals.analyse(event);
+    const customer = await customers.resolve(event, idempotency(m, 'customer'));
+    const scope = intakeScope({ ...event, data: analysis.data }, { sentiment: analysis.sentiment }, customer.summary);
+    const decision = decideIntake(intakeRules(), event, scope);
+    const base = {
+      rule: plan.rule,
+      correlation_key: plan.correlation.key,
+      customer_id: customer.id ?? null,
+      ...(analysis.sentiment ? { sentiment: analysis.sentiment } : {}),
+      intake_rule: decision ? `${decision.rule.template}@${decision.rule.version}#/intake/${decision.rule.index}` : null,
+    };
+    const record = async (why: string): Promise<Settlement> => {
+      const { recorded } = await customers.record(customer, { ...event, data: analysis.data }, idempotency(m, 'record'), m.sentAt);
+      return { status: 'applied', caseId: null, result: { ...base, action: 'record', outcome: 'recorded', recorded_on_customer: recorded, reason: why } };
+    };
+    if (!decision) return record('no intake rule matched');
+    if (decision.action === 'record') return record('the intake rule records');
+
+    const content = { type: 'content.add' as const, kind: CONTENT_KIND_OF[event.kind] as ContentKind, data: analysis.data };
+    // The signals' priority may raise the rule's, never lower it: the rule is the team's floor.
+    const priority = analysis.priority && rank(analysis.priority) > rank(decision.priority) ? analysis.priority : decision.priority;
+    const opened = (caseId: string): Settlement => ({
+      status: 'applied',
+      caseId,
+      result: { ...base, action: 'open', outcome: 'opened', case_id: caseId, queue: decision.queue ?? null, priority, priority_source: decision.prioritySource, actions: ['case.open', 'content.add'] },
+    });
+    // A case this very message opened earlier (a re-run after a crash) is "its new case", even
+    // though threading would now find it: the re-run must take the same branch as the first run.
+    const earlier = await findIdempotencyRecord(deps.db, owner(m), `${m.webhookId}#open`);
+    if (earlier) {
+      const caseId = (earlier.response as { case_id: string }).case_id;
+      await run(m, 'attach', { caseId, command: content });
+      return opened(caseId);
+    }
+    const thread = await threadCase(decision, event, customer);
+    if (thread) {
+      await run(m, 'attach', { caseId: thread.caseId, command: content });
+      return { status: 'applied', caseId: thread.caseId, result: { ...base, action: decision.action, outcome: 'threaded', thread_key: thread.key, case_id: thread.caseId, actions: ['content.add'] } };
+    }
+    if (decision.action === 'attach') return record('no active case to attach to');
+
+    const identity = identityKey(event.customer);
+    const caseId = (
+      await run(m, 'open', {
+        template: { key: decision.template },
+        command: {
+          type: 'case.open',
+          input: {
+            title: decision.title,
+            priority,
+            ...(decision.queue ? { queue: decision.queue } : {}),
+            customer: {
+              ...(customer.id ?? event.customer.externalId ? { id: (customer.id ?? event.customer.externalId)! } : {}),
+              ...(event.customer.name ? { name: event.customer.name } : {}),
+              ...(event.customer.handle ? { handle: event.customer.handle } : {}),
+              ...(event.customer.email ? { email: event.customer.email } : {}),
+            },
+            // The keys later events thread by: the event's own references and the identity.
+            externalRefs: { ...event.externalRefs, ...(identity ? { [IDENTITY_REF]: identity } : {}) },
+          },
+        },
+      })
+    ).case_id;
+    await run(m, 'attach', { caseId, command: content });
+    return opened(caseId);
   }
 
   async function applyOne(m: InboxMessage): Promise<void> {

@@ -12,7 +12,8 @@ import { TesseraError } from '../errors.js';
 import { createInboundSourceStore, type InboundSourceRecord, type StoredSecret } from '../persistence/inbound-source-store.js';
 import type { Database } from '../persistence/schema.js';
 import type { SecretBox } from '../platform/secret-box.js';
-import { compileMapping, type CompiledMapping, type Mapping } from './mapping.js';
+import type { JsonataSandbox } from './jsonata-sandbox.js';
+import { compileMapping, MappingError, type CompiledMapping, type Mapping } from './mapping.js';
 import { newSigningSecret, verifierFor } from './signature.js';
 
 export const SOURCE_CACHE_MS = 5_000;
@@ -37,7 +38,10 @@ export interface NewSecret {
 export interface InboundSourcesDeps {
   db: Kysely<Database>;
   secrets: SecretBox;
-  catalog: Catalog;
+  /** Kept for callers; mappings no longer name templates (intake rules do). */
+  catalog?: Catalog;
+  /** Where mappings evaluate (default: the process's shared sandbox). */
+  sandbox?: JsonataSandbox;
   now?: () => Date;
 }
 
@@ -56,7 +60,7 @@ export function createInboundSources(deps: InboundSourcesDeps) {
 
   /** Compiles a mapping or refuses it with every problem, pointed at `/mapping/...`. */
   function compile(mapping: Mapping): CompiledMapping {
-    const result = compileMapping(mapping, { templateExists: (key) => deps.catalog.template(key) !== undefined });
+    const result = compileMapping(mapping, deps.sandbox ? { sandbox: deps.sandbox } : {});
     if (result.ok) return result.compiled;
     const errors = result.problems.map((p) => ({ pointer: `/mapping${p.pointer}`, in: 'body', detail: p.detail }));
     throw new TesseraError('INVALID_MAPPING', `body ${errors[0]!.pointer} ${errors[0]!.detail}`, { errors });
@@ -69,11 +73,19 @@ export function createInboundSources(deps: InboundSourcesDeps) {
     return { stored: { id, sealed: deps.secrets.seal(secret), created_at: createdAt, expires_at: null }, shown: { id, secret, createdAt } };
   }
 
-  /** Stored mappings were valid when written; a template removed since shows up as a failed message. */
+  /**
+   * Stored mappings were valid when written. One that no longer compiles (it still uses the
+   * removed `open_case`) fails each message (stored `failed`, naming the field, retryable once
+   * the mapping is fixed) rather than refusing the sender: nothing is lost meanwhile.
+   */
   function compileStored(record: InboundSourceRecord): CompiledMapping {
-    const result = compileMapping(record.mapping, { templateExists: () => true });
-    if (!result.ok) throw new Error(`stored mapping of source ${record.key} does not compile: ${result.problems[0]!.pointer} ${result.problems[0]!.detail}`);
-    return result.compiled;
+    const result = compileMapping(record.mapping, deps.sandbox ? { sandbox: deps.sandbox } : {});
+    if (result.ok) return result.compiled;
+    const first = result.problems[0]!;
+    const refuse = async (): Promise<never> => {
+      throw new MappingError(first.pointer, `${first.detail} (fix the mapping with PATCH /v1/inbound-sources/${record.key}, then retry the message)`);
+    };
+    return { mapping: record.mapping, match: refuse, plan: refuse };
   }
 
   function resolve(record: InboundSourceRecord): ResolvedSource {

@@ -10,19 +10,25 @@
  * expressions and functions (recursion included) are allowed, since the bounds stop them;
  * `$eval` is refused when the mapping is written (it would run code taken from the payload).
  *
- * A mapping is an ordered list of rules; the first rule whose `when` holds and whose correlation
- * value evaluates to a string or number decides. A rule names
- * - `correlate`: which key finds the case (an external reference by name, the customer id or the
- *   customer handle) and the expression for its value;
- * - what to do with the case that key finds (an active case: open or on hold): `event` (sent to its
- *   fragments) and/or `attach` (content);
- * - `open_case`: when no active case has that key, open one from a template (an intake rule); the
- *   correlation key is set on the new case so later messages find it, and `attach` goes to it too.
- * No matching rule, or no case and no `open_case`: the message is unmatched (kept, listed, retryable).
+ * A mapping only normalises; it never decides which case opens. It is an ordered list of rules;
+ * the first rule whose `when` holds and whose key evaluates decides. A rule is one of two kinds:
+ * - an *intake* rule (`intake`): the payload becomes a normalised intake event (intake-event.ts:
+ *   kind, type, customer identity, content data, external refs) that the templates' intake rules
+ *   (CEL, intake-rules.ts) decide on: open a case, attach to the customer's open case, or record
+ *   it on the customer. Its key is the customer identity, so one customer's events apply in
+ *   receipt order. A payload without any identity does not match the rule.
+ * - a *case* rule (`correlate` + `event` and/or `attach`): the sender addresses an existing case by
+ *   an external reference, the customer id or the customer handle; the newest active case with
+ *   that key gets the event and/or the content. No such case: the message is unmatched (kept,
+ *   listed, retryable).
+ * `open_case` (mappings that opened cases themselves) was removed: a mapping that still has it
+ * is refused when written, and a stored one fails its messages (kept, retryable) with a message
+ * saying to move the decision into a template intake rule.
  */
 import jsonata from 'jsonata';
-import { CONTENT_KINDS, PRIORITIES, type ContentKind, type OpenCaseInput, type Priority } from '../cases/types.js';
-import { findUnstorableJson } from '../http/json-body.js';
+import { CONTENT_KINDS, type ContentKind } from '../cases/types.js';
+import { findUnstorableJson } from '../json/storable-json.js';
+import { identityKey, INTAKE_KINDS, type CustomerIdentity, type IntakeEvent, type IntakeKind } from './intake-event.js';
 import { jsonataSandbox, type JsonataSandbox } from './jsonata-sandbox.js';
 
 export const CORRELATE_BY = ['external_ref', 'customer_id', 'customer_handle'] as const;
@@ -33,22 +39,25 @@ export interface MappingRule {
   name?: string;
   /** JSONata; the rule applies when it evaluates to `true`. Absent: always. */
   when?: string;
-  correlate: { by: CorrelateBy; /** External reference name (for `external_ref`). */ ref?: string; /** JSONata. */ value: string };
+  /** Case rules: which key finds the case. Absent on intake rules (their key is the customer identity). */
+  correlate?: { by: CorrelateBy; /** External reference name (for `external_ref`). */ ref?: string; /** JSONata. */ value: string };
   event?: { /** Literal event type sent to the case's fragments. */ type: string; /** JSONata producing an object. */ data?: string };
   attach?: { kind: ContentKind; /** JSONata producing an object. */ data: string };
-  open_case?: {
-    /** Literal template key (latest version). */
-    template: string;
-    /** JSONata producing the title. */
-    title: string;
-    /** JSONata producing one of the priorities. */
-    priority?: string;
-    queue?: string;
-    /** JSONata producing objects. */
-    case_file?: string;
-    customer?: string;
+  /** Normalise into an intake event for the templates' intake rules (instead of correlate + event/attach). */
+  intake?: {
+    /** Literal kind of event. */
+    kind: IntakeKind;
+    /** Literal event type the templates' rules match on (`social.post.created`). */
+    type: string;
+    /** JSONata producing `{ channel?, handle?, email?, external_id?, name? }`: who it is about. */
+    customer: string;
+    /** JSONata producing the content data (an object). */
+    data?: string;
+    /** JSONata producing `{ name: value }`: references the sender knows this by (`post_id`). */
     external_refs?: string;
   };
+  /** Removed: kept in the type only so a stored mapping using it is refused with a message. */
+  open_case?: unknown;
 }
 
 export interface Mapping {
@@ -56,7 +65,8 @@ export interface Mapping {
 }
 
 export interface Correlation {
-  by: CorrelateBy;
+  /** `identity`: an intake rule's key (the customer identity, intake-event.ts identityKey). */
+  by: CorrelateBy | 'identity';
   ref?: string;
   value: string;
   /** `<by>:<ref>:<value>`: rows with the same key are applied in receipt order. */
@@ -70,7 +80,8 @@ export interface Plan {
   correlation: Correlation;
   event?: { type: string; data?: Record<string, unknown> };
   attach?: { kind: ContentKind; data: Record<string, unknown> };
-  openCase?: { template: string; input: OpenCaseInput };
+  /** An intake rule's normalised event (then no event / attach). */
+  intake?: IntakeEvent;
 }
 
 export interface MappingProblem {
@@ -136,23 +147,21 @@ export interface CompiledMapping {
 
 const EXPRESSION_FIELDS = {
   when: (r: MappingRule) => r.when,
-  'correlate/value': (r: MappingRule) => r.correlate.value,
+  'correlate/value': (r: MappingRule) => r.correlate?.value,
   'event/data': (r: MappingRule) => r.event?.data,
   'attach/data': (r: MappingRule) => r.attach?.data,
-  'open_case/title': (r: MappingRule) => r.open_case?.title,
-  'open_case/priority': (r: MappingRule) => r.open_case?.priority,
-  'open_case/case_file': (r: MappingRule) => r.open_case?.case_file,
-  'open_case/customer': (r: MappingRule) => r.open_case?.customer,
-  'open_case/external_refs': (r: MappingRule) => r.open_case?.external_refs,
+  'intake/customer': (r: MappingRule) => r.intake?.customer,
+  'intake/data': (r: MappingRule) => r.intake?.data,
+  'intake/external_refs': (r: MappingRule) => r.intake?.external_refs,
 } as const;
 
 /**
- * Checks what a schema cannot (expressions compile, templates exist, each rule does something)
- * and compiles. Every problem names its field.
+ * Checks what a schema cannot (expressions compile, each rule is an intake rule or a case rule
+ * that does something, no `open_case`) and compiles. Every problem names its field.
  */
 export function compileMapping(
   mapping: Mapping,
-  options: { templateExists: (key: string) => boolean; sandbox?: JsonataSandbox },
+  options: { sandbox?: JsonataSandbox } = {},
 ): { ok: true; compiled: CompiledMapping } | { ok: false; problems: MappingProblem[] } {
   const problems: MappingProblem[] = [];
   const rules: CompiledRule[] = mapping.rules.map((rule, i) => {
@@ -171,17 +180,31 @@ export function compileMapping(
         problems.push({ pointer: `${pointer}/${field}`, detail: `is not a valid JSONata expression: ${e.message ?? 'syntax error'}${e.position !== undefined ? ` (at character ${e.position})` : ''}` });
       }
     }
-    if (rule.correlate.by === 'external_ref' && !rule.correlate.ref) {
-      problems.push({ pointer: `${pointer}/correlate/ref`, detail: 'is required when correlating by external_ref: name the reference, e.g. "order_id"' });
+    if (rule.open_case !== undefined) {
+      problems.push({
+        pointer: `${pointer}/open_case`,
+        detail:
+          'was removed: a mapping only normalises the payload. Give the rule an `intake` block (kind, type, customer, data) and let a template intake rule decide (action: open, with priority and queue); see case-templates/README.md "Intake rules"',
+      });
     }
-    if (rule.correlate.by !== 'external_ref' && rule.correlate.ref !== undefined) {
-      problems.push({ pointer: `${pointer}/correlate/ref`, detail: `applies only to by: external_ref; remove it for by: ${rule.correlate.by}` });
-    }
-    if (!rule.event && !rule.attach && !rule.open_case) {
-      problems.push({ pointer, detail: 'does nothing: give it an event, attach or open_case' });
-    }
-    if (rule.open_case && !options.templateExists(rule.open_case.template)) {
-      problems.push({ pointer: `${pointer}/open_case/template`, detail: `names no case template "${rule.open_case.template}"; GET /v1/templates lists them` });
+    if (rule.intake) {
+      if (rule.correlate) problems.push({ pointer: `${pointer}/correlate`, detail: 'does not go with intake: an intake event is keyed by its customer identity and threaded by the template rule\'s threadBy; remove correlate' });
+      if (rule.event || rule.attach) problems.push({ pointer: `${pointer}/${rule.event ? 'event' : 'attach'}`, detail: 'does not go with intake: the template intake rule decides what the event does; put the content in intake.data' });
+      if (!(INTAKE_KINDS as readonly string[]).includes(rule.intake.kind)) {
+        problems.push({ pointer: `${pointer}/intake/kind`, detail: `must be one of ${INTAKE_KINDS.join(', ')}` });
+      }
+    } else if (!rule.correlate) {
+      problems.push({ pointer, detail: 'needs either intake (normalise into an intake event) or correlate with event and/or attach (address an existing case)' });
+    } else {
+      if (rule.correlate.by === 'external_ref' && !rule.correlate.ref) {
+        problems.push({ pointer: `${pointer}/correlate/ref`, detail: 'is required when correlating by external_ref: name the reference, e.g. "order_id"' });
+      }
+      if (rule.correlate.by !== 'external_ref' && rule.correlate.ref !== undefined) {
+        problems.push({ pointer: `${pointer}/correlate/ref`, detail: `applies only to by: external_ref; remove it for by: ${rule.correlate.by}` });
+      }
+      if (!rule.event && !rule.attach) {
+        problems.push({ pointer, detail: 'does nothing: give it an event or attach (or make it an intake rule)' });
+      }
     }
     return { rule, pointer, expressions };
   });
@@ -201,14 +224,38 @@ export function compileMapping(
     return result.value;
   }
 
-  async function correlationOf(r: CompiledRule, payload: unknown, meta: WebhookMeta): Promise<Correlation | undefined> {
+  async function correlationOf(r: CompiledRule, payload: unknown, meta: WebhookMeta): Promise<{ correlation: Correlation; identity?: CustomerIdentity } | undefined> {
     if (r.rule.when !== undefined && (await evaluate(r, 'when', payload, meta)) !== true) return undefined;
+    if (r.rule.intake) {
+      const identity = await identityOf(r, payload, meta);
+      const key = identity ? identityKey(identity) : undefined;
+      // No identity in this payload: the rule does not apply (the next rule may).
+      if (!key || key.length > 500) return undefined;
+      return { correlation: { by: 'identity', value: key, key: `identity::${key}` }, identity: identity! };
+    }
     const raw = await evaluate(r, 'correlate/value', payload, meta);
     const value = typeof raw === 'number' && Number.isFinite(raw) ? String(raw) : typeof raw === 'string' ? raw.trim() : undefined;
     // A rule whose key is missing from this payload does not apply (the next rule may).
     if (!value || value.length > 500) return undefined;
-    const { by, ref } = r.rule.correlate;
-    return { by, ...(ref ? { ref } : {}), value, key: `${by}:${ref ?? ''}:${value}` };
+    const { by, ref } = r.rule.correlate!;
+    return { correlation: { by, ...(ref ? { ref } : {}), value, key: `${by}:${ref ?? ''}:${value}` } };
+  }
+
+  async function identityOf(r: CompiledRule, payload: unknown, meta: WebhookMeta): Promise<CustomerIdentity | undefined> {
+    const value = await evaluate(r, 'intake/customer', payload, meta);
+    if (value === undefined || value === null) return undefined;
+    if (typeof value !== 'object' || Array.isArray(value)) throw new MappingError(`${r.pointer}/intake/customer`, `must produce an object, got ${JSON.stringify(value)}`);
+    const out: CustomerIdentity = {};
+    const fields = { channel: 'channel', handle: 'handle', email: 'email', external_id: 'externalId', name: 'name' } as const;
+    for (const [wire, field] of Object.entries(fields)) {
+      const v = (value as Record<string, unknown>)[wire];
+      if (v === undefined || v === null || v === '') continue;
+      if (typeof v !== 'string' && typeof v !== 'number') throw new MappingError(`${r.pointer}/intake/customer`, `field "${wire}" must be a string`);
+      const text = String(v).trim();
+      if (text.length > 300) throw new MappingError(`${r.pointer}/intake/customer`, `field "${wire}" is longer than 300 characters`);
+      if (text !== '') out[field] = text;
+    }
+    return out;
   }
 
   async function objectOf(r: CompiledRule, field: keyof typeof EXPRESSION_FIELDS, payload: unknown, meta: WebhookMeta) {
@@ -222,76 +269,48 @@ export function compileMapping(
     return value as Record<string, unknown>;
   }
 
-  async function stringMapOf(r: CompiledRule, field: 'open_case/external_refs', payload: unknown, meta: WebhookMeta) {
+  async function stringMapOf(r: CompiledRule, field: 'intake/external_refs', payload: unknown, meta: WebhookMeta) {
     const value = await objectOf(r, field, payload, meta);
     if (!value) return undefined;
     const out: Record<string, string> = {};
     for (const [k, v] of Object.entries(value)) {
+      if (v === undefined || v === null) continue;
       if (typeof v !== 'string' && typeof v !== 'number') throw new MappingError(`${r.pointer}/${field}`, `value of "${k}" must be a string`);
       out[k] = String(v);
     }
     return out;
   }
 
-  async function openCaseOf(r: CompiledRule, correlation: Correlation, payload: unknown, meta: WebhookMeta) {
-    const spec = r.rule.open_case!;
-    const title = await evaluate(r, 'open_case/title', payload, meta);
-    if (typeof title !== 'string' || title.trim() === '' || title.length > 300) {
-      throw new MappingError(`${r.pointer}/open_case/title`, 'must produce a non-empty string of at most 300 characters');
-    }
-    const priority = await evaluate(r, 'open_case/priority', payload, meta);
-    if (priority !== undefined && !PRIORITIES.includes(priority as Priority)) {
-      throw new MappingError(`${r.pointer}/open_case/priority`, `must produce one of ${PRIORITIES.join(', ')}, got ${JSON.stringify(priority)}`);
-    }
-    const customerValue = await objectOf(r, 'open_case/customer', payload, meta);
-    const customer: NonNullable<OpenCaseInput['customer']> = {};
-    for (const field of ['id', 'name', 'handle', 'email'] as const) {
-      const v = customerValue?.[field];
-      if (v === undefined || v === null) continue;
-      if (typeof v !== 'string' && typeof v !== 'number') throw new MappingError(`${r.pointer}/open_case/customer`, `field "${field}" must be a string`);
-      customer[field] = String(v);
-    }
-    const externalRefs = (await stringMapOf(r, 'open_case/external_refs', payload, meta)) ?? {};
-    // The new case carries the key that found nothing, so the next message for it finds it.
-    if (correlation.by === 'external_ref') externalRefs[correlation.ref!] = correlation.value;
-    if (correlation.by === 'customer_id') customer.id = correlation.value;
-    if (correlation.by === 'customer_handle') customer.handle = correlation.value;
-    const caseFile = await objectOf(r, 'open_case/case_file', payload, meta);
-    const input: OpenCaseInput = {
-      title: title.trim(),
-      ...(priority !== undefined ? { priority: priority as Priority } : {}),
-      ...(spec.queue ? { queue: spec.queue } : {}),
-      ...(Object.keys(customer).length > 0 ? { customer } : {}),
-      externalRefs,
-      ...(caseFile ? { caseFile } : {}),
-    };
-    return { template: spec.template, input };
-  }
-
   const compiled: CompiledMapping = {
     mapping,
     async match(payload, meta) {
       for (const [i, r] of rules.entries()) {
-        const correlation = await correlationOf(r, payload, meta);
-        if (correlation) return { rule: i, correlation };
+        const found = await correlationOf(r, payload, meta);
+        if (found) return { rule: i, correlation: found.correlation };
       }
       return undefined;
     },
     async plan(payload, meta) {
       for (const [i, r] of rules.entries()) {
-        const correlation = await correlationOf(r, payload, meta);
-        if (!correlation) continue;
+        const found = await correlationOf(r, payload, meta);
+        if (!found) continue;
         const { rule } = r;
+        const base = { rule: i, ...(rule.name ? { ruleName: rule.name } : {}), correlation: found.correlation };
+        if (rule.intake) {
+          const data = (await objectOf(r, 'intake/data', payload, meta)) ?? {};
+          const externalRefs = (await stringMapOf(r, 'intake/external_refs', payload, meta)) ?? {};
+          return {
+            ...base,
+            intake: { source: meta.source, kind: rule.intake.kind, type: rule.intake.type, customer: found.identity!, data, externalRefs },
+          };
+        }
         const eventData = rule.event ? await objectOf(r, 'event/data', payload, meta) : undefined;
         const attachData = rule.attach ? await objectOf(r, 'attach/data', payload, meta) : undefined;
         if (rule.attach && !attachData) throw new MappingError(`${r.pointer}/attach/data`, 'produced nothing; the content needs an object');
         return {
-          rule: i,
-          ...(rule.name ? { ruleName: rule.name } : {}),
-          correlation,
+          ...base,
           ...(rule.event ? { event: { type: rule.event.type, ...(eventData ? { data: eventData } : {}) } } : {}),
           ...(rule.attach && attachData ? { attach: { kind: rule.attach.kind, data: attachData } } : {}),
-          ...(rule.open_case ? { openCase: await openCaseOf(r, correlation, payload, meta) } : {}),
         };
       }
       return undefined;

@@ -37,3 +37,29 @@ export async function findActiveCaseId(db: Kysely<Database>, correlation: Correl
     .executeTakeFirst();
   return row?.id;
 }
+
+/** A threading key resolved to a value: `ref` and `identity` are `case_keys`, `customer` the cases column. */
+export type ThreadLookup = { kind: 'ref'; ref: string; value: string } | { kind: 'customer'; customerId: string };
+
+/**
+ * The newest active case a threading key finds, optionally only of one template (an `open`
+ * rule threads into its own case type only). Same index paths as findActiveCaseId.
+ */
+export async function findThreadCase(db: Kysely<Database>, lookup: ThreadLookup, templateKey?: string): Promise<string | undefined> {
+  if (lookup.kind === 'customer') {
+    let q = db.selectFrom('cases').select('id').where('customer_id', '=', lookup.customerId).where('status', 'in', ACTIVE);
+    if (templateKey !== undefined) q = q.where('template_key', '=', templateKey);
+    const row = await q.orderBy('opened_at', 'desc').orderBy('id', 'desc').limit(1).executeTakeFirst();
+    return row?.id;
+  }
+  let q = db
+    .selectFrom('case_keys as k')
+    .innerJoin('cases as c', 'c.id', 'k.case_id')
+    .select('c.id')
+    .where('k.kind', '=', `ref:${lookup.ref}`)
+    .where('k.value', '=', lookup.value)
+    .where('c.status', 'in', ACTIVE);
+  if (templateKey !== undefined) q = q.where('c.template_key', '=', templateKey);
+  const row = await q.orderBy('c.opened_at', 'desc').orderBy('c.id', 'desc').limit(1).executeTakeFirst();
+  return row?.id;
+}

@@ -7,6 +7,7 @@
  * has problems is left out too, so what comes back is safe to publish as it is.
  */
 import { Duration } from 'luxon';
+import { intakeRuleProblems } from '../inbound/intake-rules.js';
 import type { FragmentDefinition, FragmentRef } from '../fragments/types.js';
 import { collectFragmentFacts, type FragmentFacts } from './fragment-facts.js';
 import type { LoadProblem, LoadProblemCode } from './load-problem.js';
@@ -311,10 +312,18 @@ function checkTemplate(t: CaseTemplate, ctx: TemplateCheckContext): void {
     }
   }
 
-  // Intake: conditions compile.
+  // Intake: conditions compile (CEL over { event, customer }); rules can work and can be reached.
   (t.intake ?? []).forEach((rule, i) => {
-    if (rule.when !== undefined) condition(`/intake/${i}/when`, rule.when);
-    (rule.priorityRules ?? []).forEach((r, j) => condition(`/intake/${i}/priorityRules/${j}/when`, r.when));
+    for (const p of intakeRuleProblems(rule)) {
+      at(p.path.endsWith('/when') || p.path === '/title' ? 'INVALID_EXPRESSION' : 'INVALID_INTAKE_RULE', `/intake/${i}${p.path}`, p.message);
+    }
+    // First match wins: an earlier rule for the same source, event type and kind without `when` takes every such event.
+    const shadow = (t.intake ?? []).findIndex(
+      (e, j) => j < i && e.when === undefined && e.source === rule.source && e.eventType === rule.eventType && (e.kind === undefined || e.kind === rule.kind),
+    );
+    if (shadow >= 0) {
+      at('INVALID_INTAKE_RULE', `/intake/${i}`, `is never reached: rule /intake/${shadow} (same source and eventType, no \`when\`) matches first; move this rule above it or give that one a \`when\``);
+    }
   });
 
   // Behaviour deviation: thresholds that make sense, kinds that customers record.

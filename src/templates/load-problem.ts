@@ -24,6 +24,8 @@ export const LOAD_PROBLEM_CODES = [
   'INVALID_REFERENCE',
   /** A business calendar with an unknown zone, an interval that closes before it opens, a date that does not exist. */
   'INVALID_CALENDAR',
+  /** An intake rule that cannot work: attach without a threading key, a rule an earlier one always shadows, an option with no effect. */
+  'INVALID_INTAKE_RULE',
   /** A `priority:` section or `escalations:` threshold that makes no sense (negative weight, thresholds not increasing). */
   'INVALID_PRIORITY',
   /** A `deviation:` block whose thresholds make no sense (k <= 1, minEvents < 2, an unknown activity kind). */

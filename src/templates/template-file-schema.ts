@@ -11,6 +11,7 @@
  */
 import Type, { type Static } from 'typebox';
 import { PRIORITIES } from '../cases/types.js';
+import { INTAKE_KINDS } from '../inbound/intake-event.js';
 import {
   FRAGMENT_REF_PATTERN,
   ISO_DURATION_PATTERN,
@@ -104,17 +105,31 @@ const FragmentRefSchema = Type.String({
 export const IntakeRuleSchema = Type.Object(
   {
     source: Name('Inbound source, as in POST /v1/inbound/:source.'),
-    eventType: Type.String({ minLength: 1, maxLength: 200, description: 'Event type from the source.' }),
-    when: Type.Optional(Cel('CEL over { event }; absent means always.')),
+    eventType: Type.String({ minLength: 1, maxLength: 200, description: 'Event type the source mapping gives (intake.type).' }),
+    kind: Type.Optional(
+      Type.Union([Type.Literal('social_post'), Type.Literal('crm_event'), Type.Literal('activity'), Type.Literal('case_event')], {
+        description: 'Only events of this kind; absent: any.',
+      }),
+    ),
+    when: Type.Optional(Cel('CEL over { event, customer }; absent means always.')),
     action: Type.Union([Type.Literal('open'), Type.Literal('attach'), Type.Literal('record')], {
-      description: 'open a case, attach to the open one, or only record the event.',
+      description: 'open a case of this template, attach to the customer\'s open case, or only record the event on the customer.',
     }),
+    queue: Type.Optional(Name('open: the queue the case is routed to (default: defaultQueue).')),
+    title: Type.Optional(Cel('open: CEL producing the case title.')),
     priority: PrioritySchema,
     priorityRules: Type.Optional(
       Type.Array(
-        Type.Object({ when: Cel('CEL over { event }.'), priority: PrioritySchema }, { additionalProperties: false }),
+        Type.Object({ when: Cel('CEL over { event, customer }.'), priority: PrioritySchema }, { additionalProperties: false }),
         { description: 'First match overrides `priority`.' },
       ),
+    ),
+    threadBy: Type.Optional(
+      Type.Array(Type.String({ pattern: '^(ref:[A-Za-z0-9_.-]{1,100}|identity|customer)$' }), {
+        minItems: 1,
+        maxItems: 3,
+        description: 'ref:<external ref name>, identity, customer; tried in that precedence. Required for attach.',
+      }),
     ),
   },
   { additionalProperties: false },
@@ -240,7 +255,9 @@ export function templateFromFile(file: TemplateFile): CaseTemplate {
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const templateFileIsCaseTemplate = (t: Omit<TemplateFile, 'discretionaryFragments'> & Pick<CaseTemplate, 'discretionaryFragments'>): CaseTemplate => t;
 const prioritiesMatch: Same<Static<typeof PrioritySchema>, (typeof PRIORITIES)[number]> = true;
+const intakeKindsMatch: Same<NonNullable<NonNullable<TemplateFile['intake']>[number]['kind']>, (typeof INTAKE_KINDS)[number]> = true;
 const intakeActionsMatch: Same<NonNullable<TemplateFile['intake']>[number]['action'], (typeof INTAKE_ACTIONS)[number]> = true;
 void templateFileIsCaseTemplate;
 void prioritiesMatch;
 void intakeActionsMatch;
+void intakeKindsMatch;

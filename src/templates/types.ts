@@ -2,6 +2,7 @@
  * Case templates (case-templates/*.yaml): what a kind of case must achieve, not how.
  * Versions are immutable; the stored copy of a version is what running cases use.
  */
+import type { IntakeKind } from '../inbound/intake-event.js';
 import type { Priority } from '../cases/types.js';
 import type { FragmentRef } from '../fragments/types.js';
 import type { PriorityFactorName, Severity } from '../signals/priority-score.js';
@@ -119,24 +120,42 @@ export interface SignalEscalation {
 }
 
 /**
- * Intake (engagement) rule: what an inbound event from an integrator does for this case type.
- * A template's rules are evaluated in order; the first whose `when` holds decides for that template.
+ * Intake (engagement) rule: what a normalised inbound event (inbound/intake-event.ts) does.
+ * Rules across templates are tried in one order — templates by key, each template's rules in
+ * file order — and the first whose source, event type, kind and `when` match decides
+ * (inbound/intake-rules.ts). No rule matches: the event is only recorded on the customer.
  */
 export const INTAKE_ACTIONS = ['open', 'attach', 'record'] as const;
-/** `open` a new case; `attach` to the customer's open case of this type (open one if none); `record` only. */
+/**
+ * `open` a case of this template (or thread into this template's active case found by `threadBy`);
+ * `attach` to the customer's active case (any template) found by `threadBy`, else record;
+ * `record` on the customer only.
+ */
 export type IntakeAction = (typeof INTAKE_ACTIONS)[number];
 
 export interface IntakeRule {
   /** Inbound source, as in `POST /v1/inbound/:source` (e.g. `social-listening`, `crm`). */
   source: string;
-  /** Event type from the source, e.g. `social.post.created`. */
+  /** Event type the source mapping gives, e.g. `social.post.created`. */
   eventType: string;
-  /** CEL over `{ event }`; the rule applies when it holds. Absent: always. */
+  /** Only events of this kind (`social_post`, `crm_event`, `activity`, `case_event`). Absent: any. */
+  kind?: IntakeKind;
+  /** CEL over `{ event, customer }`; the rule applies when it holds. Absent: always. */
   when?: string;
   action: IntakeAction;
+  /** `open`: the queue the case is routed to (default: the template's `defaultQueue`). */
+  queue?: string;
+  /** `open`: CEL producing the case title (default: the template title and the customer's handle). */
+  title?: string;
   /** Priority of an opened case; the first matching `priorityRules` entry overrides it. */
   priority: Priority;
   priorityRules?: { when: string; priority: Priority }[];
+  /**
+   * How an event finds the case it belongs to: `ref:<name>` (the event's external reference of
+   * that name), `identity` (same channel + handle), `customer` (any identity of the customer).
+   * Tried in that precedence whatever the order written. Required for `attach`.
+   */
+  threadBy?: string[];
 }
 
 export const ESCALATION_ACTIONS = ['notify', 'reassign', 'setPriority', 'startFragment'] as const;

@@ -32,12 +32,12 @@ export interface SendOptions {
   headers?: Record<string, string | undefined>;
 }
 
-export async function openInboundStack(options: { workers?: boolean; inboxConcurrency?: number } = {}) {
+export async function openInboundStack(options: { workers?: boolean; inboxConcurrency?: number; templatesDir?: string } = {}) {
   const privateDb = await createPrivateDatabase();
   const prefix = privatePrefix('inbound');
   const database = await openDatabase({ databaseUrl: privateDb.url, dataDir: '/nonexistent', poolSize: 20 });
   const jobs = createBullmqJobQueue({ redisUrl: inject('redisUrl'), prefix, logger: silentLogger });
-  const core = await assembleCore({ database, jobs, logger: silentLogger, templatesDir: INBOUND_CATALOG });
+  const core = await assembleCore({ database, jobs, logger: silentLogger, templatesDir: options.templatesDir ?? INBOUND_CATALOG });
   const secrets = testSecretBox();
   const app = await buildApp({ config: testConfig(), logger: silentLogger, database, jobs, secrets, core });
   await app.ready();

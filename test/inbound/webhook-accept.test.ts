@@ -246,10 +246,13 @@ describe('sources', () => {
       },
     });
     const problem = expectProblem(res, 422, 'INVALID_MAPPING');
+    // open_case was removed: the message says where the decision went.
+    expect(problem.errors.find((e: { pointer: string }) => e.pointer === '/mapping/rules/1/open_case').detail).toMatch(/template intake rule/);
     expect(problem.errors.map((e: { pointer: string }) => e.pointer)).toEqual([
       '/mapping/rules/0/when',
       '/mapping/rules/0/correlate/ref',
-      '/mapping/rules/1/open_case/template',
+      '/mapping/rules/1/open_case',
+      '/mapping/rules/1',
       '/mapping/rules/2',
     ]);
     expect((await s.app.inject({ method: 'GET', url: '/v1/inbound-sources/bad-mapping', headers: admin })).statusCode).toBe(404);

@@ -118,43 +118,47 @@ describe('with workers', () => {
     ]);
   });
 
-  it('an intake rule opens one case for a new customer; the next message for them is applied to it', async () => {
-    const src = await s.createSource({
-      rules: [
-        {
-          name: 'orders by customer',
-          correlate: { by: 'customer_id', value: 'data.customer.id' },
-          open_case: {
-            template: 'order-case',
-            title: '"Order " & data.order_id',
-            priority: 'data.total > 500 ? "high" : "normal"',
-            customer: '{ "name": data.customer.name }',
-            external_refs: '{ "order_id": data.order_id }',
-            case_file: '{ "total": data.total }',
+  it('a template intake rule opens one case for a new customer; the next message for them threads into it', async () => {
+    const src = await s.createSource(
+      {
+        rules: [
+          {
+            name: 'orders by customer',
+            intake: {
+              kind: 'crm_event',
+              type: 'order.created',
+              customer: '{ "external_id": data.customer.id, "name": data.customer.name }',
+              data: '{ "lifetime_value": data.total, "source": "orders", "extra": { "order": data.order_id, "status": data.status, "n": data.n } }',
+              external_refs: '{ "order_id": data.order_id }',
+            },
           },
-          event: { type: 'ORDER_UPDATED', data: '{ "status": data.status, "n": data.n }' },
-          attach: { kind: 'note', data: '{ "text": "order " & data.order_id & " " & data.status }' },
-        },
-      ],
-    });
+        ],
+      },
+      'orders-crm',
+    );
     const message = (n: number, status: string) => ({ type: 'order', data: { order_id: 'ord-77', status, n, total: 900, customer: { id: 'new-cust', name: 'Lin' } } });
     // Two quick messages, the second before the first is applied.
     await Promise.all([s.send(src.key, message(1, 'created'), { secret: src.secret }), s.send(src.key, message(2, 'paid'), { secret: src.secret })]);
     const rows = await s.settled(src.key);
-    const cases = await s.db.selectFrom('cases').select(['id', 'state', 'priority']).where('customer_id', '=', 'new-cust').execute();
+    // The customer was created from the sender's id (under the source's name), once.
+    const customers = await s.db.selectFrom('customer_external_ids').select('customer_id').where('system', '=', 'orders-crm').where('external_id', '=', 'new-cust').execute();
+    expect(customers).toHaveLength(1);
+    const customerId = customers[0]!.customer_id;
+    const cases = await s.db.selectFrom('cases').select(['id', 'state', 'priority', 'queue']).where('customer_id', '=', customerId).execute();
     expect(cases).toHaveLength(1);
     const opened = cases[0]!;
     expect(opened.priority).toBe('high');
-    expect(opened.state).toMatchObject({ title: 'Order ord-77', customer: { id: 'new-cust', name: 'Lin' }, externalRefs: { order_id: 'ord-77' }, caseFile: { total: 900 } });
-    expect(rows.map((r) => [r.status, r.case_id, (r.result as { actions: string[] }).actions])).toEqual([
-      ['applied', opened.id, ['case.open', 'content.add']],
-      ['applied', opened.id, ['event.send', 'content.add']],
+    expect(opened.queue).toBe('orders');
+    expect(opened.state).toMatchObject({ title: 'Order ord-77', customer: { id: customerId, name: 'Lin' }, externalRefs: { order_id: 'ord-77', identity: 'ext:new-cust' } });
+    expect(rows.map((r) => [r.status, r.case_id, (r.result as { outcome: string }).outcome, (r.result as { actions: string[] }).actions])).toEqual([
+      ['applied', opened.id, 'opened', ['case.open', 'content.add']],
+      ['applied', opened.id, 'threaded', ['content.add']],
     ]);
-    // The event went to the existing case once; both messages attached their note.
-    const second = (rows[1]!.payload as { data: { n: number } }).data.n;
-    expect(await appliedOrder(s, opened.id)).toEqual([second]);
-    const notes = await s.db.selectFrom('content').select('data').where('case_id', '=', opened.id).execute();
-    expect(notes).toHaveLength(2);
+    expect(rows[0]!.result).toMatchObject({ intake_rule: 'order-case@1#/intake/0', priority: 'high', priority_source: 'priorityRules/0' });
+    expect(rows[1]!.result).toMatchObject({ thread_key: 'ref:order_id' });
+    // Both messages stored their content on the one case, in receipt order.
+    const notes = await s.db.selectFrom('content').select('data').where('case_id', '=', opened.id).orderBy('added_at').orderBy('id').execute();
+    expect(notes.map((n) => (n.data as { extra: { n: number } }).extra.n).sort()).toEqual([1, 2]);
   });
 
   it('an event with no case is kept unmatched and listed; retried once the case exists, it is applied', async () => {
@@ -258,7 +262,8 @@ describe('without workers running', () => {
       createInboxApplier({
         db: s.db,
         runner: s.core.runner,
-        sources: createInboundSources({ db: s.db, secrets: s.platform.secrets, catalog: s.core.catalog }),
+        sources: createInboundSources({ db: s.db, secrets: s.platform.secrets }),
+        catalog: s.core.catalog,
         logger: silentLogger,
       }),
     );
