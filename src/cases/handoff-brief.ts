@@ -9,7 +9,7 @@
  * summary, when the edge passes one; `case_content`: the latest social post and CRM profile
  * attached to the case).
  */
-import type { Assignment, CaseState, HandoffBrief, HandoffInput, JournalEntry } from './types.js';
+import type { Assignment, CaseState, ContentAnalysis, HandoffBrief, HandoffInput, JournalEntry } from './types.js';
 
 const MAX_HIGHLIGHTS = 15;
 
@@ -174,7 +174,7 @@ function customerFacts(input: HandoffInput | undefined): HandoffBrief['customer'
         churnRisk: num(crm.data['churn_risk'] ?? crm.data['churnRisk']),
       })
     : {};
-  const sentiment = post ? num(post.data['sentiment']) : undefined;
+  const sentiment = post ? postSentiment(post) : undefined;
   return {
     source: 'case_content',
     value: Object.keys(value).length > 0 ? value : null,
@@ -194,4 +194,14 @@ function compact<T extends Record<string, unknown>>(o: T): { [K in keyof T]?: Ex
 
 function sortedRecord(r: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(r).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/** A post's sentiment, -1..1: computed (analysis) first, then the sender's `{ score }` or bare number. */
+export function postSentiment(post: { data: Record<string, unknown>; analysis?: ContentAnalysis }): number | undefined {
+  const computed = post.analysis?.sentiment?.score;
+  if (typeof computed === 'number') return computed;
+  const provided = post.data['sentiment'];
+  if (typeof provided === 'number' && Number.isFinite(provided)) return provided;
+  if (provided && typeof provided === 'object' && typeof (provided as { score?: unknown }).score === 'number') return (provided as { score: number }).score;
+  return undefined;
 }

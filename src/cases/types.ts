@@ -348,8 +348,8 @@ export interface HandoffInput {
   /** Entries after `sinceVersion` that exist, when more than `journal` holds. */
   journalTotal: number;
   /** The latest social post and CRM profile attached to the case, if any. */
-  latestContent: { kind: 'social_post' | 'crm_profile'; data: Record<string, unknown>; addedAt: string }[];
-  /** Optional: the customer aggregate's summary (value, mood, last contact), when the edge has one. */
+  latestContent: { kind: 'social_post' | 'crm_profile'; data: Record<string, unknown>; addedAt: string; analysis?: ContentAnalysis }[];
+  /** The customer aggregate's summary (value, mood, last contact), when the case has a customer. */
   customer?: CustomerSummary;
 }
 

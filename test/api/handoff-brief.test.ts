@@ -10,7 +10,7 @@ import { createActor, type Actor } from '../support/actors.js';
 import { caseApi, caseRows, type TimelineEntry } from '../support/case-api.js';
 import { updateWorker } from '../support/people.js';
 import { startTestApp, uniqueId } from '../support/platform.js';
-import { openCaseWithTasks } from '../support/work-fixtures.js';
+import { openCaseWithTasks, parallelTasks } from '../support/work-fixtures.js';
 
 let t: Awaited<ReturnType<typeof startTestApp>>;
 let api: ReturnType<typeof caseApi>;
@@ -47,7 +47,7 @@ describe('handoff brief', () => {
     const c = await openCaseWithTasks(api, supervisor, [{ title: 'Call the customer', queue: team }]);
     await api.addContent(integrator, c.id, {
       kind: 'social_post',
-      data: { channel: 'x', author_handle: '@jane', text: 'Still waiting for my refund', reach: 31000, sentiment: -0.9 },
+      data: { channel: 'x', post_id: uniqueId('post'), author_handle: '@jane', text: 'Still waiting for my refund', reach: 31000, sentiment: { score: -0.9 } },
     });
     await api.addContent(integrator, c.id, { kind: 'crm_profile', data: { lifetime_value: 4200, segment: 'gold', churn_risk: 0.4 } });
     await api.addContent(supervisor, c.id, { kind: 'note', data: { text: 'customer prefers e-mail' } });
@@ -74,10 +74,12 @@ describe('handoff brief', () => {
     const content = api.expectStatus(await api.call(supervisor, 'GET', `/v1/cases/${c.id}/content`), 200).json().items;
     const post = content.find((x: any) => x.kind === 'social_post');
     expect(brief.last_customer_contact).toEqual({ at: post.added_at, channel: 'x', summary: 'Still waiting for my refund', source: 'case_content' });
+    // Mood is the sentiment Tessera computed for the post (the sender's own -0.9 is second choice).
+    expect(post.analysis.sentiment.score).toBeLessThan(0);
     expect(brief.customer).toEqual({
       source: 'case_content',
       value: { lifetime_value: 4200, segment: 'gold', churn_risk: 0.4 },
-      mood: { sentiment: -0.9, label: 'negative', at: post.added_at },
+      mood: { sentiment: post.analysis.sentiment.score, label: expect.stringMatching(/negative|neutral/), at: post.added_at },
     });
     // Carried by the case.reassigned event (camelCase like every payload).
     const event = (await rows.outbox(c.id)).find((e) => e.type === 'case.reassigned')!;
@@ -96,6 +98,40 @@ describe('handoff brief', () => {
     expect(second.since_last_handoff.highlights).toEqual([expect.objectContaining({ type: 'content.added', actor_id: supervisor.userId })]);
     const assigned = (await rows.outbox(c.id)).filter((e) => e.type === 'task.assigned').at(-1)!;
     expect((assigned.data as any).handoffBrief).toMatchObject({ sinceVersion: brief.at_version, atVersion: second.at_version });
+  });
+
+  it("takes the customer's value from the customer aggregate when the case has a customer", async () => {
+    const team = uniqueId('brief-cust');
+    const email = `${uniqueId('vip')}@brief.example`;
+    const made = api.expectStatus(
+      await api.call(supervisor, 'POST', '/v1/customers', {
+        name: 'Vera',
+        segment: 'platinum',
+        identities: [{ kind: 'email', value: email }],
+        metrics: {
+          lifetime_value: { value: 98000, as_of: '2026-01-01T00:00:00Z', source: 'crm' },
+          churn_risk: { value: 0.7, as_of: '2026-01-01T00:00:00Z', source: 'crm' },
+        },
+      }),
+      201,
+    ).json();
+    const opened = await api.open(supervisor, { template: 'billing-dispute', title: 'Vera disputes', customer: { email }, case_file: { account: { id: 'acc-v' } } });
+    expect((opened as any).customer).toMatchObject({ id: made.id });
+    await api.addFragment(supervisor, opened.id, { definition: { title: 'Work', machine: parallelTasks('work', [{ title: 'Call Vera', queue: team }]) } });
+    await api.addContent(integrator, opened.id, {
+      kind: 'social_post',
+      data: { channel: 'x', post_id: uniqueId('post'), author_handle: '@vera', text: 'Charged twice, this is a scam. Furious.' },
+    });
+    const newOwner = await createActor(t.database.db, 'agent', uniqueId('owner'), [team]);
+    const reassigned = await api.reassign(supervisor, opened.id, { owner_id: newOwner.userId, reason: 'VIP desk' });
+    const brief = (reassigned as any).handoff_brief;
+    const post = api.expectStatus(await api.call(supervisor, 'GET', `/v1/cases/${opened.id}/content`), 200).json().items.find((x: any) => x.kind === 'social_post');
+    expect(brief.customer).toEqual({
+      source: 'customer',
+      value: { lifetime_value: 98000, segment: 'platinum', churn_risk: 0.7 },
+      mood: { sentiment: post.analysis.sentiment.score, label: 'negative', at: post.added_at },
+    });
+    expect(post.analysis.sentiment.score).toBeLessThan(-0.2);
   });
 
   it('is deterministic: the same case, input and time give the same brief', () => {

@@ -129,6 +129,9 @@ describe('POST /v1/tasks/next', () => {
   it('hands out by priority, then time to breach, then age, then id', async () => {
     const team = uniqueId('order');
     const low = await openCaseWithTasks(api, supervisor, [{ title: 'low', queue: team }], { priority: 'low' });
+    // With no customer and no posts the priority score reads "normal", which lifts a case opened
+    // "low" (the opening priority is a floor); a supervisor's override is what holds it low.
+    api.expectStatus(await api.call(supervisor, 'POST', `/v1/cases/${low.id}/priority`, { priority: 'low', reason: 'routine' }), 200);
     const normalOld = await openCaseWithTasks(api, supervisor, [{ title: 'normal-old', queue: team }], { priority: 'normal' });
     const normalNew = await openCaseWithTasks(api, supervisor, [{ title: 'normal-new', queue: team }], { priority: 'normal' });
     const urgent = await openCaseWithTasks(api, supervisor, [{ title: 'urgent', queue: team }], { priority: 'urgent' });
