@@ -100,6 +100,14 @@ export const customerRoutes: FastifyPluginAsyncTypebox<CustomerRoutesOptions> = 
     newId: randomUUID,
   };
   const actorOf = (request: FastifyRequest) => ({ id: request.principal.userId, role: request.principal.role });
+  /** What every versioned write on a customer takes: who, the version they read (If-Match), their Idempotency-Key. */
+  const versionedWrite = (request: FastifyRequest) => ({
+    actor: actorOf(request),
+    ...optional('expectedVersion', expectedVersionOf(request)),
+    ...optional('idempotency', idempotencyOf(request)),
+  });
+  /** The answer to a customer write: the customer and its ETag. */
+  const withCustomer = (c: CustomerState) => ({ statusCode: 200, body: customerView(c), headers: { etag: etag(c.version) } });
 
   /** The customer, or 404 — for an agent also when none of its cases is theirs. */
   async function readable(request: FastifyRequest, id: string): Promise<CustomerState> {
@@ -249,10 +257,8 @@ export const customerRoutes: FastifyPluginAsyncTypebox<CustomerRoutesOptions> = 
       const response = await updateCustomer(deps, {
         customerId: request.params.id,
         changes,
-        actor: actorOf(request),
-        ...optional('expectedVersion', expectedVersionOf(request)),
-        ...optional('idempotency', idempotencyOf(request)),
-        respond: (c) => ({ statusCode: 200, body: customerView(c), headers: { etag: etag(c.version) } }),
+        ...versionedWrite(request),
+        respond: withCustomer,
       });
       return sendWriteResponse(reply, response);
     },
@@ -275,11 +281,9 @@ export const customerRoutes: FastifyPluginAsyncTypebox<CustomerRoutesOptions> = 
       const response = await linkCustomerIdentity(deps, {
         customerId: request.params.id,
         identity,
-        actor: actorOf(request),
         ...(reason !== undefined ? { reason } : {}),
-        ...optional('expectedVersion', expectedVersionOf(request)),
-        ...optional('idempotency', idempotencyOf(request)),
-        respond: (c) => ({ statusCode: 200, body: customerView(c), headers: { etag: etag(c.version) } }),
+        ...versionedWrite(request),
+        respond: withCustomer,
       });
       return sendWriteResponse(reply, response);
     },
@@ -295,10 +299,8 @@ export const customerRoutes: FastifyPluginAsyncTypebox<CustomerRoutesOptions> = 
       const response = await unlinkCustomerIdentity(deps, {
         customerId: request.params.id,
         identityId: request.params.identity_id,
-        actor: actorOf(request),
-        ...optional('expectedVersion', expectedVersionOf(request)),
-        ...optional('idempotency', idempotencyOf(request)),
-        respond: (c) => ({ statusCode: 200, body: customerView(c), headers: { etag: etag(c.version) } }),
+        ...versionedWrite(request),
+        respond: withCustomer,
       });
       return sendWriteResponse(reply, response);
     },
@@ -355,9 +357,7 @@ export const customerRoutes: FastifyPluginAsyncTypebox<CustomerRoutesOptions> = 
         into: request.params.id,
         from: request.body.from,
         reason: request.body.reason,
-        actor: actorOf(request),
-        ...optional('expectedVersion', expectedVersionOf(request)),
-        ...optional('idempotency', idempotencyOf(request)),
+        ...versionedWrite(request),
         respond: (r) => ({
           statusCode: 200,
           body: { survivor: customerView(r.survivor), merged: customerView(r.merged), moved_cases: r.movedCases },

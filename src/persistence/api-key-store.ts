@@ -14,7 +14,7 @@ import { TesseraError } from '../errors.js';
 import { nonUserPrincipal, type Principal } from '../people/principal.js';
 import { decideUser, isUserRole, roleWithin } from '../people/user.js';
 import type { Database } from './schema.js';
-import { createUserStore, databaseNow, principalOfUser, rowToUser } from './user-store.js';
+import { createUserStore, databaseNow, JOINED_USER_COLUMNS, principalOfUser, rowToUser } from './user-store.js';
 
 export type { Principal } from '../people/principal.js';
 
@@ -127,19 +127,7 @@ export function createApiKeyStore(db: Kysely<Database>) {
           'k.role as key_role',
           'k.user_id as key_user_id',
           'k.owner_kind',
-          'u.id',
-          'u.username',
-          'u.display_name',
-          'u.role',
-          'u.teams',
-          'u.skills',
-          'u.capacity',
-          'u.presence',
-          'u.version',
-          'u.created_at',
-          'u.updated_at',
-          'u.disabled_at',
-          sql<boolean>`u.password_hash is not null`.as('has_password'),
+          ...JOINED_USER_COLUMNS,
         ])
         .where('k.key_hash', '=', hashApiKey(key))
         .where('k.revoked_at', 'is', null)

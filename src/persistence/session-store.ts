@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { User } from '../people/user.js';
 import type { Database } from './schema.js';
-import { rowToUser } from './user-store.js';
+import { JOINED_USER_COLUMNS, rowToUser } from './user-store.js';
 
 export function hashSessionId(id: string): string {
   return createHash('sha256').update(id, 'utf8').digest('hex');
@@ -69,19 +69,7 @@ export function createSessionStore(db: Kysely<Database>) {
           's.expires_at',
           sql<Date>`s.last_seen_at + make_interval(secs => ${times.idleSeconds})`.as('idle_expires_at'),
           sql<boolean>`s.last_seen_at < statement_timestamp() - make_interval(secs => ${times.touchSeconds})`.as('stale'),
-          'u.id',
-          'u.username',
-          'u.display_name',
-          'u.role',
-          'u.teams',
-          'u.skills',
-          'u.capacity',
-          'u.presence',
-          'u.version',
-          'u.created_at',
-          'u.updated_at',
-          'u.disabled_at',
-          sql<boolean>`u.password_hash is not null`.as('has_password'),
+          ...JOINED_USER_COLUMNS,
         ])
         .where('s.id_hash', '=', idHash)
         .where('s.revoked_at', 'is', null)

@@ -26,6 +26,15 @@ const USER_COLUMNS = [
   'disabled_at',
 ] as const;
 
+/**
+ * The same columns from a join that aliases `users` as `u`, plus `has_password`: what `rowToUser`
+ * maps. The key and session lookups read the user this way in their own statement.
+ */
+export const JOINED_USER_COLUMNS = [
+  ...USER_COLUMNS.map((c) => `u.${c}` as const),
+  sql<boolean>`u.password_hash is not null`.as('has_password'),
+] as const;
+
 export function rowToUser(row: Omit<UserRow, 'password_hash'> & { has_password: boolean }): User {
   return {
     id: row.id,
