@@ -10,6 +10,7 @@ import { screens } from '../screens';
 import { SessionContext } from './session-context';
 import { SignIn } from './sign-in';
 import { installShortcuts } from './shortcuts';
+import { closeLive } from '../live/live-client';
 
 export function App() {
   const [user, setUser] = useState<SessionUser | null | undefined>(undefined);
@@ -44,6 +45,7 @@ export function App() {
   }
 
   const doSignOut = async () => {
+    closeLive();
     await signOut().catch(() => undefined);
     setUser(null);
     navigate('/', { replace: true });
