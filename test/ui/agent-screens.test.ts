@@ -89,6 +89,10 @@ describe('the agent screens', () => {
       await form.waitFor();
       const diagram = page.locator(`[data-fragment="${fragment.id}"] [data-current-states]`);
       expect(await diagram.textContent()).toBe('verifying');
+      // The server's layout drawn as SVG, the current state marked.
+      const currentNode = page.locator(`[data-fragment="${fragment.id}"] svg .node.current`);
+      await currentNode.first().waitFor();
+      expect(await currentNode.getAttribute('data-state')).toBe('verifying');
       expect(await axe(page)).toEqual([]);
       await screenshot(page, 'agent-case');
 
@@ -110,6 +114,7 @@ describe('the agent screens', () => {
       await form.getByLabel('reference').fill('OTC-1234');
       await form.getByRole('button', { name: 'Complete task' }).click();
       await expect.poll(() => diagram.textContent(), { timeout: 15_000 }).toBe('verified');
+      await expect.poll(() => currentNode.getAttribute('data-state'), { timeout: 15_000 }).toBe('verified');
       const after = await s.api<CaseLite>('GET', `/v1/cases/${caseId}`);
       expect(after.tasks.find((t) => t.id === taskId)?.status ?? 'closed').not.toBe('open');
 
@@ -121,6 +126,7 @@ describe('the agent screens', () => {
       const added = (await s.api<CaseLite>('GET', `/v1/cases/${caseId}`)).fragments.find((f) => f.definition === 'credit-note@1')!;
       const addedDiagram = page.locator(`[data-fragment="${added.id}"] [data-current-states]`);
       await expect.poll(() => addedDiagram.textContent(), { timeout: 15_000 }).toBe('issuing');
+      await expect.poll(() => page.locator(`[data-fragment="${added.id}"] svg .node.current`).getAttribute('data-state'), { timeout: 15_000 }).toBe('issuing');
       await screenshot(page, 'agent-case-after');
       expect(pageErrors(b.errors)).toEqual([]);
     } finally {
