@@ -1,5 +1,8 @@
 /** Content: add a note; see notes and posts (with sentiment). User text is rendered as text. */
 import { useState } from 'preact/hooks';
+
+/** The newest items shown at first; the rest on demand (a long social thread stays fast). */
+const FIRST = 50;
 import { api, ApiError } from '../../api/client';
 import { dateTime } from '../format';
 import type { CaseView, ContentItem } from '../types';
@@ -14,6 +17,7 @@ function sentimentText(score: number): { text: string; tone: string } {
 export function ContentPanel({ view, items, write }: { view: CaseView; items: ContentItem[]; write: CaseWrite }) {
   const [text, setText] = useState('');
   const [error, setError] = useState<string | undefined>();
+  const [all, setAll] = useState(false);
   const add = async (e: Event) => {
     e.preventDefault();
     setError(undefined);
@@ -45,6 +49,7 @@ export function ContentPanel({ view, items, write }: { view: CaseView; items: Co
       {items
         .slice()
         .reverse()
+        .slice(0, all ? undefined : FIRST)
         .map((c) => {
           const d = c.data ?? {};
           const sentiment = postSentiment.get(c.id) ?? c.analysis?.sentiment ?? null;
@@ -65,6 +70,11 @@ export function ContentPanel({ view, items, write }: { view: CaseView; items: Co
             </div>
           );
         })}
+      {!all && items.length > FIRST ? (
+        <button type="button" onClick={() => setAll(true)}>
+          Show all {items.length} items
+        </button>
+      ) : null}
     </section>
   );
 }
