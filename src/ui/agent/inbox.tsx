@@ -118,7 +118,7 @@ export function Inbox({ query }: RouteProps) {
     links[j]!.focus();
   };
 
-  const now = Date.now();
+  const now = useNow(30_000);
   return (
     <section class="inbox" aria-labelledby="inbox-title">
       <div class="toolbar">
@@ -218,6 +218,16 @@ export function Inbox({ query }: RouteProps) {
       {rows !== undefined && shown.length === 0 ? <p class="muted">Nothing open here. Use “Get next work” or widen the filters.</p> : null}
     </section>
   );
+}
+
+/** The current time, re-rendering every `ms` (countdowns move without a reload). */
+export function useNow(ms: number): number {
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    const t = window.setInterval(() => setNow(Date.now()), ms);
+    return () => window.clearInterval(t);
+  }, [ms]);
+  return now;
 }
 
 export function PriorityBadge({ value, title }: { value: Priority; title?: string }) {

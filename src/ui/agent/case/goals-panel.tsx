@@ -2,16 +2,12 @@
  * Goals with SLA countdowns: the kind of clock (business or calendar time), paused and why, the
  * real breach time (never "Now"), urgency in colour AND text. Ticks every 30 s.
  */
-import { useEffect, useState } from 'preact/hooks';
+import { useNow } from '../inbox';
 import { dateTime, relative, slaOf, SLA_TEXT } from '../format';
 import type { CaseView } from '../types';
 
 export function GoalsPanel({ view }: { view: CaseView }) {
-  const [now, setNow] = useState(Date.now());
-  useEffect(() => {
-    const t = window.setInterval(() => setNow(Date.now()), 30_000);
-    return () => window.clearInterval(t);
-  }, []);
+  const now = useNow(30_000);
   return (
     <section class="panel goals" aria-labelledby="goals-title">
       <h2 id="goals-title">Goals</h2>
