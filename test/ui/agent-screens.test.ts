@@ -207,6 +207,35 @@ describe('the agent screens', () => {
     }
   });
 
+  it('a stale edit (412) says so, reloads and never overwrites', TIMEOUT, async () => {
+    const opened = await openBillingCase('Stale edit');
+    const b = await launchBrowser(s.baseUrl);
+    try {
+      // No live stream in this browser, so the screen really holds an old version.
+      await b.page.route('**/v1/stream**', (route) => route.abort());
+      await signInViaApi(b, agent.username, agent.password);
+      await b.page.goto(`/cases/${opened.id}`);
+      await b.page.getByLabel('Add a note').waitFor();
+      // Someone else changes the case meanwhile.
+      await s.api('POST', `/v1/cases/${opened.id}/content`, { kind: 'note', data: { text: 'written by a colleague' } }, undefined, 201);
+      const before = await s.api<CaseLite>('GET', `/v1/cases/${opened.id}`);
+      await b.page.getByLabel('Add a note').fill('my late note');
+      await b.page.getByRole('button', { name: 'Add note' }).click();
+      const stale = b.page.locator('.stale');
+      await stale.waitFor();
+      expect(await stale.textContent()).toContain('NOT applied');
+      // Reloaded: the colleague's note is on screen, mine was not written.
+      await b.page.locator('.note .text', { hasText: 'written by a colleague' }).waitFor();
+      const after = await s.api<CaseLite>('GET', `/v1/cases/${opened.id}`);
+      expect(after.version).toBe(before.version);
+      const content = await s.api<{ items: { data: { text?: string } }[] }>('GET', `/v1/cases/${opened.id}/content`);
+      expect(content.items.map((i) => i.data.text)).not.toContain('my late note');
+      await screenshot(b.page, 'agent-case-stale');
+    } finally {
+      await b.close();
+    }
+  });
+
   it('an agent of another team is shown that the case is not available', TIMEOUT, async () => {
     const other = await s.createPerson('agent', { teams: ['repairs'] });
     const opened = await openBillingCase('Not for repairs');
