@@ -236,6 +236,56 @@ describe('the agent screens', () => {
     }
   });
 
+  it('adapt and hold dialogs: a reason is required, migrate shows its dry run before it applies, a hold pauses the goal clocks', TIMEOUT, async () => {
+    const supervisor = await s.createPerson('supervisor');
+    const opened = await openBillingCase('Dialogs', 'high');
+    const notify = opened.fragments.find((f) => f.definition === 'notify-customer@1')!;
+    const b = await launchBrowser(s.baseUrl);
+    try {
+      const { page } = b;
+      await signInViaApi(b, supervisor.username, supervisor.password);
+      await page.goto(`/cases/${opened.id}`);
+      await page.locator(`[data-fragment-id="${notify.id}"]`).getByRole('button', { name: 'migrate' }).click();
+      const dialog = page.getByRole('dialog');
+      await dialog.waitFor();
+      expect(await dialog.getByLabel('Migrate to (key@version)').inputValue()).toBe('notify-customer@2');
+      await dialog.getByLabel(/State mapping/).fill('notifying -> drafting');
+      await dialog.getByRole('button', { name: 'Preview (dry run)' }).click();
+      expect(await dialog.locator('.field-error').first().textContent()).toContain('reason is required');
+      await dialog.getByLabel('Reason (required)').fill('use the reviewed notice');
+      await dialog.getByRole('button', { name: 'Preview (dry run)' }).click();
+      await dialog.getByText('Dry run — nothing changed yet.').waitFor();
+      expect(await axe(page)).toEqual([]);
+      await screenshot(page, 'agent-adapt-dry-run');
+      const previewed = await s.api<CaseLite>('GET', `/v1/cases/${opened.id}`);
+      expect(previewed.version).toBe(opened.version);
+      expect(previewed.fragments.find((f) => f.id === notify.id)!.definition).toBe('notify-customer@1');
+
+      await dialog.getByRole('button', { name: 'Apply migration' }).click();
+      await dialog.waitFor({ state: 'detached' });
+      const migrated = (await s.api<CaseLite>('GET', `/v1/cases/${opened.id}`)).fragments.find((f) => f.id === notify.id)!;
+      expect(migrated.definition).toBe('notify-customer@2');
+      expect(migrated.states).toEqual(['drafting']);
+      await expect.poll(() => page.locator(`[data-fragment="${notify.id}"] [data-current-states]`).textContent(), { timeout: 15_000 }).toBe('drafting');
+
+      await page.getByRole('button', { name: 'Hold' }).click();
+      await page.getByRole('dialog').getByRole('button', { name: 'Put' }).click();
+      expect(await page.getByRole('dialog').locator('.field-error').textContent()).toContain('reason is required');
+      expect((await s.api<{ status: string }>('GET', `/v1/cases/${opened.id}`)).status).toBe('open');
+      await page.getByRole('dialog').getByLabel('Reason (required)').fill('waiting for the invoice copy');
+      await page.getByRole('dialog').getByRole('button', { name: 'Put' }).click();
+      await page.locator('.goal .badge', { hasText: 'Paused: case on hold — waiting for the invoice copy' }).first().waitFor({ timeout: 15_000 });
+      expect((await s.api<{ status: string }>('GET', `/v1/cases/${opened.id}`)).status).toBe('on_hold');
+      await screenshot(page, 'agent-case-on-hold');
+      await page.getByRole('button', { name: 'Resume' }).click();
+      await page.getByRole('dialog').getByRole('button', { name: 'Resume' }).click();
+      await expect.poll(async () => (await s.api<{ status: string }>('GET', `/v1/cases/${opened.id}`)).status, { timeout: 15_000 }).toBe('open');
+      expect(pageErrors(b.errors)).toEqual([]);
+    } finally {
+      await b.close();
+    }
+  });
+
   it('an agent of another team is shown that the case is not available', TIMEOUT, async () => {
     const other = await s.createPerson('agent', { teams: ['repairs'] });
     const opened = await openBillingCase('Not for repairs');
