@@ -135,8 +135,14 @@ describe('the agent screens', () => {
   });
 
   it('a post and a note carrying markup show as text and run nothing', TIMEOUT, async () => {
-    const opened = await openBillingCase('XSS probe');
     const payload = `<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>`;
+    const name = `<img src=x onerror="window.__xss=3">Mallory`;
+    const opened = await s.api<CaseLite>('POST', '/v1/cases', {
+      template: 'billing-dispute',
+      title: 'XSS probe <b>bold</b>',
+      customer: { email: `mallory.${Date.now()}@example.com`, name },
+      case_file: { account: { id: 'acc-x' } },
+    });
     await s.api('POST', `/v1/cases/${opened.id}/content`, { kind: 'social_post', data: { channel: 'x', post_id: `p-${Date.now()}`, author_handle: '<b>mallory</b>', text: payload } }, undefined, 201);
     await s.api('POST', `/v1/cases/${opened.id}/content`, { kind: 'note', data: { text: payload } }, undefined, 201);
     const b = await launchBrowser(s.baseUrl);
@@ -150,6 +156,12 @@ describe('the agent screens', () => {
       expect(await b.page.locator('.content img').count()).toBe(0);
       expect(await b.page.locator('.content script').count()).toBe(0);
       expect(await b.page.locator('.content b').count()).toBe(0);
+      // The customer's name and the case title, in the header and the 360, are text too.
+      expect(await b.page.locator('#case-title').textContent()).toBe('XSS probe <b>bold</b>');
+      expect(await b.page.locator('.case-header dd', { hasText: 'Mallory' }).textContent()).toBe(name);
+      await b.page.locator('.customer dd', { hasText: 'Mallory' }).first().waitFor();
+      expect(await b.page.locator('.customer dd', { hasText: 'Mallory' }).first().textContent()).toBe(name);
+      expect(await b.page.locator('main img, main b, main script').count()).toBe(0);
       expect(await b.page.evaluate(() => (globalThis as { __xss?: number }).__xss)).toBeUndefined();
       await screenshot(b.page, 'agent-case-xss');
       expect(pageErrors(b.errors)).toEqual([]);
