@@ -13,6 +13,7 @@ import { SecretBoxError } from './platform/secret-box.js';
 import { assembleCore, type Core } from './core.js';
 import { startWorkers, type Workers } from './worker.js';
 import { assembleServices } from './services.js';
+import { liveBusFor } from './live/live-service.js';
 
 async function main(): Promise<void> {
   let config: Config;
@@ -61,6 +62,7 @@ async function main(): Promise<void> {
   let app: TesseraApp | undefined;
   let core: Core | undefined;
   let workers: Workers | undefined;
+  let closeLivePublisher: (() => Promise<void>) | undefined;
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -78,6 +80,7 @@ async function main(): Promise<void> {
       await workers?.close();
       // Hand-overs of the last commands (fire-and-forget after commit) reach the queue first.
       await core?.relay.settled();
+      await closeLivePublisher?.();
       await platform.close();
       logger.info('stopped');
       process.exit(0);
@@ -99,6 +102,13 @@ async function main(): Promise<void> {
     logger,
     webhookAllowlist: config.webhooks.allowlist,
   });
+  // A worker's commits (timers firing, intake) reach the API processes' live streams through Redis;
+  // an API process's own commits are published by its live streams (app.ts).
+  if (config.role === 'worker' && config.redisUrl) {
+    const publisher = liveBusFor({ redisUrl: config.redisUrl, redisPrefix: config.redisPrefix, queueMode: true, logger, subscribe: false });
+    core.onCommitted((committed) => publisher.publishCommits({ cases: committed.map((c) => c.caseId) }));
+    closeLivePublisher = () => publisher.close();
+  }
   if (config.role !== 'api') workers = await startWorkers(platform, core, logger, { webhooks: config.webhooks, services });
   if (config.role !== 'worker') {
     const localAdminToken = platform.dataDirLock ? newAdminToken() : undefined;
