@@ -191,7 +191,7 @@ describe('the agent screens', () => {
       await page.keyboard.press('j');
       await page.keyboard.press('k');
       await focused.waitFor();
-      const outline = await focused.evaluate((el) => getComputedStyle(el as never).outlineStyle);
+      const outline = await focused.evaluate((el) => (globalThis as unknown as { getComputedStyle(e: unknown): { outlineStyle: string } }).getComputedStyle(el).outlineStyle);
       expect(outline).not.toBe('none');
       await page.keyboard.press('Enter');
       await page.waitForURL(new RegExp(`/cases/${opened.id}`));
