@@ -47,6 +47,7 @@ import { inboundSourceRoutes } from './http/inbound-source-routes.js';
 import { inboundWebhookRoutes } from './http/inbound-webhook-routes.js';
 import { inboxRoutes } from './http/inbox-routes.js';
 import { diagramRoutes } from './http/diagram-routes.js';
+import { consoleRoutes } from './http/console-routes.js';
 import { createDiagramCache } from './diagrams/diagram-cache.js';
 
 export interface AppDeps {
@@ -192,6 +193,7 @@ export async function buildApp(deps: AppDeps) {
     });
     await api.register(inboundSourceRoutes, { sources, writes });
     await api.register(inboxRoutes, { db: deps.database.db, retrier: services.retrier });
+    await api.register(consoleRoutes, { db: deps.database.db, core: deps.core });
     await api.register(diagramRoutes, { catalog: deps.core.catalog, db: deps.database.db, diagrams: createDiagramCache() });
     // Its own scope: the raw-body content-type parser must not reach the other routes.
     await api.register(inboundWebhookRoutes, { acceptor: services.acceptor, perMinute: config.inboundRateLimitPerMinute });
