@@ -46,6 +46,7 @@ import { assembleServices, type Services } from './services.js';
 import { inboundSourceRoutes } from './http/inbound-source-routes.js';
 import { inboundWebhookRoutes } from './http/inbound-webhook-routes.js';
 import { inboxRoutes } from './http/inbox-routes.js';
+import { uiRoutes } from './http/ui-routes.js';
 import { diagramRoutes } from './http/diagram-routes.js';
 import { consoleRoutes } from './http/console-routes.js';
 import { createDiagramCache } from './diagrams/diagram-cache.js';
@@ -198,6 +199,8 @@ export async function buildApp(deps: AppDeps) {
     // Its own scope: the raw-body content-type parser must not reach the other routes.
     await api.register(inboundWebhookRoutes, { acceptor: services.acceptor, perMinute: config.inboundRateLimitPerMinute });
   });
+  // The web UI at `/` (public pages; their data comes from the API above, authorized there).
+  await app.register(uiRoutes);
 
   return app;
 }

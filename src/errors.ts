@@ -97,6 +97,7 @@ export const ERROR_CODES = {
   WEBHOOK_ID_REUSED: { status: 422, title: 'webhook-id reused with a different body' },
   // platform
   NOT_READY: { status: 503, title: 'A dependency is not available' },
+  UI_NOT_BUILT: { status: 503, title: 'The web UI is not built' },
   DATABASE_UNAVAILABLE: { status: 503, title: 'The database is not available' },
   INTERNAL: { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { status: number; title: string }>;

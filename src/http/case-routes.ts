@@ -28,6 +28,7 @@ import { withHandoffInput } from './handoff-enrich.js';
 import { DEFAULT_PAGE_SIZE, readCursor } from './paging.js';
 import { caseSummaryView, caseView, type AcceptedEvents } from './case-view.js';
 import { expectedVersionOf, etag, idempotencyOf, sendCommandResponse } from './command-request.js';
+import { goalClocks } from './goal-clock-view.js';
 import {
   AddContentBody,
   AddFragmentBody,
@@ -200,7 +201,11 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
       const [customer, percentiles] = customerId
         ? await Promise.all([loadCustomer(db, customerId), valuePercentiles(db, customerId)])
         : [undefined, null];
-      return { ...view(state, customer), customer_summary: caseCustomerSummary(customer, percentiles) };
+      return {
+        ...view(state, customer),
+        customer_summary: caseCustomerSummary(customer, percentiles),
+        goal_clocks: goalClocks(state, core.catalog.template(state.template.key, state.template.version), core.now()),
+      };
     },
   );
 

@@ -1,4 +1,5 @@
 /** Request and response schemas of the case API (TypeBox -> validation, serialization, OpenAPI). */
+import { GoalClockView } from './goal-clock-view.js';
 import { Type, type Static, type TObject, type TSchema, type TUnion } from 'typebox';
 import { CASE_STATUSES, CONTENT_KINDS, FRAGMENT_STATUSES, GOAL_SLA_STATES, GOAL_STATUSES, PRIORITIES, TASK_STATUSES } from '../cases/types.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './paging.js';
@@ -361,6 +362,9 @@ export const CaseView = Type.Object({
   hold_reason: Nullable(Type.String()),
   handoff_brief: Type.Union([HandoffBriefView, Type.Null()], { description: 'Built at the last reassignment of the case or one of its tasks (README "Handoff brief")' }),
   customer_summary: Type.Optional(CaseCustomerSummary),
+  goal_clocks: Type.Optional(
+    Type.Record(Type.String(), GoalClockView, { description: 'GET /v1/cases/:id only: per goal key, whether its clock counts business or calendar time and whether it is paused, and why' }),
+  ),
 });
 
 /** POST /v1/tasks/next and /v1/tasks/:id/assign. */

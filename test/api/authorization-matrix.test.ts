@@ -19,9 +19,12 @@
  *      with the reason, which turns the mass-assignment check off for it.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { LightMyRequestResponse } from 'fastify';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultUiRoot } from '../../src/http/ui-routes.js';
 import { createApiKeyStore } from '../../src/persistence/api-key-store.js';
 import { decideUser } from '../../src/people/user.js';
 import { createUserStore } from '../../src/persistence/user-store.js';
@@ -34,6 +37,9 @@ import { updateWorker } from '../support/people.js';
 import { startTestApp, uniqueId } from '../support/platform.js';
 
 /** The callers, in the order of the matrix columns. */
+/** One of the UI's built bundles (its name carries a content hash). */
+const UI_BUNDLE = readdirSync(join(defaultUiRoot(), 'assets')).find((f) => f.endsWith('.js'));
+
 const WHO = ['admin', 'supervisor', 'owner', 'team', 'other', 'integrator', 'anonymous'] as const;
 type Who = (typeof WHO)[number];
 // admin, supervisor, integrator: keys of those roles. owner: the agent who owns the case.
@@ -166,6 +172,11 @@ const ROWS: Row[] = [
   row('GET /docs/json', () => ({ url: '/docs/json' }), [200, 200, 200, 200, 200, 200, 200]),
   row('GET /docs/yaml', () => ({ url: '/docs/yaml' }), [200, 200, 200, 200, 200, 200, 200]),
   row('GET /docs/static/*', () => ({ url: '/docs/static/swagger-ui.css' }), [200, 200, 200, 200, 200, 200, 200]),
+  // the web UI (built into dist/ui by npm ci): public pages, their data comes from the API
+  row('GET /', () => ({ url: '/' }), [200, 200, 200, 200, 200, 200, 200]),
+  row('GET /*', () => ({ url: '/inbox' }), [200, 200, 200, 200, 200, 200, 200]),
+  row('GET /favicon.svg', () => ({ url: '/favicon.svg' }), [200, 200, 200, 200, 200, 200, 200]),
+  row('GET /assets/*', () => ({ url: `/assets/${UI_BUNDLE}` }), [200, 200, 200, 200, 200, 200, 200]),
 
   // keys
   row('GET /v1/me', () => ({ url: '/v1/me' }), [200, 200, 200, 200, 200, 200, 401]),

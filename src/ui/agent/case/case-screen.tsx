@@ -1,0 +1,154 @@
+/**
+ * The case screen: one GET for the case (with its customer summary and goal clocks), one for the
+ * timeline, one for content, plus the live stream (case events, presence). Every write sends
+ * If-Match with the version shown; a 412 says so and reloads — it never overwrites.
+ */
+import { useCallback, useEffect, useMemo, useState } from 'preact/hooks';
+import { ApiError, request, type Page } from '../../api/client';
+import type { RouteProps } from '../../router';
+import { useSession } from '../../shell/session-context';
+import { holdVersion } from '../../live/live-client';
+import { debounce, useLive } from '../../live/use-live';
+import type { CaseView, ContentItem, TimelineEntry } from '../types';
+import { CaseHeader } from './case-header';
+import { GoalsPanel } from './goals-panel';
+import { FragmentsPanel } from './fragments-panel';
+import { TasksPanel } from './tasks-panel';
+import { PlanningTable } from './planning-table';
+import { CaseActions } from './case-actions';
+import { TimelinePanel } from './timeline-panel';
+import { ContentPanel } from './content-panel';
+import { CustomerPanel, HandoffBrief } from './customer-panel';
+import '../agent.css';
+
+/** What panels get to change the case: run a write, then show the case it answers. */
+export interface CaseWrite {
+  /** Runs `fn(version)`; a 412 reloads and shows why; other errors are rethrown to the caller. */
+  (fn: (version: number) => Promise<unknown>): Promise<boolean>;
+}
+
+const TIMELINE_PAGES = 10;
+
+export function CaseScreen({ params, query }: RouteProps) {
+  const id = params.id!;
+  const { user } = useSession();
+  const [view, setView] = useState<CaseView | undefined>();
+  const [timeline, setTimeline] = useState<TimelineEntry[]>([]);
+  const [content, setContent] = useState<ContentItem[]>([]);
+  const [error, setError] = useState<string | undefined>();
+  const [stale, setStale] = useState<string | undefined>();
+  const [viewers, setViewers] = useState<{ user_id: string; role: string }[]>([]);
+
+  const loadCase = useCallback(async () => {
+    try {
+      const res = await request<CaseView>('GET', `/v1/cases/${encodeURIComponent(id)}`);
+      setView(res.data);
+      holdVersion(id, res.data.version);
+      setError(undefined);
+      return res.data;
+    } catch (e) {
+      setError(e instanceof ApiError ? e.message : String(e));
+      return undefined;
+    }
+  }, [id]);
+
+  const loadTimeline = useCallback(async () => {
+    const all: TimelineEntry[] = [];
+    let cursor: string | null = null;
+    for (let i = 0; i < TIMELINE_PAGES; i++) {
+      const page: Page<TimelineEntry> = (await request<Page<TimelineEntry>>('GET', `/v1/cases/${encodeURIComponent(id)}/timeline`, { query: { limit: 100, cursor } })).data;
+      all.push(...page.items);
+      cursor = page.next_cursor;
+      if (!cursor) break;
+    }
+    setTimeline(all);
+  }, [id]);
+
+  const loadContent = useCallback(async () => {
+    const page = (await request<Page<ContentItem>>('GET', `/v1/cases/${encodeURIComponent(id)}/content`, { query: { limit: 100 } })).data;
+    setContent(page.items);
+  }, [id]);
+
+  const reloadAll = useCallback(async () => {
+    await Promise.all([loadCase(), loadTimeline().catch(() => undefined), loadContent().catch(() => undefined)]);
+  }, [loadCase, loadTimeline, loadContent]);
+
+  useEffect(() => {
+    setView(undefined);
+    setTimeline([]);
+    void reloadAll();
+  }, [reloadAll]);
+
+  const refetch = useMemo(() => debounce(() => void reloadAll(), 250), [reloadAll]);
+  useLive({ cases: [id] }, (e) => {
+    if (e.type === 'presence' && e.data.case_id === id) {
+      setViewers(((e.data.viewers as { user_id: string; role: string }[]) ?? []).filter((v) => v.user_id !== user.id));
+    } else if (e.type === 'case' && e.data.case_id === id) {
+      if (!view || (e.data.version ?? 0) > view.version) refetch();
+    } else if (e.type === 'snapshot') refetch();
+  });
+
+  const write: CaseWrite = useCallback(
+    async (fn) => {
+      if (!view) return false;
+      try {
+        await fn(view.version);
+        setStale(undefined);
+        await reloadAll();
+        return true;
+      } catch (e) {
+        if (e instanceof ApiError && e.stale) {
+          setStale('Someone changed this case after you opened it, so your change was NOT applied. The case has been reloaded: check it and try again.');
+          await reloadAll();
+          return false;
+        }
+        throw e;
+      }
+    },
+    [view, reloadAll],
+  );
+
+  if (error && !view)
+    return (
+      <p class="error" role="alert">
+        {error}
+      </p>
+    );
+  if (!view) return <p aria-busy="true">Loading case…</p>;
+  const focusTask = query.get('task') ?? undefined;
+
+  return (
+    <article class="case-screen" aria-labelledby="case-title">
+      <div class="wide">
+        <CaseHeader view={view} />
+        <p class="viewers" aria-live="polite">
+          {viewers.length ? (
+            <>
+              <span class="badge info">Also viewing</span> {viewers.map((v) => `${v.user_id} (${v.role})`).join(', ')}
+            </>
+          ) : (
+            <span class="muted">No one else is viewing this case.</span>
+          )}
+        </p>
+        {stale ? (
+          <p class="stale" role="alert">
+            {stale}
+          </p>
+        ) : null}
+        {view.handoff_brief ? <HandoffBrief brief={view.handoff_brief} /> : null}
+      </div>
+      <div>
+        <GoalsPanel view={view} />
+        <TasksPanel view={view} write={write} focusTask={focusTask} />
+        <FragmentsPanel view={view} write={write} />
+        <PlanningTable view={view} write={write} />
+        <TimelinePanel entries={timeline} />
+      </div>
+      <div>
+        <CaseActions view={view} write={write} />
+        <CustomerPanel view={view} />
+        <ContentPanel view={view} items={content} write={write} />
+      </div>
+    </article>
+  );
+}
