@@ -13,6 +13,7 @@ import { SecretBoxError } from './platform/secret-box.js';
 import { assembleCore, type Core } from './core.js';
 import { startWorkers, type Workers } from './worker.js';
 import { assembleServices } from './services.js';
+import { seedDemo } from './demo/seed-demo.js';
 
 async function main(): Promise<void> {
   let config: Config;
@@ -99,6 +100,10 @@ async function main(): Promise<void> {
     logger,
     webhookAllowlist: config.webhooks.allowlist,
   });
+  // The demo is for trying Tessera on one machine: embedded mode only, never queue mode.
+  if (config.demo && config.databaseUrl === undefined && config.role !== 'worker') {
+    await seedDemo({ db: platform.database.db, core, writes: services.writes, logger });
+  }
   if (config.role !== 'api') workers = await startWorkers(platform, core, logger, { webhooks: config.webhooks, services });
   if (config.role !== 'worker') {
     const localAdminToken = platform.dataDirLock ? newAdminToken() : undefined;
