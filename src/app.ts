@@ -50,6 +50,8 @@ import { uiRoutes } from './http/ui-routes.js';
 import { diagramRoutes } from './http/diagram-routes.js';
 import { consoleRoutes } from './http/console-routes.js';
 import { createDiagramCache } from './diagrams/diagram-cache.js';
+import { streamRoutes } from './http/stream-routes.js';
+import { createLive, liveBusFor, type Live, type LiveOptions } from './live/live-service.js';
 
 export interface AppDeps {
   config: Config;
@@ -65,6 +67,10 @@ export interface AppDeps {
   resolveHost?: HostResolver;
   /** The services shared with this process's workers (server.ts); absent: assembled here (tests). */
   services?: Services;
+  /** Live streams (change feed, hub, bus); absent: assembled here, on Redis in queue mode. */
+  live?: Live;
+  /** Timings of the live streams assembled here (tests make them short). */
+  liveOptions?: LiveOptions;
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -174,6 +180,22 @@ export async function buildApp(deps: AppDeps) {
       definitions: (ref) => deps.core.catalog.fragment(ref),
       ...(customer ? { customer: customerSnapshot(customer) } : {}),
     });
+  // Live streams: the change feed hears every commit of this process's core; open streams end
+  // before the server closes (an open stream would hold app.close() forever).
+  const live =
+    deps.live ??
+    createLive({
+      db: deps.database.db,
+      bus: liveBusFor({ redisUrl: config.redisUrl, redisPrefix: config.redisPrefix, queueMode: deps.jobs.kind === 'bullmq', logger: deps.logger }),
+      logger: deps.logger,
+      ...(deps.liveOptions ? { options: deps.liveOptions } : {}),
+    });
+  const stopHearing = deps.core.onCommitted(live.committed);
+  app.decorate('live', live);
+  app.addHook('preClose', async () => {
+    stopHearing();
+    await (deps.live ? live.hub.close() : live.close());
+  });
   await app.register(async (api) => {
     await api.register(auth, { apiKeys, adminKey: config.adminKey, localAdminToken: deps.localAdminToken, sessions, trustedOrigins: config.sessions.trustedOrigins });
     await api.register(apiKeyRoutes, { apiKeys, writes });
@@ -196,6 +218,7 @@ export async function buildApp(deps: AppDeps) {
     await api.register(inboxRoutes, { db: deps.database.db, retrier: services.retrier });
     await api.register(consoleRoutes, { db: deps.database.db, core: deps.core });
     await api.register(diagramRoutes, { catalog: deps.core.catalog, db: deps.database.db, diagrams: createDiagramCache() });
+    await api.register(streamRoutes, { live });
     // Its own scope: the raw-body content-type parser must not reach the other routes.
     await api.register(inboundWebhookRoutes, { acceptor: services.acceptor, perMinute: config.inboundRateLimitPerMinute });
   });

@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import { createEngine, type Engine } from './cases/engine.js';
 import { createCatalog, type Catalog } from './commands/catalog.js';
-import { createCommandRunner, type CommandRunner, type CustomerValueLookup } from './commands/run-command.js';
+import { createCommandRunner, type CommandRunner, type CommittedEffects, type CustomerValueLookup } from './commands/run-command.js';
 import { createDeviationFirer, type DeviationFireOutcome } from './commands/fire-deviation-timer.js';
 import { createSentimentAnalyzer, loadWinkModel, type SentimentAnalyzer } from './signals/sentiment.js';
 import { customerValueOf } from './persistence/customer-value.js';
@@ -37,7 +37,16 @@ export interface Core {
   fireDeviationTimer: (timer: { timerId: string; customerId: string }) => Promise<DeviationFireOutcome>;
   /** The process's one sentiment analyzer (the engine's; intake scores posts with it before its rules decide). */
   sentiment: SentimentAnalyzer;
+  /**
+   * Adds an after-commit listener (the change feed of live streams, projections); the relay is
+   * the first. Listeners get what every command transaction committed and must not throw.
+   * Returns a function that removes it.
+   */
+  onCommitted: (listener: CommitListener) => () => void;
 }
+
+/** Told after commit what a command transaction wrote (commands/run-command.ts CommittedEffects). */
+export type CommitListener = (committed: CommittedEffects[]) => void;
 
 export interface CoreOptions {
   database: DatabaseHandle;
@@ -80,12 +89,30 @@ export async function assembleCore(options: CoreOptions): Promise<Core> {
   // Learn the offset before the first timer is armed (the relay's delays count from it).
   await clock.sync(database.db);
   const relay = createRelay({ db: database.db, jobs: options.jobs, logger, clock, ...(options.now ? { now: options.now } : {}) });
+  // The after-commit hand-over is a list of listeners: the relay first, then the change feed's.
+  const commitListeners: CommitListener[] = [(committed) => relay.handOver(committed)];
+  const afterCommit = (committed: CommittedEffects[]) => {
+    for (const listener of commitListeners) {
+      try {
+        listener(committed);
+      } catch (err) {
+        logger.error({ err }, 'an after-commit listener threw (it must not)');
+      }
+    }
+  };
+  const onCommitted = (listener: CommitListener) => {
+    commitListeners.push(listener);
+    return () => {
+      const at = commitListeners.indexOf(listener);
+      if (at >= 0) commitListeners.splice(at, 1);
+    };
+  };
   const runner = createCommandRunner({
     db: database.db,
     engine,
     catalog,
     clock,
-    afterCommit: (committed) => relay.handOver(committed),
+    afterCommit,
     ...(options.now ? { now: options.now } : {}),
     // The customer's value percentiles over the customer base, read in the command's transaction.
     customerValue: options.customerValue ?? customerValueOf,
@@ -96,9 +123,9 @@ export async function assembleCore(options: CoreOptions): Promise<Core> {
     engine,
     catalog,
     clock,
-    afterCommit: (committed) => relay.handOver(committed),
+    afterCommit,
     handOverOutbox: (ids) => relay.handOverOutbox(ids),
     ...(options.now ? { now: options.now } : {}),
   });
-  return { catalog, engine, runner, work, relay, clock, now: options.now ?? clock.now, fireDeviationTimer, sentiment };
+  return { catalog, engine, runner, work, relay, clock, now: options.now ?? clock.now, fireDeviationTimer, sentiment, onCommitted };
 }

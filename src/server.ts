@@ -14,6 +14,7 @@ import { assembleCore, type Core } from './core.js';
 import { startWorkers, type Workers } from './worker.js';
 import { assembleServices } from './services.js';
 import { seedDemo } from './demo/seed-demo.js';
+import { liveBusFor } from './live/live-service.js';
 
 async function main(): Promise<void> {
   let config: Config;
@@ -62,6 +63,7 @@ async function main(): Promise<void> {
   let app: TesseraApp | undefined;
   let core: Core | undefined;
   let workers: Workers | undefined;
+  let closeLivePublisher: (() => Promise<void>) | undefined;
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -79,6 +81,7 @@ async function main(): Promise<void> {
       await workers?.close();
       // Hand-overs of the last commands (fire-and-forget after commit) reach the queue first.
       await core?.relay.settled();
+      await closeLivePublisher?.();
       await platform.close();
       logger.info('stopped');
       process.exit(0);
@@ -103,6 +106,13 @@ async function main(): Promise<void> {
   // The demo is for trying Tessera on one machine: embedded mode only, never queue mode.
   if (config.demo && config.databaseUrl === undefined && config.role !== 'worker') {
     await seedDemo({ db: platform.database.db, core, writes: services.writes, logger });
+  }
+  // A worker's commits (timers firing, intake) reach the API processes' live streams through Redis;
+  // an API process's own commits are published by its live streams (app.ts).
+  if (config.role === 'worker' && config.redisUrl) {
+    const publisher = liveBusFor({ redisUrl: config.redisUrl, redisPrefix: config.redisPrefix, queueMode: true, logger, subscribe: false });
+    core.onCommitted((committed) => publisher.publishCommits({ cases: committed.map((c) => c.caseId) }));
+    closeLivePublisher = () => publisher.close();
   }
   if (config.role !== 'api') workers = await startWorkers(platform, core, logger, { webhooks: config.webhooks, services });
   if (config.role !== 'worker') {

@@ -145,6 +145,9 @@ export interface JournalTable {
   reason: string | null;
   data: Json;
   at: Timestamp;
+  /** Change feed order (migration 0030): the writing transaction's id and an insertion sequence; both defaults. */
+  tx: Generated<string>;
+  seq: Generated<string>;
 }
 
 export interface TimerTable {
