@@ -545,7 +545,10 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
     if (effects.length > 0) deps.afterCommit?.(effects);
   }
 
-  return { run, runAlone, fireTimers, decideAndSave, handOver, clock, replay };
+  /** Commands waiting for a group transaction (0 without group commit): a gauge for metrics, a sync point for tests. */
+  const groupWaiting = () => group?.waiting() ?? 0;
+
+  return { run, runAlone, fireTimers, decideAndSave, handOver, clock, replay, groupWaiting };
 }
 
 export type CommandRunner = ReturnType<typeof createCommandRunner>;

@@ -29,6 +29,8 @@ interface Waiting<T, R> {
 
 export interface Batcher<T, R> {
   submit(item: T): Promise<R>;
+  /** Items submitted and not yet taken into a batch. */
+  waiting(): number;
 }
 
 export function createBatcher<T, R>(options: BatcherOptions<T, R>): Batcher<T, R> {
@@ -94,5 +96,6 @@ export function createBatcher<T, R>(options: BatcherOptions<T, R>): Batcher<T, R
         pump();
       });
     },
+    waiting: () => waiting.length,
   };
 }
