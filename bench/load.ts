@@ -123,8 +123,8 @@ interface Step {
   samples: Sample[];
 }
 
-/** Counts the bench database's sessions that started since `since` (not the counter's own). */
-let countBackends: (since: Date) => Promise<number> = async () => 0;
+/** Sessions established to the bench database so far (pg_stat_database.sessions, PostgreSQL 14+). */
+let countBackends: () => Promise<number> = async () => 0;
 
 /** Sends `rate` events/s for `seconds` on schedule; waits for the stragglers (up to 30 s). */
 async function step(base: URL, caseIds: string[], rate: number, seconds: number): Promise<Step> {
@@ -133,7 +133,7 @@ async function step(base: URL, caseIds: string[], rate: number, seconds: number)
   const pending: Promise<void>[] = [];
   let errors = 0;
   let firstError = '';
-  const startedAt = new Date();
+  const sessionsBefore = await countBackends();
   const start = performance.now();
   let sent = 0;
   await new Promise<void>((done) => {
@@ -173,7 +173,9 @@ async function step(base: URL, caseIds: string[], rate: number, seconds: number)
   if (firstError) console.log(`  first error at ${rate}/s: ${firstError}`);
   const latencies = samples.map((s) => s.latencyMs).sort((a, b) => a - b);
   const lost = total - samples.length;
-  const backendsOpened = await countBackends(startedAt);
+  // The statistics collector reports with a delay of up to a second.
+  await new Promise((r) => setTimeout(r, 1_100));
+  const backendsOpened = (await countBackends()) - sessionsBefore;
   return {
     backendsOpened,
     offered: rate,
@@ -224,11 +226,10 @@ async function main() {
     const watcher = new pg.Client({ connectionString: bench.url });
     await watcher.connect();
     procs.push({ child: undefined as never, output: () => '', stop: () => watcher.end() });
-    countBackends = async (since) => {
-      const { rows } = await watcher.query<{ n: number }>(
-        'select count(*)::int as n from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid() and backend_start >= $1',
-        [since],
-      );
+    countBackends = async () => {
+      // A fresh snapshot each time (a transaction would keep showing the first one).
+      await watcher.query('select pg_stat_clear_snapshot()');
+      const { rows } = await watcher.query<{ n: number }>('select sessions::int as n from pg_stat_database where datname = current_database()');
       return rows[0]!.n;
     };
     const env = {
