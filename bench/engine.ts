@@ -1,13 +1,22 @@
 /**
  * Engine benchmark: durable events/s through the command transaction at concurrency 1, 8, 32
- * over 1,000 cases, against the same machine's ceiling for the equivalent raw SQL transaction
- * (lock, update the JSON document, insert a journal row, commit), measured in the same run.
+ * over 1,000 cases, against two ceilings for the equivalent transaction (lock the case row,
+ * update its JSON document, insert a journal row, commit), measured in the same run, rounds
+ * alternating so machine noise hits all alike:
+ *   - pgbench running bench/pgbench-event.sql (one transaction per event, C client, no Node);
+ *   - the same transaction sent from Node through the same pool ("raw", the Node-side ceiling).
+ * The engine runs with group commit (the default against Postgres) and, for comparison, without.
  *
  *   npm run bench                     (BENCH_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres)
  *   BENCH_EVENTS=4000 npm run bench   (events per measurement)
+ *   BENCH_CONCURRENCY=8 BENCH_ROUNDS=3 npm run bench
  *
  * The last line is one JSON object with the figures.
  */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import { promisify } from 'node:util';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
@@ -16,12 +25,48 @@ import { assembleCore } from '../src/core.js';
 import { migrateToLatest } from '../src/persistence/migrate.js';
 import { openDatabase } from '../src/platform/database.js';
 import { createInProcessJobQueue } from '../src/platform/in-process-job-queue.js';
-import { createBenchDatabase, round, runClosedLoop, type RunResult } from './support.js';
+import { createCommandRunner } from '../src/commands/run-command.js';
+import { createBenchDatabase, percentile, round, runClosedLoop, type RunResult } from './support.js';
+
+const run = promisify(execFile);
 
 const SERVER_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const CASES = 1_000;
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 3_000);
-const CONCURRENCY = [1, 8, 32];
+const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? '1,8,32').split(',').map(Number);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const PGBENCH_SCRIPT = path.resolve(import.meta.dirname, 'pgbench-event.sql');
+
+/**
+ * One pgbench round: `concurrency` clients, `events` transactions in all, per-transaction log
+ * for the percentiles. Returns the transactions it committed with its rate and latencies.
+ */
+async function pgbenchRound(url: string, concurrency: number, events: number): Promise<RunResult> {
+  const perClient = Math.ceil(events / concurrency);
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tessera-pgbench-'));
+  try {
+    const { stdout } = await run('pgbench', [
+      '-n', '-f', PGBENCH_SCRIPT, '-D', `cases=${CASES}`, '-c', String(concurrency), '-j', String(Math.min(concurrency, 2)),
+      '-t', String(perClient), '-l', '--log-prefix', path.join(dir, 'tx'), url,
+    ], { cwd: dir, maxBuffer: 16 * 1024 * 1024 });
+    const tps = /tps = ([\d.]+) \(without initial connection time\)/.exec(stdout);
+    const done = /number of transactions actually processed: (\d+)/.exec(stdout);
+    if (!tps || !done) throw new Error(`pgbench printed no result:\n${stdout}`);
+    const latencies: number[] = [];
+    for (const file of await readdir(dir)) {
+      // client_id transaction_no latency_us script_no epoch epoch_us
+      for (const line of (await readFile(path.join(dir, file), 'utf8')).split('\n')) {
+        const us = Number(line.split(' ')[2]);
+        if (Number.isFinite(us) && line.length > 0) latencies.push(us / 1000);
+      }
+    }
+    latencies.sort((a, b) => a - b);
+    const ops = Number(done[1]);
+    return { ops, seconds: ops / Number(tps[1]), perSecond: Number(tps[1]), p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99) };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
 const POOL = 32;
 
 const logger = pino({ level: 'warn' });
@@ -47,17 +92,27 @@ async function main() {
     });
     console.log(`opened ${CASES} cases: ${round(opened.perSecond)} cases/s`);
 
+    // pgbench draws integers: map 1..CASES to the case ids.
+    await sql`create table bench_case_ids (n int primary key, id text not null)`.execute(database.db);
+    await sql`insert into bench_case_ids (n, id) select ordinality, id from unnest(${caseIds}::text[]) with ordinality as u(id)`.execute(database.db);
+    await sql`analyze`.execute(database.db);
+
+    // The same engine without group commit: one transaction per event.
+    const alone = createCommandRunner({ db: database.db, engine: core.engine, catalog: core.catalog, clock: core.clock });
+
     const pick = () => caseIds[Math.floor(Math.random() * caseIds.length)]!;
     let n = 0;
 
-    const engineOp = async () => {
-      await core.runner.run({
+    const eventOn = (runner: typeof alone) => async () => {
+      await runner.run({
         caseId: pick(),
         command: { type: 'event.send', event: { type: 'NOTE', data: { n: n++ } } },
         actor,
         respond: ({ case: c }) => ({ statusCode: 200, body: { version: c.version } }),
       });
     };
+    const engineOp = eventOn(core.runner);
+    const aloneOp = eventOn(alone);
 
     // The same durable work by hand: lock, update the JSON document, insert a journal row, commit.
     const rawOp = async () => {
@@ -74,44 +129,59 @@ async function main() {
       });
     };
 
-    // Warm up both paths (JIT, connection pool, plan cache).
-    await runClosedLoop(8, 500, engineOp);
-    await runClosedLoop(8, 500, rawOp);
+    // Warm up every path (JIT, connection pool, plan cache).
+    let applied = 0;
+    const counted = async (result: Promise<RunResult>) => {
+      const r = await result;
+      applied += r.ops;
+      return r;
+    };
+    await counted(runClosedLoop(8, 500, engineOp));
+    await counted(runClosedLoop(8, 500, aloneOp));
+    await counted(runClosedLoop(8, 500, rawOp));
+    await counted(pgbenchRound(bench.url, 8, 500));
 
+    const best = (runs: RunResult[]) => runs.reduce((a, b) => (a.perSecond >= b.perSecond ? a : b));
+    const show = (r: RunResult) => `${round(r.perSecond).toString().padStart(6)}/s p50 ${round(r.p50Ms, 2)} p99 ${round(r.p99Ms, 2)} ms`;
     const figures: Record<string, number> = {};
     for (const c of CONCURRENCY) {
-      // Alternate raw and engine runs so machine noise hits both alike; keep each one's best.
-      const engineRuns: RunResult[] = [];
-      const rawRuns: RunResult[] = [];
-      for (let r = 0; r < 2; r++) {
-        rawRuns.push(await runClosedLoop(c, EVENTS, rawOp));
-        engineRuns.push(await runClosedLoop(c, EVENTS, engineOp));
+      // Alternate the four so machine noise hits all alike; keep each one's best round.
+      const runs = { pgbench: [] as RunResult[], raw: [] as RunResult[], engine: [] as RunResult[], alone: [] as RunResult[] };
+      for (let r = 0; r < ROUNDS; r++) {
+        runs.pgbench.push(await counted(pgbenchRound(bench.url, c, EVENTS)));
+        runs.engine.push(await counted(runClosedLoop(c, EVENTS, engineOp)));
+        runs.raw.push(await counted(runClosedLoop(c, EVENTS, rawOp)));
+        runs.alone.push(await counted(runClosedLoop(c, EVENTS, aloneOp)));
       }
-      const engine = engineRuns.reduce((a, b) => (a.perSecond >= b.perSecond ? a : b));
-      const raw = rawRuns.reduce((a, b) => (a.perSecond >= b.perSecond ? a : b));
-      const ratio = engine.perSecond / raw.perSecond;
+      const engine = best(runs.engine);
+      const pgbench = best(runs.pgbench);
+      const raw = best(runs.raw);
+      const engineAlone = best(runs.alone);
       console.log(
-        `c=${String(c).padStart(2)}  engine ${round(engine.perSecond).toString().padStart(7)} events/s (p50 ${round(engine.p50Ms, 2)} ms, p99 ${round(engine.p99Ms, 2)} ms)` +
-          `  raw SQL ${round(raw.perSecond).toString().padStart(7)} tx/s (p99 ${round(raw.p99Ms, 2)} ms)  ratio ${round(ratio, 2)}`,
+        `c=${String(c).padStart(2)}  engine ${show(engine)} | pgbench ${show(pgbench)} | raw Node ${show(raw)} | engine, no group commit ${show(engineAlone)}` +
+          `  -> engine/pgbench ${round(engine.perSecond / pgbench.perSecond, 2)}, engine/raw ${round(engine.perSecond / raw.perSecond, 2)}`,
       );
+      console.log(`      rounds: engine ${runs.engine.map((r) => round(r.perSecond)).join(', ')}; pgbench ${runs.pgbench.map((r) => round(r.perSecond)).join(', ')}`);
       figures[`c${c}_events_per_s`] = round(engine.perSecond);
-      figures[`c${c}_ceiling_per_s`] = round(raw.perSecond);
-      figures[`c${c}_ratio`] = round(ratio, 3);
+      figures[`c${c}_p50_ms`] = round(engine.p50Ms, 2);
       figures[`c${c}_p99_ms`] = round(engine.p99Ms, 2);
+      figures[`c${c}_pgbench_tps`] = round(pgbench.perSecond);
+      figures[`c${c}_pgbench_p99_ms`] = round(pgbench.p99Ms, 2);
+      figures[`c${c}_ceiling_per_s`] = round(raw.perSecond);
       figures[`c${c}_ceiling_p99_ms`] = round(raw.p99Ms, 2);
+      figures[`c${c}_ratio_pgbench`] = round(engine.perSecond / pgbench.perSecond, 3);
+      figures[`c${c}_ratio`] = round(engine.perSecond / raw.perSecond, 3);
+      figures[`c${c}_no_group_commit_per_s`] = round(engineAlone.perSecond);
+      figures[`c${c}_no_group_commit_p99_ms`] = round(engineAlone.p99Ms, 2);
     }
 
-    // Every applied event is one version and one journal entry set: check nothing was lost.
-    const check = await sql<{ versions: number; entries: number }>`
-      select (select sum(version - 1)::int from cases) as versions,
-             (select count(distinct (case_id, version))::int from journal where type <> 'bench.raw' and version > 1) as entries`.execute(database.db);
+    // Every applied event is one version (the engine's and the three raw kinds alike): check nothing was lost or doubled.
+    const check = await sql<{ versions: number }>`select sum(version - 1)::int as versions from cases`.execute(database.db);
     const { versions } = check.rows[0]!;
-    const rawCount = 500 + CONCURRENCY.length * 2 * EVENTS;
-    const engineCount = 500 + CONCURRENCY.length * 2 * EVENTS;
-    console.log(`consistency: case versions advanced ${versions} times for ${engineCount + rawCount} applied transactions`);
-    if (versions !== engineCount + rawCount) throw new Error('lost or doubled updates');
+    console.log(`consistency: case versions advanced ${versions} times for ${applied} applied transactions`);
+    if (versions !== applied) throw new Error('lost or doubled updates');
 
-    console.log(JSON.stringify({ bench: 'engine', cases: CASES, events_per_run: EVENTS, ...figures, run_id: randomUUID().slice(0, 8) }));
+    console.log(JSON.stringify({ bench: 'engine', cases: CASES, events_per_run: EVENTS, rounds: ROUNDS, load_average: os.loadavg().map((l) => round(l, 2)), ...figures, run_id: randomUUID().slice(0, 8) }));
   } finally {
     await jobs.close();
     await database.close();

@@ -61,6 +61,11 @@ export interface CoreOptions {
   customerValue?: CustomerValueLookup;
   /** The sentiment analyzer (default: wink-eng-lite-web-model, loaded here once per process). */
   sentiment?: SentimentAnalyzer;
+  /**
+   * Group commit for commands (commands/run-command.ts, runGroup): on by default against Postgres,
+   * off on the embedded database (one session: a group would only queue behind itself). `false` turns it off.
+   */
+  groupCommit?: false | { maxBatch?: number; maxInFlight?: number };
 }
 
 /**
@@ -116,6 +121,7 @@ export async function assembleCore(options: CoreOptions): Promise<Core> {
     ...(options.now ? { now: options.now } : {}),
     // The customer's value percentiles over the customer base, read in the command's transaction.
     customerValue: options.customerValue ?? customerValueOf,
+    ...groupCommitOption(options),
   });
   const work = createWorkRouter({ db: database.db, runner });
   const fireDeviationTimer = createDeviationFirer({
@@ -128,4 +134,9 @@ export async function assembleCore(options: CoreOptions): Promise<Core> {
     ...(options.now ? { now: options.now } : {}),
   });
   return { catalog, engine, runner, work, relay, clock, now: options.now ?? clock.now, fireDeviationTimer, sentiment, onCommitted };
+}
+
+function groupCommitOption(options: CoreOptions): { groupCommit?: { maxBatch?: number; maxInFlight?: number } } {
+  if (options.groupCommit === false || options.database.kind !== 'postgres') return {};
+  return { groupCommit: options.groupCommit ?? {} };
 }

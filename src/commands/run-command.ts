@@ -26,7 +26,9 @@ import {
 } from '../persistence/case-store.js';
 import { createDbClock, type DbClock } from '../persistence/db-clock.js';
 import { loadFragmentDefinitions } from '../persistence/definition-store.js';
-import { isUniqueViolation } from '../persistence/driver-errors.js';
+import { isDatabaseUnavailable, isUniqueViolation } from '../persistence/driver-errors.js';
+// The generic batcher (it also groups timer firings); it imports nothing of jobs/ itself.
+import { createBatcher } from '../jobs/batcher.js';
 import type { Database } from '../persistence/schema.js';
 import type { Catalog } from './catalog.js';
 import { customerSnapshot } from '../customers/snapshot.js';
@@ -66,6 +68,23 @@ export interface CommandRunnerDeps {
    * every customer is unknown (the score counts the median). The customers store provides it.
    */
   customerValue?: CustomerValueLookup;
+  /**
+   * Group commit: `run` gathers concurrent commands for different cases into one transaction and
+   * one write statement (see runGroup). Absent: every command has a transaction of its own.
+   * A group starts as soon as one of `maxInFlight` transactions is free and takes whatever
+   * waits (up to `maxBatch`, one command per case): no linger, so a lone command waits for nothing.
+   */
+  groupCommit?: { maxBatch?: number; maxInFlight?: number };
+}
+
+/** One command's outcome in a group: its answer, or its own refusal (or the group's lost connection). */
+type GroupResult = { ok: true; response: CommandResponse } | { ok: false; error: unknown };
+
+function settle(promise: Promise<CommandResponse>): Promise<GroupResult> {
+  return promise.then(
+    (response) => ({ ok: true as const, response }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
 }
 
 /** Looks up a customer's value percentiles; `null` when the customer is unknown. */
@@ -217,20 +236,39 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
     return deps.customerValue(trx, customerId);
   }
 
+  /** Object-level authorization and `If-Match` on the locked case: throws a TesseraError to refuse. */
+  function checkLocked(state: CaseState, request: CommandRequest): void {
+    request.authorize?.(state);
+    if (request.expectedVersion !== undefined && request.expectedVersion !== state.version) {
+      throw new TesseraError(
+        'VERSION_MISMATCH',
+        `The case is at version ${state.version}, not ${request.expectedVersion}; reload it and try again`,
+        { current_version: state.version },
+      );
+    }
+  }
+
+  /** A command decided but not written yet: its answer and the write it needs (none: nothing changed, a dry run). */
+  interface Prepared {
+    response: CommandResponse;
+    save?: SaveInput;
+    /** Outbox rows of a customer the command created or resolved (`case.open`), already written. */
+    customerOutbox: string[];
+  }
+
   /**
-   * Decides a command on a case the caller locked (or, for `case.open`, on none) at `at`, and
-   * writes it, inside the caller's transaction. The caller hands `committed` to `afterCommit`
-   * once the transaction commits. `run` uses it; so does next work, which locks the case itself.
-   * `customer` is the case's customer as loaded with the case (CEL reads it); a `case.open`
-   * resolves or creates its customer here, in the same transaction (commands/resolve-customer.ts).
+   * Decides a command on a locked case (or, for `case.open`, on none) and builds its write,
+   * writing nothing itself except the customer a `case.open` resolves or creates. It only reads
+   * otherwise (definitions, `enrich`, the customer's value), so a group commit can decide many
+   * commands in one transaction and write only the accepted ones. Throws a TesseraError to refuse.
    */
-  async function decideAndSave(
+  async function prepare(
     trx: Transaction<Database>,
     state: CaseState | undefined,
     at: Date,
     request: CommandRequest,
     loadedCustomer?: CustomerState,
-  ): Promise<{ response: CommandResponse; committed: CommittedEffects | undefined }> {
+  ): Promise<Prepared> {
     if (state) await ensureDefinitions(state, trx);
     let customer = loadedCustomer;
     let command = state && request.enrich ? await request.enrich(trx, state) : request.command;
@@ -251,33 +289,57 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
     if (!decision.ok) refuse(decision.error);
 
     const answer = request.respond({ case: decision.case, decision, ...(customer ? { customer } : {}) });
+    const response = { ...answer, replayed: false };
     // Nothing to write (a dry run).
-    if (state && decision.case === state) return { response: { ...answer, replayed: false }, committed: undefined };
-    const saved = await saveDecision(trx, {
-      previousVersion: state?.version,
-      ...(state ? { previous: state } : {}),
-      next: decision.case,
-      effects: decision.effects,
-      journal: decision.journal,
-      ...(request.idempotency
-        ? { idempotency: { ...request.idempotency, statusCode: answer.statusCode, response: answer.body } }
-        : {}),
-    });
-    // The row lock makes this unreachable; if it ever happens, refusing beats a lost update.
-    if (saved.written !== 1) throw new TesseraError('VERSION_MISMATCH', 'The case changed concurrently; try again');
+    if (state && decision.case === state) return { response, customerOutbox };
     return {
-      response: { ...answer, replayed: false },
-      committed: { caseId: decision.case.id, effects: decision.effects, pendingOutbox: [...customerOutbox, ...saved.pendingOutbox] },
+      response,
+      customerOutbox,
+      save: {
+        previousVersion: state?.version,
+        ...(state ? { previous: state } : {}),
+        next: decision.case,
+        effects: decision.effects,
+        journal: decision.journal,
+        ...(request.idempotency
+          ? { idempotency: { ...request.idempotency, statusCode: answer.statusCode, response: answer.body } }
+          : {}),
+      },
     };
   }
 
-  async function run(request: CommandRequest): Promise<CommandResponse> {
-    // Its row must be marked fired in the same statement; only fireTimers does that.
-    if (request.command.type === 'timer.fire') throw new Error('timer.fire commands go through fireTimers');
-    if (request.idempotency) {
-      const earlier = await replay(request.idempotency);
-      if (earlier) return earlier;
-    }
+  /** The outbox rows of one written decision that the write statement left for fan-out. */
+  function pendingOf(save: SaveInput, pending: Set<string>): string[] {
+    return save.effects.flatMap((e) => (e.type === 'outbox.emit' && pending.has(e.event.id) ? [e.event.id] : []));
+  }
+
+  /**
+   * Decides a command on a case the caller locked (or, for `case.open`, on none) at `at`, and
+   * writes it, inside the caller's transaction. The caller hands `committed` to `afterCommit`
+   * once the transaction commits. `run` uses it; so does next work, which locks the case itself.
+   * `customer` is the case's customer as loaded with the case (CEL reads it); a `case.open`
+   * resolves or creates its customer here, in the same transaction (commands/resolve-customer.ts).
+   */
+  async function decideAndSave(
+    trx: Transaction<Database>,
+    state: CaseState | undefined,
+    at: Date,
+    request: CommandRequest,
+    loadedCustomer?: CustomerState,
+  ): Promise<{ response: CommandResponse; committed: CommittedEffects | undefined }> {
+    const prepared = await prepare(trx, state, at, request, loadedCustomer);
+    if (!prepared.save) return { response: prepared.response, committed: undefined };
+    const saved = await saveDecision(trx, prepared.save);
+    // The row lock makes this unreachable; if it ever happens, refusing beats a lost update.
+    if (saved.written !== 1) throw new TesseraError('VERSION_MISMATCH', 'The case changed concurrently; try again');
+    return {
+      response: prepared.response,
+      committed: { caseId: prepared.save.next.id, effects: prepared.save.effects, pendingOutbox: [...prepared.customerOutbox, ...saved.pendingOutbox] },
+    };
+  }
+
+  /** One command in a transaction of its own (`case.open`, `run` without group commit, a group's fallback). */
+  async function runAlone(request: CommandRequest): Promise<CommandResponse> {
     let committed: CommittedEffects | undefined;
     let response: CommandResponse;
     try {
@@ -294,14 +356,7 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
           state = locked.state;
           customer = locked.customer;
           at = fixedNow?.() ?? locked.dbNow;
-          request.authorize?.(state);
-          if (request.expectedVersion !== undefined && request.expectedVersion !== state.version) {
-            throw new TesseraError(
-              'VERSION_MISMATCH',
-              `The case is at version ${state.version}, not ${request.expectedVersion}; reload it and try again`,
-              { current_version: state.version },
-            );
-          }
+          checkLocked(state, request);
         } else if (fixedNow) {
           at = fixedNow();
         } else {
@@ -325,6 +380,87 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
     }
     if (committed) deps.afterCommit?.([committed]);
     return response;
+  }
+
+  /**
+   * Group commit: the commands of many cases in one transaction — lock and load every case in one
+   * round trip (id order, like timer batches), decide each in turn, write the accepted ones in one
+   * statement, commit once. Nothing is written before every command of the group was decided, so
+   * a refused command fails alone and leaves no trace. If the transaction fails for any reason but
+   * a lost connection (a statement error, a concurrent first use of an idempotency key), nothing of
+   * it was written: each command runs again alone, so only its own failure reaches it. A lost
+   * connection (the session died, perhaps while committing) fails every command of the group with
+   * that error, which answers 503 "retry with the same Idempotency-Key": the commit may have
+   * happened, and the key makes the retry safe.
+   */
+  async function runGroup(requests: CommandRequest[]): Promise<GroupResult[]> {
+    if (requests.length === 1) return [await settle(runAlone(requests[0]!))];
+    const caseIds = [...new Set(requests.map((r) => r.caseId!))].sort();
+    if (caseIds.length !== requests.length) throw new Error('a command group takes at most one command per case');
+    let results: GroupResult[] = [];
+    const committed: CommittedEffects[] = [];
+    try {
+      await deps.db.transaction().execute(async (trx) => {
+        results = [];
+        committed.length = 0;
+        const sentAt = clock.local();
+        const loaded = await loadCasesForUpdate(trx, caseIds);
+        if (loaded.dbNow) clock.observe(loaded.dbNow, sentAt, clock.local());
+        const at = fixedNow?.() ?? loaded.dbNow ?? clock.now();
+        const saves: SaveInput[] = [];
+        for (const request of requests) {
+          const state = loaded.states.get(request.caseId!);
+          if (!state) {
+            results.push({ ok: false, error: new TesseraError('CASE_NOT_FOUND', `No case has id ${request.caseId}`) });
+            continue;
+          }
+          try {
+            checkLocked(state, request);
+            const prepared = await prepare(trx, state, at, request, loaded.customers.get(state.id));
+            results.push({ ok: true, response: prepared.response });
+            if (prepared.save) saves.push(prepared.save);
+          } catch (err) {
+            // A refusal fails this command alone; anything else may have broken the transaction.
+            if (!(err instanceof TesseraError)) throw err;
+            results.push({ ok: false, error: err });
+          }
+        }
+        if (saves.length === 0) return;
+        const saved = await saveDecisions(trx, saves);
+        // The row locks make this unreachable; if it ever happens, the group runs again alone.
+        if (saved.written !== saves.length) throw new Error('a case of the command group changed concurrently');
+        const pending = new Set(saved.pendingOutbox);
+        for (const save of saves) committed.push({ caseId: save.next.id, effects: save.effects, pendingOutbox: pendingOf(save, pending) });
+      });
+    } catch (err) {
+      if (isDatabaseUnavailable(err)) return requests.map(() => ({ ok: false as const, error: err }));
+      return Promise.all(requests.map((request) => settle(runAlone(request))));
+    }
+    if (committed.length > 0) deps.afterCommit?.(committed);
+    return results;
+  }
+
+  const group = deps.groupCommit
+    ? createBatcher<CommandRequest, GroupResult>({
+        run: runGroup,
+        key: (request) => request.caseId!,
+        maxBatch: deps.groupCommit.maxBatch ?? 64,
+        maxInFlight: deps.groupCommit.maxInFlight ?? 2,
+      })
+    : undefined;
+
+  async function run(request: CommandRequest): Promise<CommandResponse> {
+    // Its row must be marked fired in the same statement; only fireTimers does that.
+    if (request.command.type === 'timer.fire') throw new Error('timer.fire commands go through fireTimers');
+    if (request.idempotency) {
+      const earlier = await replay(request.idempotency);
+      if (earlier) return earlier;
+    }
+    // `case.open` has no case to lock and may create a customer before it decides: it runs alone.
+    if (!group || request.command.type === 'case.open' || !request.caseId) return runAlone(request);
+    const result = await group.submit(request);
+    if (!result.ok) throw result.error;
+    return result.response;
   }
 
   /**
@@ -409,7 +545,10 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
     if (effects.length > 0) deps.afterCommit?.(effects);
   }
 
-  return { run, fireTimers, decideAndSave, handOver, clock, replay };
+  /** Commands waiting for a group transaction (0 without group commit): a gauge for metrics, a sync point for tests. */
+  const groupWaiting = () => group?.waiting() ?? 0;
+
+  return { run, runAlone, fireTimers, decideAndSave, handOver, clock, replay, groupWaiting };
 }
 
 export type CommandRunner = ReturnType<typeof createCommandRunner>;

@@ -24,6 +24,14 @@ export interface DatabaseOptions {
   dataDir: string;
   poolSize?: number;
   /**
+   * How long an idle pooled connection lives (ms; default 10 minutes; 0: until the pool closes).
+   * pg's own default, 10 s, closes connections between the peaks of a steady load and opens them
+   * again on the next peak: each reopened session pays connect + the backend's cold catalog caches
+   * (the first write statement on a fresh backend plans against empty relcache), a periodic stall
+   * that showed as p99 ≈ 40 ms at every rate (bench/load.ts, README "Performance").
+   */
+  idleTimeoutMs?: number;
+  /**
    * Embedded only: the data directory's lock, already taken by the caller (who releases it).
    * Without it the embedded database takes the lock itself and drops it on close, so no
    * process ever opens the embedded files without holding it (see data-dir-lock.ts).
@@ -37,7 +45,7 @@ export interface DatabaseOptions {
 
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
   if (options.databaseUrl) {
-    return handle(new Kysely<Database>({ dialect: new PostgresDialect({ pool: createPool(options.databaseUrl, options.poolSize ?? 10, options.logger) }) }), 'postgres');
+    return handle(new Kysely<Database>({ dialect: new PostgresDialect({ pool: createPool(options.databaseUrl, options.poolSize ?? 10, options.logger, options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS) }) }), 'postgres');
   }
   const ownLock = options.dataDirLock === undefined ? await lockDataDir(options.dataDir, options.command ?? 'tessera') : undefined;
   try {
@@ -74,10 +82,12 @@ function handle(db: Kysely<Database>, kind: DatabaseHandle['kind'], ownLock?: Da
  * query on it fails to its caller (503 at the HTTP edge, a retry for a job), and the next
  * checkout opens a fresh connection — nothing is cached, so readiness recovers by itself.
  */
-function createPool(connectionString: string, max: number, logger: Logger | undefined): pg.Pool {
+const DEFAULT_IDLE_TIMEOUT_MS = 600_000;
+
+function createPool(connectionString: string, max: number, logger: Logger | undefined, idleTimeoutMillis: number): pg.Pool {
   // TCP keepalive: a server that vanished without closing the socket (a failover, a dropped
   // network) is noticed by the kernel within minutes instead of leaving a session waiting forever.
-  const pool = new pg.Pool({ connectionString, max, connectionTimeoutMillis: 5_000, keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
+  const pool = new pg.Pool({ connectionString, max, idleTimeoutMillis, connectionTimeoutMillis: 5_000, keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
   // A client checked out of the pool (a transaction between two statements) emits 'error' on
   // itself, not on the pool, when its backend dies (`terminating connection due to administrator
   // command`, `Connection terminated unexpectedly`); without a listener that is an uncaught

@@ -76,4 +76,25 @@ describe('timer batcher', () => {
     expect(results).toEqual(['A', 'B', 'A', 'C', 'D']);
     expect(batches).toEqual([['a'], ['b', 'a', 'c'], ['d']]);
   });
+
+  it('holds a key while a batch with it runs: its next item starts only after that batch ended, in order', async () => {
+    const events: string[] = [];
+    const batcher = createBatcher({
+      run: async (items: string[]) => {
+        events.push(`start ${items.join(',')}`);
+        await new Promise((r) => setTimeout(r, 20));
+        events.push(`end ${items.join(',')}`);
+        return items;
+      },
+      key: (item: string) => item.split(':')[0]!,
+      maxBatch: 10,
+      maxInFlight: 4,
+    });
+    const results = await Promise.all(['x:1', 'y:1', 'x:2', 'x:3', 'z:1'].map((item) => batcher.submit(item)));
+    expect(results).toEqual(['x:1', 'y:1', 'x:2', 'x:3', 'z:1']);
+    // Free slots do not let x:2 run beside x:1; y and z never wait for x.
+    expect(events.indexOf('start x:2')).toBeGreaterThan(events.indexOf('end x:1'));
+    expect(events.indexOf('start x:3')).toBeGreaterThan(events.indexOf('end x:2'));
+    expect(events.filter((e) => e.startsWith('start')).some((e) => e.includes('x:2') && e.includes('x:3'))).toBe(false);
+  });
 });

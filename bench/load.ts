@@ -1,0 +1,314 @@
+/**
+ * Open-loop load test: event commands at a fixed arrival rate, stepped until the knee, against a
+ * server in queue mode with separate API and worker processes (`src/server.ts` spawned twice on
+ * 127.0.0.1, TESSERA_ROLE=api and =worker, a throwaway database and Redis prefix).
+ *
+ * Open loop means each request has an intended send time (start + i / rate) and is sent then,
+ * whether or not earlier ones have answered; its latency is measured from that intended time. A
+ * server that stalls for 40 ms delays every request that should have gone out meanwhile, and they
+ * all count — the closed-loop benches (and autocannon) would just send less and hide it.
+ *
+ *   npm run load
+ *   LOAD_RATES=100,200,400,600,800 LOAD_STEP_S=10 npm run load
+ *
+ * Per step it prints offered/s, achieved/s (2xx per second of the step), p50/p99/p99.9 ms and
+ * errors; then the knee (the highest rate that achieved ≥ 95% of the offer with p99 under
+ * LOAD_KNEE_P99_MS, default 250 ms), a step at half the knee with its p99 (goal < 25 ms), and the
+ * stall finder: the requests slower than LOAD_SLOW_MS (default 20 ms) grouped into bursts, with
+ * the intervals between bursts (a period says "timer", scattered says "load"). The last line is
+ * one JSON object. LOAD_API_ARGS adds node flags to the API process (e.g. `--trace-gc`).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { migrateToLatest } from '../src/persistence/migrate.js';
+import { openDatabase } from '../src/platform/database.js';
+import { createBenchDatabase, deleteRedisPrefix, percentile, round } from './support.js';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const SERVER_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const CASES = Number(process.env.LOAD_CASES ?? 500);
+const RATES = (process.env.LOAD_RATES ?? '100,200,300,400,500,600,700,800,1000,1200').split(',').map(Number);
+const STEP_S = Number(process.env.LOAD_STEP_S ?? 10);
+const KNEE_P99_MS = Number(process.env.LOAD_KNEE_P99_MS ?? 250);
+const SLOW_MS = Number(process.env.LOAD_SLOW_MS ?? 20);
+const API_ARGS = (process.env.LOAD_API_ARGS ?? '').split(' ').filter(Boolean);
+const ADMIN_KEY = randomBytes(24).toString('hex');
+
+interface Proc {
+  child: ChildProcess;
+  output: () => string;
+  stop: () => Promise<void>;
+}
+
+/** Spawns src/server.ts with `env`; resolves once `ready` matches its output. */
+function spawnServer(env: Record<string, string>, ready: RegExp, nodeArgs: string[] = []): Promise<Proc & { match: RegExpExecArray }> {
+  const child = spawn(process.execPath, ['--max-semi-space-size=64', ...nodeArgs, '--import', 'tsx', path.join(ROOT, 'src/server.ts')], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', ...env },
+  });
+  let out = '';
+  // Keep the tail only: the output is read as fast as it comes (a full pipe would block the server's writes).
+  const keep = (d: Buffer) => {
+    out = (out + d.toString()).slice(-200_000);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const stop = () =>
+    new Promise<void>((done) => {
+      if (child.exitCode !== null) return done();
+      child.once('exit', () => done());
+      child.kill('SIGTERM');
+    });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`server did not start:\n${out.slice(-4000)}`));
+    }, 180_000);
+    const check = () => {
+      const match = ready.exec(out);
+      if (!match) return;
+      clearTimeout(timer);
+      child.stdout!.off('data', check);
+      resolve({ child, output: () => out, stop, match });
+    };
+    child.stdout!.on('data', check);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code}:\n${out.slice(-4000)}`));
+    });
+  });
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 512 });
+
+function post(base: URL, pathname: string, body: unknown): Promise<{ status: number; body: string }> {
+  const data = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: base.hostname, port: base.port, path: pathname, method: 'POST', agent, headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+interface Sample {
+  /** Intended send time, ms since the step started. */
+  at: number;
+  latencyMs: number;
+  ok: boolean;
+}
+
+interface Step {
+  offered: number;
+  achieved: number;
+  p50: number;
+  p99: number;
+  p999: number;
+  max: number;
+  errors: number;
+  /** Postgres sessions the servers opened during the step (pool churn: each pays connect + cold caches). */
+  backendsOpened: number;
+  samples: Sample[];
+}
+
+/** Sessions established to the bench database so far (pg_stat_database.sessions, PostgreSQL 14+). */
+let countBackends: () => Promise<number> = async () => 0;
+
+/** Sends `rate` events/s for `seconds` on schedule; waits for the stragglers (up to 30 s). */
+async function step(base: URL, caseIds: string[], rate: number, seconds: number): Promise<Step> {
+  const total = Math.round(rate * seconds);
+  const samples: Sample[] = [];
+  const pending: Promise<void>[] = [];
+  let errors = 0;
+  let firstError = '';
+  const sessionsBefore = await countBackends();
+  const start = performance.now();
+  let sent = 0;
+  await new Promise<void>((done) => {
+    const tick = () => {
+      const now = performance.now();
+      // Every request whose intended time has come goes out now, however late the tick is.
+      while (sent < total && start + (sent * 1000) / rate <= now) {
+        const intended = (sent * 1000) / rate;
+        const caseId = caseIds[sent % caseIds.length]!;
+        const n = sent;
+        sent += 1;
+        pending.push(
+          post(base, `/v1/cases/${caseId}/events`, { type: 'NOTE', data: { n } }).then(
+            (res) => {
+              const ok = res.status >= 200 && res.status < 300;
+              if (!ok) {
+                errors += 1;
+                firstError ||= `${res.status} ${res.body.slice(0, 300)}`;
+              }
+              samples.push({ at: intended, latencyMs: performance.now() - start - intended, ok });
+            },
+            (err: Error) => {
+              errors += 1;
+              firstError ||= err.message;
+              samples.push({ at: intended, latencyMs: performance.now() - start - intended, ok: false });
+            },
+          ),
+        );
+      }
+      if (sent >= total) return done();
+      setTimeout(tick, 1);
+    };
+    tick();
+  });
+  await Promise.race([Promise.all(pending), new Promise((r) => setTimeout(r, 30_000))]);
+  const elapsed = Math.max(seconds, (performance.now() - start) / 1000);
+  if (firstError) console.log(`  first error at ${rate}/s: ${firstError}`);
+  const latencies = samples.map((s) => s.latencyMs).sort((a, b) => a - b);
+  const lost = total - samples.length;
+  // The statistics collector reports with a delay of up to a second.
+  await new Promise((r) => setTimeout(r, 1_100));
+  const backendsOpened = (await countBackends()) - sessionsBefore;
+  return {
+    backendsOpened,
+    offered: rate,
+    achieved: samples.filter((s) => s.ok).length / elapsed,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    p999: percentile(latencies, 99.9),
+    max: latencies[latencies.length - 1] ?? 0,
+    errors: errors + lost,
+    samples,
+  };
+}
+
+/**
+ * The stall finder: slow requests (intended times) grouped into bursts 50 ms apart or less, and
+ * the intervals between the bursts' starts. One stall delays every request of its window, so
+ * a periodic stall shows as regular intervals.
+ */
+function bursts(samples: Sample[], slowMs: number) {
+  const slow = samples.filter((s) => s.latencyMs > slowMs).sort((a, b) => a.at - b.at);
+  const found: { at: number; count: number; worst: number }[] = [];
+  let previous = -Infinity;
+  for (const s of slow) {
+    const last = found[found.length - 1];
+    if (last && s.at - previous <= 50) {
+      last.count += 1;
+      last.worst = Math.max(last.worst, s.latencyMs);
+    } else {
+      found.push({ at: s.at, count: 1, worst: s.latencyMs });
+    }
+    previous = s.at;
+  }
+  const gaps = found.slice(1).map((b, i) => Math.round(b.at - found[i]!.at));
+  return { slow: slow.length, bursts: found.map((b) => ({ at_ms: Math.round(b.at), requests: b.count, worst_ms: round(b.worst, 1) })), gaps_ms: gaps };
+}
+
+const show = (s: Step) =>
+  `offered ${String(s.offered).padStart(5)}/s  achieved ${round(s.achieved).toString().padStart(7)}/s  p50 ${round(s.p50, 1).toString().padStart(6)}  p99 ${round(s.p99, 1).toString().padStart(7)}  p99.9 ${round(s.p999, 1).toString().padStart(7)}  max ${round(s.max, 0).toString().padStart(6)} ms  errors ${s.errors}  sessions opened ${s.backendsOpened}`;
+
+async function main() {
+  const bench = await createBenchDatabase(SERVER_URL);
+  const prefix = `tessera-bench-load-${randomBytes(4).toString('hex')}`;
+  const database = await openDatabase({ databaseUrl: bench.url, dataDir: '/nonexistent', poolSize: 2 });
+  const procs: Proc[] = [];
+  try {
+    await migrateToLatest(database.db);
+    await database.close();
+    const watcher = new pg.Client({ connectionString: bench.url });
+    await watcher.connect();
+    procs.push({ child: undefined as never, output: () => '', stop: () => watcher.end() });
+    countBackends = async () => {
+      // A fresh snapshot each time (a transaction would keep showing the first one).
+      await watcher.query('select pg_stat_clear_snapshot()');
+      const { rows } = await watcher.query<{ n: number }>('select sessions::int as n from pg_stat_database where datname = current_database()');
+      return rows[0]!.n;
+    };
+    const env = {
+      DATABASE_URL: bench.url,
+      REDIS_URL,
+      TESSERA_REDIS_PREFIX: prefix,
+      TESSERA_ADMIN_KEY: ADMIN_KEY,
+      TESSERA_SECRET_KEY: randomBytes(32).toString('base64'),
+      TESSERA_TEMPLATES_DIR: path.join(ROOT, 'bench/catalog'),
+      TESSERA_MIGRATE_ON_START: 'false',
+      TESSERA_RATE_LIMIT_PER_MINUTE: '1000000',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: process.env.LOAD_LOG_LEVEL ?? 'info',
+      ...(process.env.LOAD_ENV ? Object.fromEntries(process.env.LOAD_ENV.split(',').map((kv) => kv.split('=') as [string, string])) : {}),
+    };
+    const api = await spawnServer({ ...env, TESSERA_ROLE: 'api', PORT: '0' }, /Server listening at (http:\/\/127\.0\.0\.1:\d+)/, API_ARGS);
+    procs.push(api);
+    const worker = await spawnServer({ ...env, TESSERA_ROLE: 'worker', PORT: '0' }, /workers started/);
+    procs.push(worker);
+    const base = new URL(api.match[1]!);
+    console.log(`api ${base.href} (pid ${api.child.pid}), worker pid ${worker.child.pid}; ${CASES} cases; steps of ${STEP_S} s; load average ${os.loadavg().map((l) => round(l, 2)).join(' ')}`);
+
+    const caseIds: string[] = [];
+    for (let i = 0; i < CASES; i += 16) {
+      const opened = await Promise.all(
+        Array.from({ length: Math.min(16, CASES - i) }, () => post(base, '/v1/cases', { template: 'bench-case', title: 'load' })),
+      );
+      for (const o of opened) {
+        if (o.status !== 201) throw new Error(`opening a case: ${o.status} ${o.body}`);
+        caseIds.push((JSON.parse(o.body) as { id: string }).id);
+      }
+    }
+    // Warm up (JIT, pools, plan caches), not counted.
+    await step(base, caseIds, 100, 3);
+
+    const steps: Step[] = [];
+    for (const rate of RATES) {
+      const s = await step(base, caseIds, rate, STEP_S);
+      steps.push(s);
+      console.log(show(s));
+      // Past the knee by far: the next step only measures a queue.
+      if (s.achieved < 0.8 * rate || s.p99 > 4 * KNEE_P99_MS) break;
+    }
+    const good = steps.filter((s) => s.achieved >= 0.95 * s.offered && s.p99 < KNEE_P99_MS && s.errors === 0);
+    const knee = good.length > 0 ? Math.max(...good.map((s) => s.offered)) : 0;
+    console.log(`knee: ${knee} events/s (highest step with achieved ≥ 95% of offered, p99 < ${KNEE_P99_MS} ms, no errors)`);
+    let half: Step | undefined;
+    if (knee > 0) {
+      half = await step(base, caseIds, Math.round(knee / 2), Math.max(STEP_S, 20));
+      console.log(`half the knee: ${show(half)}  (goal p99 < 25 ms)`);
+    }
+    // Where the slow requests of the steps below the knee fall in time.
+    const probe = half ?? steps[0]!;
+    const found = bursts(probe.samples, SLOW_MS);
+    console.log(
+      `stall finder at ${probe.offered}/s: ${found.slow} requests over ${SLOW_MS} ms in ${found.bursts.length} bursts; intervals between bursts (ms): ${found.gaps_ms.slice(0, 40).join(' ')}`,
+    );
+    console.log(`worst bursts: ${JSON.stringify([...found.bursts].sort((a, b) => b.requests - a.requests).slice(0, 8))}`);
+    console.log(
+      JSON.stringify({
+        bench: 'load',
+        cases: CASES,
+        step_s: STEP_S,
+        load_average: os.loadavg().map((l) => round(l, 2)),
+        steps: steps.map((s) => ({ offered: s.offered, achieved: round(s.achieved), p50_ms: round(s.p50, 2), p99_ms: round(s.p99, 2), p999_ms: round(s.p999, 2), errors: s.errors, sessions_opened: s.backendsOpened })),
+        knee_per_s: knee,
+        half_knee: half ? { offered: half.offered, achieved: round(half.achieved), p50_ms: round(half.p50, 2), p99_ms: round(half.p99, 2), p999_ms: round(half.p999, 2), errors: half.errors, sessions_opened: half.backendsOpened } : null,
+        slow_bursts: found.bursts.length,
+      }),
+    );
+  } finally {
+    agent.destroy();
+    for (const p of procs.reverse()) await p.stop();
+    await deleteRedisPrefix(REDIS_URL, prefix).catch(() => 0);
+    await bench.drop();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
