@@ -121,19 +121,25 @@ export async function startTessera(role: 'api' | 'worker', name: string, cluster
     },
   };
   const launch = async () => {
-    out = '';
+    out += `\n----- ${name} (re)started at ${new Date().toISOString()} -----\n`;
+    let current = '';
     const c = spawnTs('src/server.ts', [], env);
     child = c;
-    c.stdout.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-200_000)));
-    c.stderr.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-200_000)));
+    const take = (d: Buffer) => {
+      out = (out + d.toString()).slice(-400_000);
+      current = (current + d.toString()).slice(-100_000);
+    };
+    c.stdout.on('data', take);
+    c.stderr.on('data', take);
     exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
-    const ready = await waitUntil(() => !alive() || (role === 'api' ? /Server listening at http:\/\/127\.0\.0\.1:\d+/.test(out) : out.includes('workers started')), timeoutMs, 50);
+    const since = () => current;
+    const ready = await waitUntil(() => !alive() || (role === 'api' ? /Server listening at http:\/\/127\.0\.0\.1:\d+/.test(since()) : since().includes('workers started')), timeoutMs, 50);
     if (!ready || !alive()) {
       await proc.kill('SIGKILL');
       throw new Error(`${name} did not start:\n${out.slice(-4000)}`);
     }
     if (role === 'api') {
-      proc.baseUrl = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out)![1]!;
+      proc.baseUrl = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(since())![1]!;
       // A restarted API comes back on the port it had, so clients keep their address.
       env = { ...env, PORT: new URL(proc.baseUrl).port };
     }
@@ -282,6 +288,8 @@ export interface LoadOptions {
   inboundLoops?: number;
   /** A label that keeps keys unique across runs on one database. */
   label?: string;
+  /** Pause of each loop after each send (paces the load below what a loaded machine drains). */
+  pauseMs?: number;
 }
 
 export class MixedLoad {
@@ -336,7 +344,7 @@ export class MixedLoad {
         (async () => {
           while (this.running) {
             const outcome = await this.sendCommand(`${label}-cmd-${this.seq++}`);
-            if (outcome === 'refused') await sleep(50); // a down API: do not spin
+            await sleep(outcome === 'refused' ? 200 : (this.options.pauseMs ?? 0)); // a down API: do not spin
           }
         })(),
       );
@@ -347,7 +355,7 @@ export class MixedLoad {
           while (this.running) {
             const n = this.seq++;
             const outcome = await this.sendInbound(`msg_${label}_${n}`, JSON.stringify({ type: 'message', data: { account: `${label}-acct-${n}`, text: `message ${n}` } }));
-            if (outcome === 'refused') await sleep(50);
+            await sleep(outcome === 'refused' ? 200 : (this.options.pauseMs ?? 0));
           }
         })(),
       );
@@ -403,6 +411,8 @@ export interface Audit {
   inboundApplied: number;
   inboundLost: number;
   inboundDoubled: number;
+  /** Acknowledged messages whose row failed (kept with its error, retryable: POST /v1/inbox/:id/retry), by error code. */
+  inboundFailed: Record<string, number>;
   cases: number;
   timersPending: number;
   timersFired: number;
@@ -436,7 +446,10 @@ export async function audit(databaseUrl: string, load: MixedLoad, receiver: Rece
     const allTitles = await q<{ n: number }>(`select count(*)::int as n from (select title from cases where customer_id is null group by title having count(*) > 1) d`);
 
     const ackedInbound = [...load.inbound].filter(([, m]) => m.outcome === 'acknowledged').map(([k]) => k);
-    const inbox = new Map((await q<{ webhook_id: string; status: string }>(`select webhook_id, status from inbox where webhook_id = any($1)`, [ackedInbound])).map((r) => [r.webhook_id, r.status]));
+    const inboxRows = await q<{ webhook_id: string; status: string; code: string | null }>(`select webhook_id, status, error->>'code' as code from inbox where webhook_id = any($1)`, [ackedInbound]);
+    const inbox = new Map(inboxRows.map((r) => [r.webhook_id, r.status]));
+    const inboundFailed: Record<string, number> = {};
+    for (const r of inboxRows) if (r.status === 'failed') inboundFailed[r.code ?? 'unknown'] = (inboundFailed[r.code ?? 'unknown'] ?? 0) + 1;
     const perCustomer = await q<{ n: number; customers: number }>(
       `select count(*) filter (where n > 1)::int as n, count(*)::int as customers from (select customer_id, count(*) as n from cases where customer_id is not null group by customer_id) x`,
     );
@@ -474,7 +487,8 @@ export async function audit(databaseUrl: string, load: MixedLoad, receiver: Rece
       commandsDoubled: allTitles[0]!.n,
       inboundAcknowledged: ackedInbound.length,
       inboundApplied: ackedInbound.filter((id) => inbox.get(id) === 'applied').length,
-      inboundLost: ackedInbound.filter((id) => inbox.get(id) !== 'applied').length,
+      inboundLost: ackedInbound.filter((id) => inbox.get(id) !== 'applied' && inbox.get(id) !== 'failed').length,
+      inboundFailed,
       inboundDoubled: perCustomer[0]!.n,
       cases: firings.cases,
       timersPending: timers.pending,
@@ -492,6 +506,42 @@ export async function audit(databaseUrl: string, load: MixedLoad, receiver: Rece
       redeliveries,
       unverifiedReceipts: unverified,
     };
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * What an operator does with inbox rows that failed for a passing reason (the mapping sandbox's
+ * time bound tripped on a starved CPU): `POST /v1/inbox/:id/retry`. Returns the rows retried.
+ */
+export async function retryFailedInbox(databaseUrl: string, baseUrl: string): Promise<number> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  let ids: string[];
+  try {
+    ids = (await client.query<{ id: string }>(`select id from inbox where status = 'failed'`)).rows.map((r) => r.id);
+  } finally {
+    await client.end();
+  }
+  let retried = 0;
+  for (const id of ids) {
+    const a = await call(`${baseUrl}/v1/inbox/${id}/retry`, admin({}));
+    if (typeof a.status === 'number' && a.status >= 200 && a.status < 300) retried++;
+  }
+  return retried;
+}
+
+/** What is still pending (for a drain that did not finish). */
+export async function backlog(databaseUrl: string): Promise<Record<string, number>> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<Record<string, number>>(
+      `select (select count(*) from timers where status = 'pending')::int as timers, (select count(*) from inbox where status = 'received')::int as inbox,
+              (select count(*) from webhook_deliveries where status = 'pending')::int as deliveries, (select count(*) from outbox where status <> 'dispatched')::int as outbox`,
+    );
+    return rows[0]!;
   } finally {
     await client.end();
   }
@@ -519,7 +569,7 @@ export async function drain(databaseUrl: string, timeoutMs: number): Promise<boo
 export function clean(a: Audit): boolean {
   return (
     a.commandsLost === 0 && a.commandsDoubled === 0 && a.commandsApplied === a.commandsAcknowledged &&
-    a.inboundLost === 0 && a.inboundDoubled === 0 &&
+    a.inboundLost === 0 && a.inboundDoubled === 0 && Object.keys(a.inboundFailed).length === 0 &&
     a.timersPending === 0 && a.timersDoubled === 0 && a.timerEffectsLost === 0 && a.timersEarly === 0 &&
     a.deliveriesLost === 0 && a.deliveriesDoubled === 0 && a.deliveriesPending === 0 && a.deliveriesDead === 0 &&
     a.unverifiedReceipts === 0
