@@ -58,6 +58,9 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       open integer not null
     )`.execute(db);
   await sql`create index goal_attainment_deltas_day on goal_attainment_deltas (day)`.execute(db);
+  // Every row is deleted within seconds of its insert: vacuum it by row count, not by table size.
+  await sql`alter table goal_attainment_deltas set (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000,
+    autovacuum_vacuum_insert_scale_factor = 0, autovacuum_vacuum_insert_threshold = 1000)`.execute(db);
 
   await sql.raw(`
     create function goal_attainment_on_insert() returns trigger language plpgsql as $$
