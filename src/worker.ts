@@ -23,6 +23,7 @@ import { assembleServices, type Services } from './services.js';
 import { fireCustomerTimerProcessor } from './jobs/fire-customer-timer-job.js';
 import { findCustomerTimer } from './persistence/customer-timer-store.js';
 import { refreshDeviationLatencies } from './jobs/refresh-population-latency.js';
+import { foldGoalAttainment } from './persistence/goal-attainment.js';
 
 export interface Workers {
   close(): Promise<void>;
@@ -44,6 +45,8 @@ export interface WorkerOptions {
   webhookConcurrency?: number;
   /** Inbox (inbound webhook) jobs run at once in this process (default 16). */
   inboxConcurrency?: number;
+  /** How often the SLA attainment deltas are folded into the daily rollup (default 5 s). */
+  attainmentFoldEveryMs?: number;
   /** How often the population latency L_n of `fallback: population` rules is recomputed (default 6 h). */
   latencyRefreshEveryMs?: number;
   /** The services shared with this process's HTTP side (server.ts); absent: assembled here. */
@@ -149,11 +152,26 @@ export async function startWorkers(platform: Platform, core: Core, logger: Logge
   }, reconcileEveryMs);
   interval.unref();
 
+  // The SLA attainment rollup: deltas the goal_views triggers appended, folded into days.
+  const foldEveryMs = options.attainmentFoldEveryMs ?? 5_000;
+  let folding: Promise<void> = Promise.resolve();
+  const fold = setInterval(() => {
+    folding = folding.then(() =>
+      foldGoalAttainment(db).then(
+        () => undefined,
+        (err: unknown) => logger.warn({ err }, 'goal attainment fold failed; will retry'),
+      ),
+    );
+  }, foldEveryMs);
+  fold.unref();
+
   logger.info({ jobs: platform.jobs.kind }, 'workers started');
   return {
     async close() {
       clearInterval(interval);
+      clearInterval(fold);
       await running;
+      await folding;
       // Processors stop with the job queue (platform.close), which waits for running jobs.
     },
   };

@@ -9,6 +9,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Page } from './case-queries.js';
 import type { Database } from './schema.js';
+import { splitReportPeriod } from './goal-attainment.js';
 
 const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
@@ -153,7 +154,12 @@ function counts(r: { on_time: number; late: number; breached_open: number; pendi
  */
 export async function slaAttainment(db: Kysely<Database>, query: AttainmentQuery): Promise<{ groups: AttainmentGroup[]; total: AttainmentCounts }> {
   const key = query.groupBy === 'template' ? sql.ref('template_key') : sql.ref('queue');
-  const rows = await sql<{ key: string | null; on_time: number; late: number; breached_open: number; pending: number }>`
+  const filters = sql`${query.template ? sql`and template_key = ${query.template}` : sql``} ${query.queue ? sql`and queue = ${query.queue}` : sql``}`;
+  // Whole past days from the daily rollup (migration 0070) and its not yet folded deltas; the
+  // partial days at the edges and today onwards from goal_views (persistence/goal-attainment.ts).
+  const split = splitReportPeriod(query.from, query.to, query.now);
+  const parts = split.live.map(
+    (range) => sql`
     select ${key} as key,
       count(*) filter (where status = 'achieved' and not achieved_late)::int as on_time,
       count(*) filter (where status = 'achieved' and achieved_late)::int as late,
@@ -161,12 +167,25 @@ export async function slaAttainment(db: Kysely<Database>, query: AttainmentQuery
       count(*) filter (where status = 'open' and deadline_at > ${query.now})::int as pending
     from goal_views
     where deadline_at is not null and status <> 'cancelled'
-      and coalesce(achieved_at, deadline_at) >= ${query.from} and coalesce(achieved_at, deadline_at) < ${query.to}
-      and case_status <> 'cancelled'
-      ${query.template ? sql`and template_key = ${query.template}` : sql``}
-      ${query.queue ? sql`and queue = ${query.queue}` : sql``}
-    group by 1
-    order by 1 nulls last`.execute(db);
+      and coalesce(achieved_at, deadline_at) >= ${range.from} and coalesce(achieved_at, deadline_at) < ${range.to}
+      and case_status <> 'cancelled' ${filters}
+    group by 1`,
+  );
+  if (split.rolled) {
+    for (const table of ['goal_attainment_days', 'goal_attainment_deltas']) {
+      parts.push(sql`
+    select ${key} as key, sum(on_time)::int as on_time, sum(late)::int as late, sum(open)::int as breached_open, 0 as pending
+    from ${sql.table(table)}
+    where day >= ${split.rolled.from} and day < ${split.rolled.to} ${filters}
+    group by 1`);
+    }
+  }
+  const rows = await sql<{ key: string | null; on_time: number; late: number; breached_open: number; pending: number }>`
+    select key, sum(on_time)::int as on_time, sum(late)::int as late, sum(breached_open)::int as breached_open, sum(pending)::int as pending
+    from (${sql.join(parts, sql` union all `)}) parts
+    group by key
+    having sum(on_time) + sum(late) + sum(breached_open) + sum(pending) > 0
+    order by key nulls last`.execute(db);
   const sum = { on_time: 0, late: 0, breached_open: 0, pending: 0 };
   for (const r of rows.rows) {
     sum.on_time += r.on_time;

@@ -42,13 +42,21 @@ export interface PrivatePostgres {
   /** `postgres://postgres@127.0.0.1:<port>/<database>` */
   url(database?: string): string;
   port: number;
+  /** The cluster's data directory (`postmaster.pid` names the server's process). */
+  dataDir: string;
   stop(mode?: 'fast' | 'immediate'): Promise<void>;
   start(): Promise<void>;
   /** Stops the cluster (if running) and deletes its directory. */
   destroy(): Promise<void>;
 }
 
-export async function startPrivatePostgres(): Promise<PrivatePostgres> {
+/**
+ * `durable`: commits are acknowledged only once their WAL is written (`synchronous_commit` on), so
+ * a `kill -9` of every server process loses no acknowledged commit (fsync stays off: the kernel
+ * keeps what was written; only a machine crash would need it). Without it, commits are
+ * acknowledged from WAL buffers, fastest for tests that never kill the server.
+ */
+export async function startPrivatePostgres(settings: { durable?: boolean } = {}): Promise<PrivatePostgres> {
   const bin = await binDir();
   const asRoot = process.getuid?.() === 0;
   // As root, under /tmp: the postgres user must be able to reach the directory (a TMPDIR under
@@ -72,7 +80,7 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
     `-k ${dir}`,
     '-c listen_addresses=127.0.0.1',
     '-c fsync=off',
-    '-c synchronous_commit=off',
+    ...(settings.durable ? [] : ['-c synchronous_commit=off']),
     '-c full_page_writes=off',
     '-c max_connections=60',
     '-c shared_buffers=16MB',
@@ -82,6 +90,7 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   let running = false;
   const cluster: PrivatePostgres = {
     port,
+    dataDir: data,
     url: (database = 'postgres') => `postgres://postgres@127.0.0.1:${port}/${database}`,
     async start() {
       try {
