@@ -84,7 +84,7 @@ describe('dry runs', () => {
     const basis = goal.basis.find((b: { definition: string }) => b.definition === 'verify-identity@1');
     expect(basis.samples).toBeGreaterThanOrEqual(1);
     expect(basis.median_ms).toEqual(expect.any(Number));
-    const started = Date.parse(fragmentOf(c, 'verify-identity').started_at as unknown as string);
+    const started = Date.parse((fragmentOf(c, 'verify-identity') as unknown as { started_at: string }).started_at);
     expect(goal.projected_done_at).toBe(new Date(Math.max(clock.getTime(), started + basis.median_ms)).toISOString());
     expect(goal.projected_sla).toBe(Date.parse(goal.projected_done_at) > Date.parse(early) ? 'breached' : expect.any(String));
     // A deadline far after the expected end is on track.
