@@ -23,6 +23,7 @@ import * as m0025 from './0025_task_routing.js';
 import * as m0030 from './0030_change_feed.js';
 import * as m0040 from './0040_journal_escalations.js';
 import * as m0070 from './0070_goal_attainment_days.js';
+import * as m0045 from './0045_journal_commands.js';
 
 export const migrations: Record<string, Migration> = {
   '0001_api_keys': m0001,
@@ -45,4 +46,5 @@ export const migrations: Record<string, Migration> = {
   '0030_change_feed': m0030,
   '0040_journal_escalations': m0040,
   '0070_goal_attainment_days': m0070,
+  '0045_journal_commands': m0045,
 };

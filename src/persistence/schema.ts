@@ -150,6 +150,15 @@ export interface JournalTable {
   seq: Generated<string>;
 }
 
+/** Per case version, the command and the inputs it was decided from (migration 0045, cases/command-record.ts). */
+export interface JournalCommandTable {
+  case_id: string;
+  version: number;
+  type: string;
+  at: Timestamp;
+  record: Json;
+}
+
 export interface TimerTable {
   id: string;
   case_id: string;
@@ -457,6 +466,7 @@ export interface Database {
   cases: CaseTable;
   tasks: TaskTable;
   journal: JournalTable;
+  journal_commands: JournalCommandTable;
   timers: TimerTable;
   customer_timers: CustomerTimerTable;
   population_latency: PopulationLatencyTable;
