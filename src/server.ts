@@ -14,6 +14,9 @@ import { assembleCore, type Core } from './core.js';
 import { startWorkers, type Workers } from './worker.js';
 import { assembleServices } from './services.js';
 
+/** How often a process looks for template versions published by others, besides before each case open. */
+const CATALOG_SYNC_INTERVAL_MS = 5_000;
+
 async function main(): Promise<void> {
   let config: Config;
   try {
@@ -61,6 +64,7 @@ async function main(): Promise<void> {
   let app: TesseraApp | undefined;
   let core: Core | undefined;
   let workers: Workers | undefined;
+  let stopCatalogSync: (() => void) | undefined;
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -78,6 +82,7 @@ async function main(): Promise<void> {
       await workers?.close();
       // Hand-overs of the last commands (fire-and-forget after commit) reach the queue first.
       await core?.relay.settled();
+      stopCatalogSync?.();
       await platform.close();
       logger.info('stopped');
       process.exit(0);
@@ -90,6 +95,8 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
   core = await assembleCore({ database: platform.database, jobs: platform.jobs, logger, templatesDir: config.templatesDir });
+  // Backstop for what reads the latest versions without a command (template lists, intake, deviation).
+  stopCatalogSync = core.catalogSync.every(CATALOG_SYNC_INTERVAL_MS, platform.database.db, logger);
   // Assembled once: the HTTP side and the workers share the source cache, sandbox, guard and relays.
   const services = assembleServices({
     database: platform.database,
