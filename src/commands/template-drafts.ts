@@ -158,10 +158,8 @@ export function createTemplateDrafts(deps: TemplateDraftDeps) {
     return {
       template: draft.body.template,
       fragments: draft.body.fragments.map((f) => `${f.key}@${f.version}`),
-      afterCommit: async () => {
-        deps.catalog.add({ templates: [draft.body.template], fragments: draft.body.fragments });
-        await deps.catalogSync.sync(db);
-      },
+      // This process sees it at once; the others at their next revision check.
+      afterCommit: () => deps.catalog.add({ templates: [draft.body.template], fragments: draft.body.fragments }),
     };
   }
 

@@ -12,7 +12,8 @@
  *   fragment definitions (a key from their title, the next free version of that key; an identical
  *   definition already in the library is reused) and join the planning table;
  * - roles the promoted fragments' tasks need are added to `roles`.
- * Cancelled runtime fragments are left out: the case did not use them.
+ * Fragments cancelled before the case resolved are left out: the case did not use them (those
+ * wound down by the resolution itself were used).
  */
 import type { CaseState } from '../cases/types.js';
 import type { FragmentDefinition, FragmentRef } from '../fragments/types.js';
@@ -70,8 +71,12 @@ export function keyFromTitle(title: string): string {
 
 export function capturePlan(input: CaptureInput): DraftBody {
   const { current } = input;
-  const used = input.case.fragments.filter((f) => f.status !== 'cancelled');
-  const cancelledKeys = new Set(input.case.fragments.filter((f) => f.status === 'cancelled').map((f) => keyOf(f.definition)));
+  // Resolving winds down what is still active (cancelled at the resolution time): that work was
+  // part of the plan. Only a fragment cancelled before the case left `open` was dropped.
+  const leftOpenAt = input.case.resolvedAt ?? input.case.closedAt;
+  const dropped = (f: CaseState['fragments'][number]) => f.status === 'cancelled' && (leftOpenAt === undefined || f.endedAt === undefined || f.endedAt < leftOpenAt);
+  const used = input.case.fragments.filter((f) => !dropped(f));
+  const cancelledKeys = new Set(input.case.fragments.filter(dropped).map((f) => keyOf(f.definition)));
 
   const defaults = current.defaultFragments.filter((ref) => !cancelledKeys.has(keyOf(ref)) || used.some((f) => keyOf(f.definition) === keyOf(ref)));
   const moved = current.defaultFragments.filter((ref) => !defaults.includes(ref));
