@@ -80,12 +80,12 @@ export async function similaritySums(
   if (n === 0) return { totals: { weight: 0, cases: 0, onTimeWeight: 0 }, sums: [] };
   const items = sql`${[...input.items]}::text[]`;
   const rows = await sql<{ fragment_key: string | null; added_w: number; added_on_time_w: number; added_n: number; added_on_time_n: number; total_w: number; total_n: number; total_on_time_w: number }>`
-    with similar as (
+    with neighbours as (
       select lc.case_id, lc.on_time, power(cardinality(array(select unnest(lc.items) intersect select unnest(${items})))::float8 / ${n}, 2) as w
       from learning_cases lc
       where lc.template_key = ${input.templateKey} and lc.items && ${items} and lc.case_id <> ${input.excludeCaseId ?? ''}
     ),
-    weighted as (select * from similar where w >= ${input.minSimilarity * input.minSimilarity}),
+    weighted as (select * from neighbours where w >= ${input.minSimilarity * input.minSimilarity}),
     totals as (select coalesce(sum(w), 0) as total_w, count(*) as total_n, coalesce(sum(w) filter (where on_time), 0) as total_on_time_w from weighted),
     per_fragment as (
       select a.fragment_key, sum(s.w) as added_w, coalesce(sum(s.w) filter (where s.on_time), 0) as added_on_time_w,
