@@ -41,6 +41,7 @@ import { recommendationRoutes } from './http/recommendation-routes.js';
 import { createTemplateDrafts } from './commands/template-drafts.js';
 import { taskRoutes } from './http/task-routes.js';
 import { supervisorRoutes } from './http/supervisor-routes.js';
+import { historyRoutes } from './http/history-routes.js';
 import { workloadRoutes } from './http/workload-routes.js';
 import { webhookRoutes } from './http/webhook-routes.js';
 import { openApiWebhooks } from './webhooks/openapi-webhooks.js';
@@ -185,6 +186,7 @@ export async function buildApp(deps: AppDeps) {
     await api.register(taskRoutes, { core: deps.core, db: deps.database.db });
     await api.register(customerRoutes, { db: deps.database.db, writes, relay: deps.core.relay });
     await api.register(supervisorRoutes, { db: deps.database.db, now: deps.core.now });
+    await api.register(historyRoutes, { core: deps.core, db: deps.database.db });
     await api.register(workloadRoutes, { db: deps.database.db });
     await api.register(webhookRoutes, {
       db: deps.database.db,

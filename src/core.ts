@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { createEngine, type Engine } from './cases/engine.js';
+import { recordCommands } from './cases/command-record.js';
 import { createCatalog, type Catalog } from './commands/catalog.js';
 import { createCommandRunner, type CommandRunner, type CustomerValueLookup } from './commands/run-command.js';
 import { createDeviationFirer, type DeviationFireOutcome } from './commands/fire-deviation-timer.js';
@@ -81,7 +82,8 @@ export async function assembleCore(options: CoreOptions): Promise<Core> {
 
   // The sentiment model loads once per process (~0.4 s); every decision shares the analyzer.
   const sentiment = options.sentiment ?? createSentimentAnalyzer(loadWinkModel());
-  const engine = createEngine({ sentiment });
+  // Every changing decision carries its command record, stored for plan-as-of and conformance replay.
+  const engine = recordCommands(createEngine({ sentiment }));
   const clock = createDbClock(options.localClock);
   // Learn the offset before the first timer is armed (the relay's delays count from it).
   await clock.sync(database.db);

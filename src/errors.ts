@@ -35,6 +35,7 @@ export const ERROR_CODES = {
   FRAGMENT_NOT_FOUND: { status: 404, title: 'Fragment not found' },
   DEFINITION_NOT_FOUND: { status: 422, title: 'Fragment definition not found' },
   GOAL_NOT_FOUND: { status: 404, title: 'Goal not found' },
+  HISTORY_NOT_AVAILABLE: { status: 422, title: 'The case history cannot answer for that time or version' },
   STATE_NOT_FOUND: { status: 422, title: 'State does not exist in the fragment definition' },
   // domain rules
   EVENT_NOT_ACCEPTED: { status: 409, title: 'No fragment accepts this event now' },

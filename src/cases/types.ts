@@ -22,6 +22,7 @@
 import type { FragmentDefinition, FragmentRef, TaskSpec } from '../fragments/types.js';
 import type { CaseTemplate } from '../templates/types.js';
 import type { CustomerSnapshot } from '../customers/types.js';
+import type { CommandRecord } from './command-record.js';
 
 export const CASE_STATUSES = ['open', 'on_hold', 'resolved', 'closed', 'cancelled'] as const;
 export type CaseStatus = (typeof CASE_STATUSES)[number];
@@ -415,7 +416,9 @@ export type Effect =
   /** A post sent again: the content row takes `item` (the latest), and `revision` is appended to its history. */
   | { type: 'content.update'; item: ContentItem; revision: ContentRevision }
   /** An inline/checklist definition authored at runtime, stored for replay. */
-  | { type: 'definition.store'; definition: FragmentDefinition };
+  | { type: 'definition.store'; definition: FragmentDefinition }
+  /** What the decision was made from (cases/command-record.ts), stored for replay; added by `recordCommands`. */
+  | { type: 'command.record'; record: CommandRecord };
 
 export interface TimerSpec {
   /** Deterministic id (no `:`), also the BullMQ job id. */

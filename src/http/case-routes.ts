@@ -27,6 +27,8 @@ import { assertCanFeedCase, assertCanSeeCase, assertMayReassignFragment, assertO
 import { withHandoffInput } from './handoff-enrich.js';
 import { DEFAULT_PAGE_SIZE, readCursor } from './paging.js';
 import { caseSummaryView, caseView, type AcceptedEvents } from './case-view.js';
+import { whatIf } from '../commands/what-if.js';
+import { WhatIfView } from './what-if-view.js';
 import { expectedVersionOf, etag, idempotencyOf, sendCommandResponse } from './command-request.js';
 import {
   AddContentBody,
@@ -76,6 +78,8 @@ const PLANNERS = ['supervisor', 'admin'] as const;
 
 const problem = { description: 'RFC 9457 problem+json', content: { 'application/problem+json': { schema: Type.Object({}, { additionalProperties: true }) } } };
 const caseReply = { 200: CaseView, 201: CaseView, '4xx': problem };
+/** Adaptation commands: the case, or with `dry_run: true` what the command would do (200). */
+const adaptReply = { 200: Type.Union([WhatIfView, CaseView]), 201: CaseView, '4xx': problem };
 
 export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (app, { core, db, describe }) => {
   const view = (c: CaseState, customer?: CustomerState) => caseView(c, describe(c, customer));
@@ -93,8 +97,29 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
       withResult?: boolean;
       /** Fields answered beside the case's own (e.g. the content item added). */
       extra?: (decision: CommandSuccess['decision']) => Record<string, unknown>;
+      /** What-if: decide, answer what it would do, write nothing (commands/what-if.ts). */
+      dryRun?: boolean;
     } = {},
   ) {
+    if (options.dryRun === true) {
+      const w = await whatIf({ db, engine: core.engine, catalog: core.catalog, now: core.now }, {
+        caseId,
+        command: cmd,
+        actor: { id: request.principal.userId, role: request.principal.role },
+        authorize: options.authorize ?? ((state) => assertCanSeeCase(request.principal, state)),
+        ...optional('enrich', options.enrich),
+        ...optional('expectedVersion', expectedVersionOf(request)),
+      });
+      reply.header('etag', etag(w.before.version));
+      return reply.code(200).send({
+        dry_run: true,
+        case: view(w.before, w.customer),
+        plan: w.plan,
+        result: snakeKeys(w.result),
+        goals_projection: w.goals_projection,
+        capacity: w.capacity,
+      });
+    }
     const response = await core.runner.run({
       caseId,
       command: cmd,
@@ -252,7 +277,7 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
     '/v1/cases/:id/fragments',
     {
       config: { roles: WORKERS },
-      schema: { tags: ['adaptation'], summary: 'Assemble: add a library fragment, an inline definition or a checklist', params: CaseParams, body: AddFragmentBody, response: caseReply },
+      schema: { tags: ['adaptation'], summary: 'Assemble: add a library fragment, an inline definition or a checklist (dry_run: what-if)', params: CaseParams, body: AddFragmentBody, response: adaptReply },
     },
     async (request, reply) => {
       const b = request.body;
@@ -272,7 +297,7 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
         source,
         ...optional('assignment', b.assignment ? toAssignment(b.assignment) : undefined),
         ...optional('reason', b.reason),
-      }, { statusCode: 201 });
+      }, { statusCode: 201, dryRun: b.dry_run === true });
     },
   );
 
@@ -280,12 +305,12 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
     '/v1/cases/:id/fragments/:fid/adapt',
     {
       config: { roles: WORKERS },
-      schema: { tags: ['adaptation'], summary: 'Adapt a running fragment: migrate (dry_run to preview) | jump | cancel | reassign', params: FragmentParams, body: AdaptFragmentBody },
+      schema: { tags: ['adaptation'], summary: 'Adapt a running fragment: migrate | jump | cancel | reassign (dry_run: what-if, nothing written)', params: FragmentParams, body: AdaptFragmentBody },
     },
     async (request, reply) => {
       const b = request.body;
       const { id, fid } = request.params;
-      const planner = { authorize: (state: CaseState) => assertOwnerOrSupervisor(request.principal, state) };
+      const planner = { authorize: (state: CaseState) => assertOwnerOrSupervisor(request.principal, state), dryRun: b.dry_run === true };
       switch (b.action) {
         case 'migrate':
           return command(request, reply, id, {
@@ -294,7 +319,6 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
             to: b.to,
             stateMapping: b.state_mapping ?? {},
             reason: b.reason,
-            ...optional('dryRun', b.dry_run),
           }, { ...planner, withResult: true });
         case 'jump':
           return command(request, reply, id, { type: 'fragment.jump', fragmentId: fid, state: b.state, reason: b.reason }, planner);
@@ -306,7 +330,7 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
             fragmentId: fid,
             assignment: toAssignment(b.assignment),
             ...optional('reason', b.reason),
-          }, { authorize: (state) => assertMayReassignFragment(request.principal, state, fid) });
+          }, { authorize: (state) => assertMayReassignFragment(request.principal, state, fid), dryRun: b.dry_run === true });
       }
     },
   );
@@ -315,7 +339,7 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
     '/v1/cases/:id/goals',
     {
       config: { roles: WORKERS },
-      schema: { tags: ['adaptation'], summary: 'Add a goal', params: CaseParams, body: AddGoalBody, response: caseReply },
+      schema: { tags: ['adaptation'], summary: 'Add a goal (dry_run: what-if)', params: CaseParams, body: AddGoalBody, response: adaptReply },
     },
     async (request, reply) => {
       const b = request.body;
@@ -323,7 +347,7 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
         type: 'goal.add',
         goal: { key: b.key, title: b.title, condition: b.condition, required: b.required ?? false, ...optional('deadlineAt', b.deadline_at) },
         ...optional('reason', b.reason),
-      }, { statusCode: 201 });
+      }, { statusCode: 201, dryRun: b.dry_run === true });
     },
   );
 
@@ -331,7 +355,7 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
     '/v1/cases/:id/goals/:key',
     {
       config: { roles: PLANNERS },
-      schema: { tags: ['adaptation'], summary: 'Move a deadline or retitle a goal (reason required)', params: GoalParams, body: UpdateGoalBody, response: caseReply },
+      schema: { tags: ['adaptation'], summary: 'Move a deadline or retitle a goal (reason required; dry_run: what-if)', params: GoalParams, body: UpdateGoalBody, response: adaptReply },
     },
     async (request, reply) => {
       const b = request.body;
@@ -341,7 +365,7 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
         ...(b.deadline_at !== undefined ? { deadlineAt: b.deadline_at } : {}),
         ...optional('title', b.title),
         reason: b.reason,
-      });
+      }, { dryRun: b.dry_run === true });
     },
   );
 
@@ -435,7 +459,7 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
     '/v1/cases/:id/reassign',
     {
       config: { roles: WORKERS },
-      schema: { tags: ['cases'], summary: 'Reassign the case to a person and/or a queue', params: CaseParams, body: ReassignBody, response: caseReply },
+      schema: { tags: ['cases'], summary: 'Reassign the case to a person and/or a queue (dry_run: what-if)', params: CaseParams, body: ReassignBody, response: adaptReply },
     },
     async (request, reply) => {
       const b = request.body;
@@ -447,6 +471,7 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
       return command(request, reply, request.params.id, reassign, {
         authorize: (state) => assertOwnerOrSupervisor(request.principal, state),
         enrich: withHandoffInput(reassign),
+        dryRun: b.dry_run === true,
       });
     },
   );

@@ -63,6 +63,14 @@ export const SendEventBody = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * What-if (every adaptation command): true answers the resulting plan, the goals' projected SLA
+ * and the capacity of the people it touches, and writes nothing (commands/what-if.ts).
+ */
+export const DryRun = Type.Boolean({
+  description: 'true: decide the command and answer what it would do (resulting plan, projected goal SLA, capacity after it) without writing anything',
+});
+
 export const AddFragmentBody = Type.Object(
   {
     ref: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9-]*@\\d+$', description: 'key@version from the library' })),
@@ -72,6 +80,7 @@ export const AddFragmentBody = Type.Object(
     ),
     assignment: Type.Optional(Assignment),
     reason: Type.Optional(Text(2000)),
+    dry_run: Type.Optional(DryRun),
   },
   { additionalProperties: false, minProperties: 1 },
 );
@@ -95,13 +104,13 @@ export const AdaptFragmentBody = Tagged('action', [
       to: Type.String({ pattern: '^[a-z0-9][a-z0-9-]*@\\d+$', description: 'the definition to migrate to, key@version' }),
       state_mapping: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'old state -> new state, for states renamed in the new version' })),
       reason: Text(2000),
-      dry_run: Type.Optional(Type.Boolean({ description: 'check and preview the migration without applying it' })),
+      dry_run: Type.Optional(DryRun),
     },
     { additionalProperties: false, title: 'migrate' },
   ),
-  Type.Object({ action: Type.Literal('jump'), state: Text(200), reason: Text(2000) }, { additionalProperties: false, title: 'jump' }),
-  Type.Object({ action: Type.Literal('cancel'), reason: Text(2000) }, { additionalProperties: false, title: 'cancel' }),
-  Type.Object({ action: Type.Literal('reassign'), assignment: Assignment, reason: Type.Optional(Text(2000)) }, { additionalProperties: false, title: 'reassign' }),
+  Type.Object({ action: Type.Literal('jump'), state: Text(200), reason: Text(2000), dry_run: Type.Optional(DryRun) }, { additionalProperties: false, title: 'jump' }),
+  Type.Object({ action: Type.Literal('cancel'), reason: Text(2000), dry_run: Type.Optional(DryRun) }, { additionalProperties: false, title: 'cancel' }),
+  Type.Object({ action: Type.Literal('reassign'), assignment: Assignment, reason: Type.Optional(Text(2000)), dry_run: Type.Optional(DryRun) }, { additionalProperties: false, title: 'reassign' }),
 ], { description: `One of the actions ${ADAPT_ACTIONS.join(' | ')}, each with its own fields` });
 
 export const AddGoalBody = Type.Object(
@@ -112,6 +121,7 @@ export const AddGoalBody = Type.Object(
     required: Type.Optional(Type.Boolean()),
     deadline_at: Type.Optional(Type.String({ format: 'date-time' })),
     reason: Type.Optional(Text(2000)),
+    dry_run: Type.Optional(DryRun),
   },
   { additionalProperties: false },
 );
@@ -125,6 +135,7 @@ export const UpdateGoalBody = Type.Object(
     ),
     title: Type.Optional(Text(300)),
     reason: Text(2000),
+    dry_run: Type.Optional(DryRun),
   },
   { additionalProperties: false },
 );
@@ -149,7 +160,7 @@ export const AddContentBody = Type.Object(
 );
 
 export const ReassignBody = Type.Object(
-  { owner_id: Type.Optional(Id), queue: Type.Optional(Id), reason: Type.Optional(Text(2000)) },
+  { owner_id: Type.Optional(Id), queue: Type.Optional(Id), reason: Type.Optional(Text(2000)), dry_run: Type.Optional(DryRun) },
   { additionalProperties: false, minProperties: 1 },
 );
 

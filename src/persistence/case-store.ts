@@ -4,6 +4,7 @@
  */
 import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import { PRIORITY_RANK } from '../cases/task-eligibility.js';
+import type { CommandRecord } from '../cases/command-record.js';
 import type { Actor, CaseState, ContentItem, ContentRevision, Effect, JournalEntry, OutboundEvent, Task, TimerSpec } from '../cases/types.js';
 import type { CustomerState } from '../customers/types.js';
 import type { FragmentDefinition } from '../fragments/types.js';
@@ -106,6 +107,7 @@ function collect(effects: Effect[]) {
   const contentUpdates: ContentItem[] = [];
   const revisions: ContentRevision[] = [];
   const definitions: FragmentDefinition[] = [];
+  const records: CommandRecord[] = [];
   for (const effect of effects) {
     switch (effect.type) {
       case 'task.upsert': {
@@ -145,11 +147,14 @@ function collect(effects: Effect[]) {
       case 'definition.store':
         definitions.push(effect.definition);
         break;
+      case 'command.record':
+        records.push(effect.record);
+        break;
     }
   }
   // A timer scheduled and cancelled in the same decision never needs a row.
   const cancelledSet = new Set(cancelled);
-  return { tasks, timers: timers.filter((t) => !cancelledSet.has(t.id)), cancelled, outbox, content, contentUpdates, revisions, definitions };
+  return { tasks, timers: timers.filter((t) => !cancelledSet.has(t.id)), cancelled, outbox, content, contentUpdates, revisions, definitions, records };
 }
 
 function journalRows(journal: JournalEntry[]) {
@@ -300,6 +305,14 @@ export async function saveDecisions(
       from jsonb_to_recordset(${json(journal)}::jsonb)
         as j(case_id text, version int, idx int, type text, actor_id text, actor_role text, reason text, data jsonb, at timestamptz)
       where j.case_id in (select id from written))`);
+  }
+  const commandRecords = rowsOf((w) => w.records.map((r) => ({ version: r.version, type: r.command.type, at: r.at, record: r })));
+  if (commandRecords.length > 0) {
+    parts.push(sql`command_rows as (
+      insert into journal_commands (case_id, version, type, at, record)
+      select r.case_id, r.version, r.type, r.at, r.record
+      from jsonb_to_recordset(${json(commandRecords)}::jsonb) as r(case_id text, version int, type text, at timestamptz, record jsonb)
+      where r.case_id in (select id from written))`);
   }
   const tasks = rowsOf((w) => taskRows(w.tasks, caseRouting(w.input.next)));
   if (tasks.length > 0) {

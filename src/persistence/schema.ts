@@ -147,6 +147,15 @@ export interface JournalTable {
   at: Timestamp;
 }
 
+/** Per case version, the command and the inputs it was decided from (migration 0045, cases/command-record.ts). */
+export interface JournalCommandTable {
+  case_id: string;
+  version: number;
+  type: string;
+  at: Timestamp;
+  record: Json;
+}
+
 export interface TimerTable {
   id: string;
   case_id: string;
@@ -454,6 +463,7 @@ export interface Database {
   cases: CaseTable;
   tasks: TaskTable;
   journal: JournalTable;
+  journal_commands: JournalCommandTable;
   timers: TimerTable;
   customer_timers: CustomerTimerTable;
   population_latency: PopulationLatencyTable;
