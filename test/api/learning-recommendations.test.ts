@@ -48,7 +48,7 @@ async function history(tier: string, withExtra: boolean, late: boolean) {
 describe('recommendations', () => {
   it('ranks what similar resolved cases added, with support, rates and a reason; feedback and a later add count as taken', async () => {
     // Gold cases that added the extra check met their goal on time; gold cases without it were late.
-    const onTime = [];
+    const onTime: string[] = [];
     for (let i = 0; i < 4; i++) onTime.push(await history('gold', true, false));
     for (let i = 0; i < 3; i++) await history('gold', false, true);
     // Silver cases: never added it, on time.
