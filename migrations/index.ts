@@ -24,6 +24,7 @@ import * as m0030 from './0030_change_feed.js';
 import * as m0040 from './0040_journal_escalations.js';
 import * as m0070 from './0070_goal_attainment_days.js';
 import * as m0045 from './0045_journal_commands.js';
+import * as m0050 from './0050_learning.js';
 
 export const migrations: Record<string, Migration> = {
   '0001_api_keys': m0001,
@@ -47,4 +48,5 @@ export const migrations: Record<string, Migration> = {
   '0040_journal_escalations': m0040,
   '0070_goal_attainment_days': m0070,
   '0045_journal_commands': m0045,
+  '0050_learning': m0050,
 };

@@ -19,9 +19,12 @@ import { createRelay, type Relay } from './relay/relay.js';
 import { loadCatalog } from './templates/load-catalog.js';
 import { createWorkRouter, type WorkRouter } from './commands/route-work.js';
 import { formatProblems } from './templates/load-problem.js';
+import { createCatalogSync, readCatalogRevision, type CatalogSync } from './commands/catalog-sync.js';
 
 export interface Core {
   catalog: Catalog;
+  /** Sees versions published at runtime by any process (commands/catalog-sync.ts). */
+  catalogSync: CatalogSync;
   engine: Engine;
   runner: CommandRunner;
   /** Next work and supervisor push (commands/route-work.ts). */
@@ -84,8 +87,11 @@ export async function assembleCore(options: CoreOptions): Promise<Core> {
   if (publishProblems.length > 0) {
     logger.error(`changed files under published versions were ignored (the stored versions run):\n${formatProblems(publishProblems)}`);
   }
+  // Read before the definitions, so a publish in between is loaded again at the next sync.
+  const revision = await readCatalogRevision(database.db);
   const stored = await loadStoredDefinitions(database.db);
   const catalog = createCatalog(stored);
+  const catalogSync = createCatalogSync(catalog, revision);
   logger.info({ templates: catalog.templates().map((t) => `${t.key}@${t.version}`) }, 'catalog loaded');
 
   // The sentiment model loads once per process (~0.4 s); every decision shares the analyzer.
@@ -124,6 +130,7 @@ export async function assembleCore(options: CoreOptions): Promise<Core> {
     // The customer's value percentiles over the customer base, read in the command's transaction.
     customerValue: options.customerValue ?? customerValueOf,
     ...groupCommitOption(options),
+    syncCatalog: (db) => catalogSync.sync(db),
   });
   const work = createWorkRouter({ db: database.db, runner });
   const fireDeviationTimer = createDeviationFirer({
@@ -135,7 +142,7 @@ export async function assembleCore(options: CoreOptions): Promise<Core> {
     handOverOutbox: (ids) => relay.handOverOutbox(ids),
     ...(options.now ? { now: options.now } : {}),
   });
-  return { catalog, engine, runner, work, relay, clock, now: options.now ?? clock.now, fireDeviationTimer, sentiment, onCommitted };
+  return { catalog, engine, runner, work, relay, clock, now: options.now ?? clock.now, fireDeviationTimer, sentiment, onCommitted, catalogSync };
 }
 
 function groupCommitOption(options: CoreOptions): { groupCommit?: { maxBatch?: number; maxInFlight?: number } } {

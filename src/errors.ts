@@ -96,6 +96,15 @@ export const ERROR_CODES = {
   INVALID_MAPPING: { status: 422, title: 'The inbound mapping is invalid' },
   MAPPING_LIMIT: { status: 422, title: 'A mapping expression was stopped by its bounds (time, depth, memory or size)' },
   WEBHOOK_ID_REUSED: { status: 422, title: 'webhook-id reused with a different body' },
+  // learning loop: template drafts, publishing, recommendations
+  DRAFT_NOT_FOUND: { status: 404, title: 'Template draft not found' },
+  DRAFT_NOT_EDITABLE: { status: 409, title: 'The template draft is already published or discarded' },
+  DRAFT_VERSION_MISMATCH: { status: 412, title: 'The template draft changed since you read it' },
+  DRAFT_PRECONDITION_REQUIRED: { status: 428, title: 'Send If-Match with the draft ETag' },
+  DRAFT_INVALID: { status: 422, title: 'The template draft does not pass the template checks' },
+  TEMPLATE_VERSION_TAKEN: { status: 409, title: 'That template or fragment version is already published' },
+  CASE_NOT_RESOLVED: { status: 409, title: 'Only a resolved or closed case can be captured' },
+  RECOMMENDATION_NOT_FOUND: { status: 404, title: 'Recommendation not found' },
   // platform
   NOT_READY: { status: 503, title: 'A dependency is not available' },
   UI_NOT_BUILT: { status: 503, title: 'The web UI is not built' },

@@ -16,6 +16,9 @@ import { assembleServices } from './services.js';
 import { seedDemo } from './demo/seed-demo.js';
 import { liveBusFor } from './live/live-service.js';
 
+/** How often a process looks for template versions published by others, besides before each case open. */
+const CATALOG_SYNC_INTERVAL_MS = 5_000;
+
 async function main(): Promise<void> {
   let config: Config;
   try {
@@ -64,6 +67,7 @@ async function main(): Promise<void> {
   let core: Core | undefined;
   let workers: Workers | undefined;
   let closeLivePublisher: (() => Promise<void>) | undefined;
+  let stopCatalogSync: (() => void) | undefined;
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -82,6 +86,7 @@ async function main(): Promise<void> {
       // Hand-overs of the last commands (fire-and-forget after commit) reach the queue first.
       await core?.relay.settled();
       await closeLivePublisher?.();
+      stopCatalogSync?.();
       await platform.close();
       logger.info('stopped');
       process.exit(0);
@@ -94,6 +99,8 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
   core = await assembleCore({ database: platform.database, jobs: platform.jobs, logger, templatesDir: config.templatesDir });
+  // Backstop for what reads the latest versions without a command (template lists, intake, deviation).
+  stopCatalogSync = core.catalogSync.every(CATALOG_SYNC_INTERVAL_MS, platform.database.db, logger);
   // Assembled once: the HTTP side and the workers share the source cache, sandbox, guard and relays.
   const services = assembleServices({
     database: platform.database,

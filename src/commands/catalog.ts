@@ -18,6 +18,11 @@ export interface Catalog {
   fragments(): FragmentDefinition[];
   /** Adds an inline definition fetched from the store. */
   remember(definition: FragmentDefinition): void;
+  /**
+   * Adds versions published since the catalog was built (learning/catalog-sync.ts). Versions
+   * are immutable, so one already held is kept as it is; the latest lists are recomputed.
+   */
+  add(input: { templates: readonly CaseTemplate[]; fragments: readonly FragmentDefinition[] }): void;
 }
 
 const refOf = (d: { key: string; version: number }) => `${d.key}@${d.version}`;
@@ -35,8 +40,8 @@ export function createCatalog(input: { templates: CaseTemplate[]; fragments: Fra
   const templates = new Map(input.templates.map((t) => [refOf(t), t]));
   const library = new Map(input.fragments.map((f) => [refOf(f), f]));
   const inline = new Map<string, FragmentDefinition>();
-  const latestTemplates = latest(templates.values());
-  const latestFragments = latest(library.values());
+  let latestTemplates = latest(templates.values());
+  let latestFragments = latest(library.values());
 
   return {
     template(key, version) {
@@ -49,6 +54,12 @@ export function createCatalog(input: { templates: CaseTemplate[]; fragments: Fra
     remember(definition) {
       if (inline.size >= MAX_INLINE) inline.delete(inline.keys().next().value!);
       inline.set(refOf(definition), definition);
+    },
+    add(more) {
+      for (const t of more.templates) if (!templates.has(refOf(t))) templates.set(refOf(t), t);
+      for (const f of more.fragments) if (!library.has(refOf(f))) library.set(refOf(f), f);
+      latestTemplates = latest(templates.values());
+      latestFragments = latest(library.values());
     },
   };
 }

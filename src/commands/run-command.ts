@@ -69,6 +69,12 @@ export interface CommandRunnerDeps {
    */
   customerValue?: CustomerValueLookup;
   /**
+   * Brings the catalog up to the versions published by any process (commands/catalog-sync.ts):
+   * called before a case opens on the latest version of its template, and when a case names a
+   * template version this process does not hold yet.
+   */
+  syncCatalog?: (db: Kysely<Database>) => Promise<unknown>;
+  /**
    * Group commit: `run` gathers concurrent commands for different cases into one transaction and
    * one write statement (see runGroup). Absent: every command has a transaction of its own.
    * A group starts as soon as one of `maxInFlight` transactions is free and takes whatever
@@ -194,6 +200,8 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
 
   /** Inline fragments of this case that the process has not seen yet. */
   async function ensureDefinitions(state: CaseState, trx: Kysely<Database>) {
+    // A case opened by another process on a version published after this one loaded its catalog.
+    if (!deps.catalog.template(state.template.key, state.template.version)) await deps.syncCatalog?.(trx);
     const missing = state.fragments.map((f) => f.definition).filter((ref) => !deps.catalog.fragment(ref));
     if (missing.length === 0) return;
     for (const definition of await loadFragmentDefinitions(trx, [...new Set(missing)])) deps.catalog.remember(definition);
@@ -282,6 +290,8 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
         command = { ...command, input: { ...command.input, customer: { ...command.input.customer, id: resolved.customer.id } } };
       }
     }
+    // Opening on the latest version: a version another process published counts.
+    if (!state && (request.template?.version === undefined || !deps.catalog.template(request.template.key, request.template.version))) await deps.syncCatalog?.(trx);
     const template = templateOf(state ? state.template : request.template);
     // After the customer is resolved: a new case reads the value of the customer it is opened for.
     const customerValue = await customerValueFor(trx, state, command);

@@ -7,7 +7,10 @@ import { TesseraError } from '../errors.js';
 const KeyParams = Type.Object({ key: Type.String({ maxLength: 200 }) });
 const VersionQuery = Type.Object({ version: Type.Optional(Type.Integer({ minimum: 1 })) }, { additionalProperties: false });
 
-export const catalogRoutes: FastifyPluginAsyncTypebox<{ catalog: Catalog }> = async (app, { catalog }) => {
+export const catalogRoutes: FastifyPluginAsyncTypebox<{ catalog: Catalog; sync?: () => Promise<unknown> }> = async (app, { catalog, sync }) => {
+  // The lists read the latest versions: one published by another process shows at once.
+  if (sync) app.addHook('onRequest', async () => void (await sync()));
+
   app.get('/v1/templates', { schema: { tags: ['catalog'], summary: 'Case templates (latest version of each)' } }, async () => ({
     items: catalog.templates(),
   }));

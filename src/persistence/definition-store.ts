@@ -21,7 +21,8 @@ export interface StoredDefinitions {
  * a file edited under a published version changes nothing until its version is bumped.
  */
 export async function publishDefinitions(db: Kysely<Database>, loaded: LoadedCatalog): Promise<LoadProblem[]> {
-  const stored = await db.selectFrom('definitions').select(['kind', 'key', 'version', 'hash']).where('source', '=', 'file').execute();
+  // Versions published at runtime count too: a file may not change a captured version either.
+  const stored = await db.selectFrom('definitions').select(['kind', 'key', 'version', 'hash']).where('source', 'in', LIBRARY_SOURCES).execute();
   const problems = compareWithStored(loaded, {
     templates: stored.filter((r) => r.kind === 'template'),
     fragments: stored.filter((r) => r.kind === 'fragment'),
@@ -49,9 +50,15 @@ export async function publishDefinitions(db: Kysely<Database>, loaded: LoadedCat
   return problems;
 }
 
+/**
+ * Sources of library definitions: `file` (case-templates/, published at start) and `published`
+ * (a template draft published at runtime, with the fragments it promoted into the library).
+ */
+export const LIBRARY_SOURCES = ['file', 'published'] as const;
+
 /** Every stored template and library fragment (inline ones are loaded on demand). */
 export async function loadStoredDefinitions(db: Kysely<Database>): Promise<StoredDefinitions> {
-  const rows = await db.selectFrom('definitions').select(['kind', 'body']).where('source', '=', 'file').execute();
+  const rows = await db.selectFrom('definitions').select(['kind', 'body']).where('source', 'in', LIBRARY_SOURCES).execute();
   return {
     templates: rows.filter((r) => r.kind === 'template').map((r) => r.body as CaseTemplate),
     fragments: rows.filter((r) => r.kind === 'fragment').map((r) => r.body as FragmentDefinition),

@@ -487,6 +487,67 @@ export interface Database {
   customer_activity: CustomerActivityTable;
   customer_journal: CustomerJournalTable;
   customer_value_quantiles: CustomerValueQuantileTable;
+  catalog_revision: CatalogRevisionTable;
+  template_drafts: TemplateDraftTable;
+  learning_cases: LearningCaseTable;
+  learning_additions: LearningAdditionTable;
+  recommendation_feedback: RecommendationFeedbackTable;
+}
+
+/** One row (id 1): bumped by every runtime publish (migration 0050). */
+export interface CatalogRevisionTable {
+  id: number;
+  /** bigint: pg returns it as a string. */
+  revision: ColumnType<string, string | number, string | number>;
+  updated_at: DefaultTimestamp;
+}
+
+export interface TemplateDraftTable {
+  id: string;
+  template_key: string;
+  base_version: number;
+  from_case_id: string | null;
+  status: 'draft' | 'published' | 'discarded';
+  revision: number;
+  /** `{ template, fragments }` (templates/template-draft.ts). */
+  body: Json;
+  created_by: string;
+  created_at: DefaultTimestamp;
+  updated_at: DefaultTimestamp;
+  published_version: number | null;
+  published_by: string | null;
+  published_at: NullableTimestamp;
+}
+
+export interface LearningCaseTable {
+  case_id: string;
+  template_key: string;
+  template_version: number;
+  /** Situation items (`channel=twitter`, `ran:verify-identity`), see learning/situation.ts. */
+  items: ColumnType<string[], string[], string[]>;
+  on_time: boolean;
+  resolved_at: Timestamp;
+  indexed_at: DefaultTimestamp;
+}
+
+export interface LearningAdditionTable {
+  case_id: string;
+  position: number;
+  fragment_ref: string;
+  fragment_key: string;
+  added_at: Timestamp;
+}
+
+export interface RecommendationFeedbackTable {
+  id: string;
+  case_id: string;
+  fragment_ref: string;
+  decision: 'accepted' | 'dismissed';
+  case_version: number;
+  rank: number;
+  actor_id: string;
+  reason: string | null;
+  at: DefaultTimestamp;
 }
 
 export type ApiKeyRow = Selectable<ApiKeyTable>;

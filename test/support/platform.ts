@@ -59,13 +59,13 @@ export function openTestJobQueue(redisUrl = inject('redisUrl'), prefixSuffix = '
  * app's log lines.
  */
 export async function startTestApp(
-  options: { redisUrl?: string; prefixSuffix?: string; now?: () => Date; config?: Record<string, string>; logger?: Logger } = {},
+  options: { redisUrl?: string; prefixSuffix?: string; now?: () => Date; config?: Record<string, string>; logger?: Logger; templatesDir?: string } = {},
 ) {
   const config = testConfig(options.config);
   const logger = options.logger ?? silentLogger;
   const database = await openTestDatabase();
   const jobs = openTestJobQueue(options.redisUrl, options.prefixSuffix);
-  const core = await assembleCore({ database, jobs, logger: silentLogger, templatesDir: TEMPLATES_DIR, ...(options.now ? { now: options.now } : {}) });
+  const core = await assembleCore({ database, jobs, logger: silentLogger, templatesDir: options.templatesDir ?? TEMPLATES_DIR, ...(options.now ? { now: options.now } : {}) });
   const secrets = testSecretBox();
   const app = await buildApp({ config, logger, database, jobs, secrets, core });
   await app.ready();
