@@ -20,6 +20,7 @@ import * as m0017 from './0017_population_latency.js';
 import * as m0020 from './0020_users.js';
 import * as m0021 from './0021_user_keys.js';
 import * as m0025 from './0025_task_routing.js';
+import * as m0060 from './0060_ops_indexes.js';
 
 export const migrations: Record<string, Migration> = {
   '0001_api_keys': m0001,
@@ -39,4 +40,5 @@ export const migrations: Record<string, Migration> = {
   '0020_users': m0020,
   '0021_user_keys': m0021,
   '0025_task_routing': m0025,
+  '0060_ops_indexes': m0060,
 };

@@ -46,6 +46,7 @@ import { assembleServices, type Services } from './services.js';
 import { inboundSourceRoutes } from './http/inbound-source-routes.js';
 import { inboundWebhookRoutes } from './http/inbound-webhook-routes.js';
 import { inboxRoutes } from './http/inbox-routes.js';
+import { httpMetrics, metricsRoute } from './http/metrics-routes.js';
 
 export interface AppDeps {
   config: Config;
@@ -98,6 +99,7 @@ export async function buildApp(deps: AppDeps) {
   });
 
   await app.register(problemDetails);
+  await app.register(httpMetrics, { metrics: deps.core.metrics });
   // Before any route: an oversized body is drained (up to a bound) before its 413, so clients read it.
   await app.register(bodyLimit, { limitBytes: config.bodyLimitBytes });
   registerJsonBodyParser(app);
@@ -154,6 +156,10 @@ export async function buildApp(deps: AppDeps) {
       ...(deps.resolveHost ? { resolveHost: deps.resolveHost } : {}),
     });
   const { apiKeys, sources, writes } = services;
+  await app.register(metricsRoute, {
+    metrics: deps.core.metrics,
+    access: { metricsToken: config.metrics.token, adminKey: config.adminKey, roleOfKey: async (key) => (await apiKeys.findByKey(key))?.role ?? null },
+  });
   // Browser sign-in is HTTP's own: the workers never see a session.
   const users = createUserStore(deps.database.db);
   const sessions = createSessionIssuer({ db: deps.database.db, idleSeconds: config.sessions.idleSeconds, absoluteSeconds: config.sessions.absoluteSeconds });

@@ -18,6 +18,9 @@ import { createRelay, type Relay } from './relay/relay.js';
 import { loadCatalog } from './templates/load-catalog.js';
 import { createWorkRouter, type WorkRouter } from './commands/route-work.js';
 import { formatProblems } from './templates/load-problem.js';
+import { createMetrics, type Metrics } from './platform/metrics.js';
+import { commandObserver, instrumentRunner } from './ops/command-metrics.js';
+import { registerStateGauges } from './ops/state-gauges.js';
 
 export interface Core {
   catalog: Catalog;
@@ -37,6 +40,8 @@ export interface Core {
   fireDeviationTimer: (timer: { timerId: string; customerId: string }) => Promise<DeviationFireOutcome>;
   /** The process's one sentiment analyzer (the engine's; intake scores posts with it before its rules decide). */
   sentiment: SentimentAnalyzer;
+  /** The process's Prometheus metrics (GET /metrics); others register gauges on it. */
+  metrics: Metrics;
 }
 
 export interface CoreOptions {
@@ -52,6 +57,8 @@ export interface CoreOptions {
   customerValue?: CustomerValueLookup;
   /** The sentiment analyzer (default: wink-eng-lite-web-model, loaded here once per process). */
   sentiment?: SentimentAnalyzer;
+  /** The process's metrics registry (default: a new one). */
+  metrics?: Metrics;
 }
 
 /**
@@ -80,7 +87,9 @@ export async function assembleCore(options: CoreOptions): Promise<Core> {
   // Learn the offset before the first timer is armed (the relay's delays count from it).
   await clock.sync(database.db);
   const relay = createRelay({ db: database.db, jobs: options.jobs, logger, clock, ...(options.now ? { now: options.now } : {}) });
-  const runner = createCommandRunner({
+  const metrics = options.metrics ?? createMetrics();
+  registerStateGauges(metrics, { db: database.db, database, jobs: options.jobs, logger });
+  const runner = instrumentRunner(createCommandRunner({
     db: database.db,
     engine,
     catalog,
@@ -89,7 +98,8 @@ export async function assembleCore(options: CoreOptions): Promise<Core> {
     ...(options.now ? { now: options.now } : {}),
     // The customer's value percentiles over the customer base, read in the command's transaction.
     customerValue: options.customerValue ?? customerValueOf,
-  });
+    observe: commandObserver(metrics),
+  }), metrics);
   const work = createWorkRouter({ db: database.db, runner });
   const fireDeviationTimer = createDeviationFirer({
     db: database.db,
@@ -100,5 +110,5 @@ export async function assembleCore(options: CoreOptions): Promise<Core> {
     handOverOutbox: (ids) => relay.handOverOutbox(ids),
     ...(options.now ? { now: options.now } : {}),
   });
-  return { catalog, engine, runner, work, relay, clock, now: options.now ?? clock.now, fireDeviationTimer, sentiment };
+  return { catalog, engine, runner, work, relay, clock, now: options.now ?? clock.now, fireDeviationTimer, sentiment, metrics };
 }

@@ -13,6 +13,7 @@ import { SecretBoxError } from './platform/secret-box.js';
 import { assembleCore, type Core } from './core.js';
 import { startWorkers, type Workers } from './worker.js';
 import { assembleServices } from './services.js';
+import { startMetricsServer, type MetricsServer } from './ops/metrics-server.js';
 
 async function main(): Promise<void> {
   let config: Config;
@@ -61,6 +62,7 @@ async function main(): Promise<void> {
   let app: TesseraApp | undefined;
   let core: Core | undefined;
   let workers: Workers | undefined;
+  let metricsServer: MetricsServer | undefined;
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -76,6 +78,7 @@ async function main(): Promise<void> {
       // Stop accepting and drain HTTP first, then workers and queues, then the database.
       await app?.close();
       await workers?.close();
+      await metricsServer?.close();
       // Hand-overs of the last commands (fire-and-forget after commit) reach the queue first.
       await core?.relay.settled();
       await platform.close();
@@ -99,6 +102,11 @@ async function main(): Promise<void> {
     logger,
     webhookAllowlist: config.webhooks.allowlist,
   });
+  // A worker has no API: it serves its own /metrics (ops/metrics-server.ts) when given a port.
+  if (config.role === 'worker' && config.metrics.port !== undefined) {
+    metricsServer = await startMetricsServer(core.metrics, { metricsToken: config.metrics.token, adminKey: config.adminKey }, config.metrics.host, config.metrics.port);
+    logger.info({ port: metricsServer.port }, 'worker metrics listening');
+  }
   if (config.role !== 'api') workers = await startWorkers(platform, core, logger, { webhooks: config.webhooks, services });
   if (config.role !== 'worker') {
     const localAdminToken = platform.dataDirLock ? newAdminToken() : undefined;

@@ -93,6 +93,7 @@ export async function startWorkers(platform: Platform, core: Core, logger: Logge
       backoffMaxMs: webhooks.backoffMaxMs,
       timeoutMs: webhooks.timeoutMs,
       ...(options.sendWebhook ? { send: options.sendWebhook } : {}),
+      onOutcome: (status) => core.metrics.webhookAttempts.inc({ outcome: status === 'pending' ? 'retry' : status }),
     }),
     { concurrency: options.webhookConcurrency ?? 16 },
   );

@@ -32,6 +32,7 @@ import type { Catalog } from './catalog.js';
 import { customerSnapshot } from '../customers/snapshot.js';
 import type { CustomerState } from '../customers/types.js';
 import { resolveCaseCustomer } from './resolve-case-customer.js';
+import type { CommandObserver } from './command-observer.js';
 
 export interface CommittedEffects {
   caseId: string;
@@ -66,6 +67,8 @@ export interface CommandRunnerDeps {
    * every customer is unknown (the score counts the median). The customers store provides it.
    */
   customerValue?: CustomerValueLookup;
+  /** Lock waits and fired timers, for metrics. */
+  observe?: CommandObserver;
 }
 
 /** Looks up a customer's value percentiles; `null` when the customer is unknown. */
@@ -289,6 +292,7 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
           if (!request.caseId) throw new TesseraError('CASE_NOT_FOUND', 'No case id given');
           const sentAt = clock.local();
           const locked = await loadCaseForUpdate(trx, request.caseId);
+          deps.observe?.lockWait('command', clock.local() - sentAt);
           if (!locked) throw new TesseraError('CASE_NOT_FOUND', `No case has id ${request.caseId}`);
           clock.observe(locked.dbNow, sentAt, clock.local());
           state = locked.state;
@@ -347,6 +351,7 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
       committed.length = 0;
       const sentAt = clock.local();
       const loaded = await loadCasesForUpdate(trx, caseIds);
+      deps.observe?.lockWait('timer_batch', clock.local() - sentAt);
       const states = loaded.states;
       const customers = loaded.customers;
       if (loaded.dbNow) clock.observe(loaded.dbNow, sentAt, clock.local());
@@ -388,6 +393,7 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
             firedTimerId: timer.timerId,
           });
           committed.push({ caseId: state.id, effects: decision.effects, pendingOutbox: [] });
+          deps.observe?.timerFired({ template: state.template.key, dueAt: timer.dueAt, at, result: decision.result });
           const failed = decision.result?.['failed'];
           outcomes.push(typeof failed === 'string' ? { timerId: timer.timerId, outcome: 'spent', code: failed } : { timerId: timer.timerId, outcome: 'applied' });
         }
