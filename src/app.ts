@@ -47,6 +47,8 @@ import { inboundSourceRoutes } from './http/inbound-source-routes.js';
 import { inboundWebhookRoutes } from './http/inbound-webhook-routes.js';
 import { inboxRoutes } from './http/inbox-routes.js';
 import { httpMetrics, metricsRoute } from './http/metrics-routes.js';
+import { privacyRoutes } from './http/privacy-routes.js';
+import { createEraser } from './privacy/erase-personal-data.js';
 
 export interface AppDeps {
   config: Config;
@@ -196,6 +198,11 @@ export async function buildApp(deps: AppDeps) {
     });
     await api.register(inboundSourceRoutes, { sources, writes });
     await api.register(inboxRoutes, { db: deps.database.db, retrier: services.retrier });
+    await api.register(privacyRoutes, {
+      db: deps.database.db,
+      eraser: createEraser({ db: deps.database.db, jobs: deps.jobs, logger: deps.logger, metrics: deps.core.metrics }),
+      now: deps.core.now,
+    });
     // Its own scope: the raw-body content-type parser must not reach the other routes.
     await api.register(inboundWebhookRoutes, { acceptor: services.acceptor, perMinute: config.inboundRateLimitPerMinute });
   });

@@ -158,6 +158,12 @@ export function createBullmqJobQueue(options: BullmqJobQueueOptions): JobQueue {
       return queueFor(queue).getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed');
     },
 
+    async forget(queue: string, ids: string[]) {
+      let removed = 0;
+      for (const id of ids) removed += await queueFor(queue).remove(id).catch(() => 0);
+      return removed;
+    },
+
     async ping() {
       if (producer.status !== 'ready') throw new Error(`redis connection is ${producer.status}`);
       await producer.ping();

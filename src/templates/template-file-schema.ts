@@ -235,6 +235,14 @@ export const TemplateFileSchema = Type.Object(
     priority: Type.Optional(TemplatePrioritySchema),
     escalations: Type.Optional(Type.Array(SignalEscalationSchema, { description: 'Reach / virality thresholds; each escalates once per case.' })),
     deviation: Type.Optional(DeviationSpecSchema),
+    retention: Type.Optional(
+      Type.Object(
+        {
+          closedCaseDays: Type.Integer({ minimum: 1, maximum: 36500, description: 'Personal data of a case closed (or resolved, cancelled) longer than this many days is erased; the skeleton stays.' }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   {
     $id: 'https://tessera.dev/schemas/case-template.json',
