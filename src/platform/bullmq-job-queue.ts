@@ -160,7 +160,7 @@ export function createBullmqJobQueue(options: BullmqJobQueueOptions): JobQueue {
 
     async forget(queue: string, ids: string[]) {
       let removed = 0;
-      for (const id of ids) removed += await queueFor(queue).remove(id).catch(() => 0);
+      for (const id of await this.held(queue, ids)) removed += await queueFor(queue).remove(id).catch(() => 0);
       return removed;
     },
 

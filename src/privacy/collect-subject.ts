@@ -15,22 +15,29 @@ function pattern(value: string): string {
   return `%${value.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
-/** Strings learned from the subject's rows; ERASED values and skeleton-only rows add nothing. */
-async function personalStringsOf(db: Db, customerIds: string[], caseIds: string[]): Promise<string[]> {
+/**
+ * Strings learned from the subject's rows: `identifiers` (name, identities, external ids and refs,
+ * correlation keys) find copies in rows that are not obviously theirs (an inbox payload, a stored
+ * answer); `strings` (those plus every value of case files, content and task outputs) are masked
+ * wherever they appear inside the subject's own rows. Free text is not used to find other rows:
+ * a word like "negative" would drag other customers' rows in.
+ */
+async function personalStringsOf(db: Db, customerIds: string[], caseIds: string[]): Promise<{ identifiers: string[]; strings: string[] }> {
   const out: string[] = [];
+  const identifiers: string[] = [];
   if (customerIds.length > 0) {
     const customers = await db.selectFrom('customers').select(['name', 'state']).where('id', 'in', customerIds).execute();
     for (const c of customers) {
-      if (c.name) out.push(c.name);
+      if (c.name) identifiers.push(c.name);
       const state = c.state as { identities?: { value?: string }[]; externalIds?: Record<string, string>; profile?: unknown };
-      for (const i of state.identities ?? []) if (i.value) out.push(i.value);
-      out.push(...Object.values(state.externalIds ?? {}));
+      for (const i of state.identities ?? []) if (i.value) identifiers.push(i.value);
+      identifiers.push(...Object.values(state.externalIds ?? {}));
       stringsOf(state.profile, out);
     }
     const ids = await db.selectFrom('customer_identities').select('value').where('customer_id', 'in', customerIds).execute();
-    out.push(...ids.map((r) => r.value));
+    identifiers.push(...ids.map((r) => r.value));
     const ext = await db.selectFrom('customer_external_ids').select('external_id').where('customer_id', 'in', customerIds).execute();
-    out.push(...ext.map((r) => r.external_id));
+    identifiers.push(...ext.map((r) => r.external_id));
   }
   if (caseIds.length > 0) {
     const cases = await db.selectFrom('cases').select(['title', 'state']).where('id', 'in', caseIds).execute();
@@ -38,8 +45,8 @@ async function personalStringsOf(db: Db, customerIds: string[], caseIds: string[
       out.push(c.title);
       const state = c.state as { customer?: Record<string, unknown>; externalRefs?: Record<string, string>; caseFile?: unknown; posts?: { authorHandle?: string; identity?: string }[] };
       const { id: _id, channel: _channel, ...customer } = state.customer ?? {};
-      stringsOf(customer, out);
-      out.push(...Object.values(state.externalRefs ?? {}));
+      stringsOf(customer, identifiers);
+      identifiers.push(...Object.values(state.externalRefs ?? {}));
       stringsOf(state.caseFile, out);
       for (const p of state.posts ?? []) {
         if (p.authorHandle) out.push(p.authorHandle);
@@ -51,14 +58,14 @@ async function personalStringsOf(db: Db, customerIds: string[], caseIds: string[
     const tasks = await db.selectFrom('tasks').select('body').where('case_id', 'in', caseIds).execute();
     for (const t of tasks) stringsOf((t.body as { output?: unknown }).output, out);
     const keys = await db.selectFrom('case_keys').select('value').where('case_id', 'in', caseIds).execute();
-    out.push(...keys.map((k) => k.value));
+    identifiers.push(...keys.map((k) => k.value));
   }
-  return out;
+  return { identifiers, strings: [...identifiers, ...out] };
 }
 
-function subjectOf(customerIds: string[], caseIds: string[], strings: string[]): Subject {
-  const personal = new PersonalStrings(strings);
-  return { customerIds, caseIds, personal, patterns: personal.values.map(pattern) };
+function subjectOf(customerIds: string[], caseIds: string[], found: { identifiers: string[]; strings: string[] }): Subject {
+  const personal = new PersonalStrings(found.strings);
+  return { customerIds, caseIds, personal, patterns: new PersonalStrings(found.identifiers).values.map(pattern) };
 }
 
 /** A customer (with the customers merged into it) and all their cases. */
@@ -78,6 +85,7 @@ export async function casesSubject(db: Db, caseIds: string[]): Promise<Subject> 
   const rows = await db.selectFrom('cases').select('customer_id').where('id', 'in', caseIds).execute();
   const customers = [...new Set(rows.map((r) => r.customer_id).filter((c): c is string => c !== null))];
   const identities = customers.length === 0 ? [] : (await sql<{ value: string }>`select value from customer_identities where customer_id = any(${customers}::text[])`.execute(db)).rows;
-  const strings = [...(await personalStringsOf(db, [], caseIds)), ...identities.map((r) => r.value)];
-  return subjectOf([], caseIds, strings);
+  const found = await personalStringsOf(db, [], caseIds);
+  const values = identities.map((r) => r.value);
+  return subjectOf([], caseIds, { identifiers: [...found.identifiers, ...values], strings: [...found.strings, ...values] });
 }

@@ -14,6 +14,7 @@
  *
  * Masking keeps the skeleton (ids, types, states, keys, times, numbers): see mask.ts.
  */
+import { createHash } from 'node:crypto';
 import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import type { Database } from '../persistence/schema.js';
 import type { JobQueue } from '../platform/job-queue.js';
@@ -141,9 +142,20 @@ export const PERSONAL_DATA_PLACES: readonly PersonalDataPlace[] = [
     holds: 'stored answers replayed to repeated writes (case and customer views), and the request hashes',
     export: (db, s) => rowsOf(db, 'idempotency_keys', sql`${anyCase(s)} or ${mentions('response', s)}`),
     // The hash of a request is a fingerprint of its personal data: replaced, so the key can never
-    // be replayed into a new write either (same key, any body: 422).
-    erase: (trx, s) =>
-      maskRows(trx, 'idempotency_keys', ['owner', 'key'], { json: ['response'], nullify: ['response_sealed'], set: { request_hash: 'erased' } }, sql`${anyCase(s)} or ${mentions('response', s)}`, s.personal),
+    // be replayed into a new write either (same key, any body: 422). A key the client built from
+    // personal data (`case-jane@example.com`) is replaced by its hash.
+    async erase(trx, s) {
+      const where = sql`${anyCase(s)} or ${mentions('response', s)}`;
+      // Read before masking: afterwards the answers no longer mention the subject.
+      const keys = await sql<{ owner: string; key: string }>`select owner, key from idempotency_keys where ${where}`.execute(trx);
+      const changed = await maskRows(trx, 'idempotency_keys', ['owner', 'key'], { json: ['response'], nullify: ['response_sealed'], set: { request_hash: 'erased' } }, where, s.personal);
+      for (const k of keys.rows) {
+        if (!s.personal.found(k.key)) continue;
+        const hashed = `erased-${createHash('sha256').update(k.key).digest('hex').slice(0, 32)}`;
+        await sql`update idempotency_keys set key = ${hashed} where owner = ${k.owner} and key = ${k.key}`.execute(trx);
+      }
+      return changed;
+    },
   },
   {
     name: 'goal_views',
