@@ -63,8 +63,14 @@ async function personalStringsOf(db: Db, customerIds: string[], caseIds: string[
   return { identifiers, strings: [...identifiers, ...out] };
 }
 
+/**
+ * Free text counts as a personal string when it is text, not a code: a short word of a form
+ * (`high`, `product`) is an enum value every case shares, and would mask the skeleton.
+ */
+const isFreeText = (s: string) => s.length >= 12 || /\s/.test(s.trim());
+
 function subjectOf(customerIds: string[], caseIds: string[], found: { identifiers: string[]; strings: string[] }): Subject {
-  const personal = new PersonalStrings(found.strings);
+  const personal = new PersonalStrings([...found.identifiers, ...found.strings.filter(isFreeText)]);
   return { customerIds, caseIds, personal, patterns: new PersonalStrings(found.identifiers).values.map(pattern) };
 }
 

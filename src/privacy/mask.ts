@@ -12,10 +12,10 @@ const SKELETON_KEYS = new Set([
   'id', 'type', 'kind', 'key', 'status', 'state', 'point', 'sla', 'priority', 'role', 'queue', 'source',
   'definition', 'fragment', 'goal', 'goalKey', 'timerId', 'taskId', 'contentId', 'fragmentId', 'event', 'from', 'to',
   'template', 'version', 'outcome', 'action', 'rule', 'model', 'resolution', 'channel', 'segment', 'tier', 'code',
-  'milestone', 'step', 'closeReason', 'via', 'method', 'scope',
+  'milestone', 'step', 'closeReason', 'via', 'method', 'scope', 'computed', 'floor', 'label', 'visibility', 'media_type',
 ]);
 /** Subtrees that are structure all the way down (XState state values, milestone times, template refs). */
-const SKELETON_SUBTREES = new Set(['value', 'historyValue', 'milestones', 'template', 'tags', 'states', 'children']);
+const SKELETON_SUBTREES = new Set(['value', 'historyValue', 'milestones', 'template', 'tags', 'states', 'children', 'priorityInfo']);
 const STRUCTURAL_KEY = /(Id|_id|Ids|_ids|At|_at)$/;
 /** Shorter strings are too common to hunt for inside other values (they are still masked by key). */
 const MIN_PERSONAL_LENGTH = 4;
