@@ -56,6 +56,9 @@ import { consoleRoutes } from './http/console-routes.js';
 import { createDiagramCache } from './diagrams/diagram-cache.js';
 import { streamRoutes } from './http/stream-routes.js';
 import { createLive, liveBusFor, type Live, type LiveOptions } from './live/live-service.js';
+import { httpMetrics, metricsRoute } from './http/metrics-routes.js';
+import { privacyRoutes } from './http/privacy-routes.js';
+import { createEraser } from './privacy/erase-personal-data.js';
 
 export interface AppDeps {
   config: Config;
@@ -112,6 +115,7 @@ export async function buildApp(deps: AppDeps) {
   });
 
   await app.register(problemDetails);
+  await app.register(httpMetrics, { metrics: deps.core.metrics });
   // Before any route: an oversized body is drained (up to a bound) before its 413, so clients read it.
   await app.register(bodyLimit, { limitBytes: config.bodyLimitBytes });
   registerJsonBodyParser(app);
@@ -168,6 +172,10 @@ export async function buildApp(deps: AppDeps) {
       ...(deps.resolveHost ? { resolveHost: deps.resolveHost } : {}),
     });
   const { apiKeys, sources, writes } = services;
+  await app.register(metricsRoute, {
+    metrics: deps.core.metrics,
+    access: { metricsToken: config.metrics.token, adminKey: config.adminKey, roleOfKey: async (key) => (await apiKeys.findByKey(key))?.role ?? null },
+  });
   // Browser sign-in is HTTP's own: the workers never see a session.
   const users = createUserStore(deps.database.db);
   const sessions = createSessionIssuer({ db: deps.database.db, idleSeconds: config.sessions.idleSeconds, absoluteSeconds: config.sessions.absoluteSeconds });
@@ -226,6 +234,11 @@ export async function buildApp(deps: AppDeps) {
     await api.register(consoleRoutes, { db: deps.database.db, core: deps.core });
     await api.register(diagramRoutes, { catalog: deps.core.catalog, db: deps.database.db, diagrams: createDiagramCache() });
     await api.register(streamRoutes, { live });
+    await api.register(privacyRoutes, {
+      db: deps.database.db,
+      eraser: createEraser({ db: deps.database.db, jobs: deps.jobs, logger: deps.logger, metrics: deps.core.metrics }),
+      now: deps.core.now,
+    });
     // Its own scope: the raw-body content-type parser must not reach the other routes.
     await api.register(inboundWebhookRoutes, { acceptor: services.acceptor, perMinute: config.inboundRateLimitPerMinute });
   });

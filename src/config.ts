@@ -42,6 +42,17 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   readonly webhooks: WebhookConfig;
   readonly sessions: SessionConfig;
+  /** GET /metrics and the worker's metrics port (README "Operations"). */
+  readonly metrics: MetricsConfig;
+}
+
+export interface MetricsConfig {
+  /** A scrape token accepted by GET /metrics besides admin keys (TESSERA_METRICS_TOKEN). */
+  readonly token: string | undefined;
+  /** role=worker: the port its own /metrics listens on (TESSERA_METRICS_PORT; unset: none). */
+  readonly port: number | undefined;
+  /** Where that listener binds (TESSERA_METRICS_HOST, default HOST). */
+  readonly host: string;
 }
 
 /** Browser sign-in and sessions (see README "Sign-in and sessions"). */
@@ -172,6 +183,10 @@ export function loadConfig(env: Env = process.env): Config {
   if (secretKeyText !== undefined && !secretKey) {
     throw new ConfigError('TESSERA_SECRET_KEY must be 32 bytes in base64 (generate one with `openssl rand -base64 32`)');
   }
+  const metricsToken = text(env, 'TESSERA_METRICS_TOKEN');
+  if (metricsToken !== undefined && metricsToken.length < 24) {
+    throw new ConfigError('TESSERA_METRICS_TOKEN must be at least 24 characters (use `openssl rand -hex 24`)');
+  }
   const config: Config = {
     port: integer(env, 'PORT', 3000, 0, 65535),
     host: text(env, 'HOST', '0.0.0.0')!,
@@ -207,6 +222,11 @@ export function loadConfig(env: Env = process.env): Config {
       maxFailuresPerIp: integer(env, 'TESSERA_SIGNIN_MAX_FAILURES_PER_IP', 50, 1, 100_000),
       failureWindowSeconds: integer(env, 'TESSERA_SIGNIN_WINDOW_MINUTES', 15, 1, 1440) * 60,
       trustedOrigins: Object.freeze(origins(env, 'TESSERA_TRUSTED_ORIGINS')),
+    }),
+    metrics: Object.freeze({
+      token: metricsToken,
+      port: env['TESSERA_METRICS_PORT'] === undefined || env['TESSERA_METRICS_PORT'] === '' ? undefined : integer(env, 'TESSERA_METRICS_PORT', 0, 1, 65535),
+      host: text(env, 'TESSERA_METRICS_HOST', text(env, 'HOST', '0.0.0.0'))!,
     }),
   };
   if (config.sessions.absoluteSeconds < config.sessions.idleSeconds) {

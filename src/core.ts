@@ -20,6 +20,9 @@ import { loadCatalog } from './templates/load-catalog.js';
 import { createWorkRouter, type WorkRouter } from './commands/route-work.js';
 import { formatProblems } from './templates/load-problem.js';
 import { createCatalogSync, readCatalogRevision, type CatalogSync } from './commands/catalog-sync.js';
+import { createMetrics, type Metrics } from './platform/metrics.js';
+import { commandObserver, instrumentRunner } from './ops/command-metrics.js';
+import { registerStateGauges } from './ops/state-gauges.js';
 
 export interface Core {
   catalog: Catalog;
@@ -47,6 +50,8 @@ export interface Core {
    * Returns a function that removes it.
    */
   onCommitted: (listener: CommitListener) => () => void;
+  /** The process's Prometheus metrics (GET /metrics); others register gauges on it. */
+  metrics: Metrics;
 }
 
 /** Told after commit what a command transaction wrote (commands/run-command.ts CommittedEffects). */
@@ -70,6 +75,8 @@ export interface CoreOptions {
    * off on the embedded database (one session: a group would only queue behind itself). `false` turns it off.
    */
   groupCommit?: false | { maxBatch?: number; maxInFlight?: number };
+  /** The process's metrics registry (default: a new one). */
+  metrics?: Metrics;
 }
 
 /**
@@ -120,7 +127,9 @@ export async function assembleCore(options: CoreOptions): Promise<Core> {
       if (at >= 0) commitListeners.splice(at, 1);
     };
   };
-  const runner = createCommandRunner({
+  const metrics = options.metrics ?? createMetrics();
+  registerStateGauges(metrics, { db: database.db, database, jobs: options.jobs, logger });
+  const runner = instrumentRunner(createCommandRunner({
     db: database.db,
     engine,
     catalog,
@@ -131,7 +140,8 @@ export async function assembleCore(options: CoreOptions): Promise<Core> {
     customerValue: options.customerValue ?? customerValueOf,
     ...groupCommitOption(options),
     syncCatalog: (db) => catalogSync.sync(db),
-  });
+    observe: commandObserver(metrics),
+  }), metrics);
   const work = createWorkRouter({ db: database.db, runner });
   const fireDeviationTimer = createDeviationFirer({
     db: database.db,
@@ -142,7 +152,7 @@ export async function assembleCore(options: CoreOptions): Promise<Core> {
     handOverOutbox: (ids) => relay.handOverOutbox(ids),
     ...(options.now ? { now: options.now } : {}),
   });
-  return { catalog, engine, runner, work, relay, clock, now: options.now ?? clock.now, fireDeviationTimer, sentiment, onCommitted, catalogSync };
+  return { catalog, engine, runner, work, relay, clock, now: options.now ?? clock.now, fireDeviationTimer, sentiment, onCommitted, catalogSync, metrics };
 }
 
 function groupCommitOption(options: CoreOptions): { groupCommit?: { maxBatch?: number; maxInFlight?: number } } {

@@ -18,6 +18,7 @@ import { liveBusFor } from './live/live-service.js';
 
 /** How often a process looks for template versions published by others, besides before each case open. */
 const CATALOG_SYNC_INTERVAL_MS = 5_000;
+import { startMetricsServer, type MetricsServer } from './ops/metrics-server.js';
 
 async function main(): Promise<void> {
   let config: Config;
@@ -68,6 +69,7 @@ async function main(): Promise<void> {
   let workers: Workers | undefined;
   let closeLivePublisher: (() => Promise<void>) | undefined;
   let stopCatalogSync: (() => void) | undefined;
+  let metricsServer: MetricsServer | undefined;
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -83,6 +85,7 @@ async function main(): Promise<void> {
       // Stop accepting and drain HTTP first, then workers and queues, then the database.
       await app?.close();
       await workers?.close();
+      await metricsServer?.close();
       // Hand-overs of the last commands (fire-and-forget after commit) reach the queue first.
       await core?.relay.settled();
       await closeLivePublisher?.();
@@ -120,6 +123,11 @@ async function main(): Promise<void> {
     const publisher = liveBusFor({ redisUrl: config.redisUrl, redisPrefix: config.redisPrefix, queueMode: true, logger, subscribe: false });
     core.onCommitted((committed) => publisher.publishCommits({ cases: committed.map((c) => c.caseId) }));
     closeLivePublisher = () => publisher.close();
+  }
+  // A worker has no API: it serves its own /metrics (ops/metrics-server.ts) when given a port.
+  if (config.role === 'worker' && config.metrics.port !== undefined) {
+    metricsServer = await startMetricsServer(core.metrics, { metricsToken: config.metrics.token, adminKey: config.adminKey }, config.metrics.host, config.metrics.port);
+    logger.info({ port: metricsServer.port }, 'worker metrics listening');
   }
   if (config.role !== 'api') workers = await startWorkers(platform, core, logger, { webhooks: config.webhooks, services });
   if (config.role !== 'worker') {

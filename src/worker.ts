@@ -24,6 +24,8 @@ import { fireCustomerTimerProcessor } from './jobs/fire-customer-timer-job.js';
 import { findCustomerTimer } from './persistence/customer-timer-store.js';
 import { refreshDeviationLatencies } from './jobs/refresh-population-latency.js';
 import { foldGoalAttainment } from './persistence/goal-attainment.js';
+import { createEraser } from './privacy/erase-personal-data.js';
+import { runRetention } from './privacy/retention.js';
 
 export interface Workers {
   close(): Promise<void>;
@@ -96,6 +98,7 @@ export async function startWorkers(platform: Platform, core: Core, logger: Logge
       backoffMaxMs: webhooks.backoffMaxMs,
       timeoutMs: webhooks.timeoutMs,
       ...(options.sendWebhook ? { send: options.sendWebhook } : {}),
+      onOutcome: (status) => core.metrics.webhookAttempts.inc({ outcome: status === 'pending' ? 'retry' : status }),
     }),
     { concurrency: options.webhookConcurrency ?? 16 },
   );
@@ -116,6 +119,19 @@ export async function startWorkers(platform: Platform, core: Core, logger: Logge
       if (refreshed > 0) logger.info({ series: refreshed }, 'population latency refreshed');
     } catch (err) {
       logger.warn({ err }, 'population latency refresh failed; will retry');
+    }
+  };
+
+  // Erasures a crash left half done are finished; templates' retention erases old closed cases.
+  const eraser = createEraser({ db, jobs: platform.jobs, logger, metrics: core.metrics });
+  const privacy = async () => {
+    try {
+      const resumed = await eraser.resume();
+      if (resumed > 0) logger.info({ resumed }, 'interrupted erasures finished');
+      const retained = await runRetention({ db, catalog: core.catalog, eraser, now: core.now });
+      if (retained > 0) logger.info({ cases: retained }, 'retention erased personal data of closed cases');
+    } catch (err) {
+      logger.warn({ err }, 'erasure pass failed; will retry');
     }
   };
 
@@ -146,9 +162,9 @@ export async function startWorkers(platform: Platform, core: Core, logger: Logge
   // a period late, and a pass costs next to nothing however many timers are pending.
   await reconcile(0);
   // A pass still running at close must finish before the queue and database close under it.
-  let running: Promise<void> = refreshLatencies();
+  let running: Promise<void> = refreshLatencies().then(privacy);
   const interval = setInterval(() => {
-    running = running.then(() => reconcile(reconcileEveryMs, 0)).then(refreshLatencies);
+    running = running.then(() => reconcile(reconcileEveryMs, 0)).then(refreshLatencies).then(privacy);
   }, reconcileEveryMs);
   interval.unref();
 

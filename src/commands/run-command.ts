@@ -34,6 +34,7 @@ import type { Catalog } from './catalog.js';
 import { customerSnapshot } from '../customers/snapshot.js';
 import type { CustomerState } from '../customers/types.js';
 import { resolveCaseCustomer } from './resolve-case-customer.js';
+import type { CommandObserver } from './command-observer.js';
 
 export interface CommittedEffects {
   caseId: string;
@@ -68,6 +69,8 @@ export interface CommandRunnerDeps {
    * every customer is unknown (the score counts the median). The customers store provides it.
    */
   customerValue?: CustomerValueLookup;
+  /** Lock waits and fired timers, for metrics. */
+  observe?: CommandObserver;
   /**
    * Brings the catalog up to the versions published by any process (commands/catalog-sync.ts):
    * called before a case opens on the latest version of its template, and when a case names a
@@ -361,6 +364,7 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
           if (!request.caseId) throw new TesseraError('CASE_NOT_FOUND', 'No case id given');
           const sentAt = clock.local();
           const locked = await loadCaseForUpdate(trx, request.caseId);
+          deps.observe?.lockWait('command', clock.local() - sentAt);
           if (!locked) throw new TesseraError('CASE_NOT_FOUND', `No case has id ${request.caseId}`);
           clock.observe(locked.dbNow, sentAt, clock.local());
           state = locked.state;
@@ -493,6 +497,7 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
       committed.length = 0;
       const sentAt = clock.local();
       const loaded = await loadCasesForUpdate(trx, caseIds);
+      deps.observe?.lockWait('timer_batch', clock.local() - sentAt);
       const states = loaded.states;
       const customers = loaded.customers;
       if (loaded.dbNow) clock.observe(loaded.dbNow, sentAt, clock.local());
@@ -534,6 +539,7 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
             firedTimerId: timer.timerId,
           });
           committed.push({ caseId: state.id, effects: decision.effects, pendingOutbox: [] });
+          deps.observe?.timerFired({ template: state.template.key, dueAt: timer.dueAt, at, result: decision.result });
           const failed = decision.result?.['failed'];
           outcomes.push(typeof failed === 'string' ? { timerId: timer.timerId, outcome: 'spent', code: failed } : { timerId: timer.timerId, outcome: 'applied' });
         }

@@ -25,6 +25,8 @@ export interface DeliverWebhookDeps {
   send?: SendWebhook;
   now?: () => Date;
   random?: () => number;
+  /** Told each attempt's result (metrics). Must not throw. */
+  onOutcome?: (status: AttemptOutcome['status']) => void;
 }
 
 /** How long a claimed attempt may take before the reconciler treats its worker as gone. */
@@ -108,6 +110,7 @@ export function deliverWebhookProcessor(deps: DeliverWebhookDeps) {
       outcome = { ...result, status: 'pending', nextAttemptAt: new Date(now().getTime() + delay) };
     }
     await recordAttempt(deps.db, claimed.delivery.id, outcome);
+    deps.onOutcome?.(outcome.status);
     if (outcome.status === 'dead') {
       deps.logger.warn({ deliveryId: claimed.delivery.id, subscriptionId: claimed.subscription.id, error: outcome.error }, 'webhook delivery dead-lettered');
     }

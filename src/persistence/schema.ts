@@ -104,6 +104,8 @@ export interface CaseTable {
   opened_at: Timestamp;
   updated_at: Timestamp;
   closed_at: Timestamp | null;
+  /** Migration 0061: when the case's personal data was erased (privacy/). */
+  erased_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
 export interface TaskTable {
@@ -457,7 +459,24 @@ export interface CustomerValueQuantileTable {
   computed_at: Timestamp;
 }
 
+/** One erasure run (migration 0061, privacy/erase-personal-data.ts). */
+export interface ErasureTable {
+  id: string;
+  trigger: 'request' | 'retention';
+  customer_id: string | null;
+  case_ids: ColumnType<string[], string[] | undefined, string[]>;
+  basis: string;
+  reason: string;
+  requested_by: string;
+  status: ColumnType<string, string | undefined, string>;
+  steps_done: ColumnType<string[], string[] | undefined, string[]>;
+  counts: ColumnType<Record<string, number>, string | undefined, string>;
+  created_at: DefaultTimestamp;
+  finished_at: NullableTimestamp;
+}
+
 export interface Database {
+  erasures: ErasureTable;
   api_keys: ApiKeyTable;
   users: UserTable;
   user_journal: UserJournalTable;

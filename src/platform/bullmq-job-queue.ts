@@ -153,6 +153,17 @@ export function createBullmqJobQueue(options: BullmqJobQueueOptions): JobQueue {
       workers.push(worker);
     },
 
+    async counts(queue: string) {
+      // LLEN / ZCARD per state: the cost does not grow with the number of jobs.
+      return queueFor(queue).getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed');
+    },
+
+    async forget(queue: string, ids: string[]) {
+      let removed = 0;
+      for (const id of await this.held(queue, ids)) removed += await queueFor(queue).remove(id).catch(() => 0);
+      return removed;
+    },
+
     async ping() {
       if (producer.status !== 'ready') throw new Error(`redis connection is ${producer.status}`);
       await producer.ping();

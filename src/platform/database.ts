@@ -17,6 +17,8 @@ export interface DatabaseHandle {
   /** Resolves when a trivial query answers; rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;
+  /** Connections of the pool: open, idle, and callers waiting for one (Postgres mode only; for metrics). */
+  poolStats?(): { total: number; idle: number; waiting: number };
 }
 
 export interface DatabaseOptions {
@@ -45,7 +47,9 @@ export interface DatabaseOptions {
 
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
   if (options.databaseUrl) {
-    return handle(new Kysely<Database>({ dialect: new PostgresDialect({ pool: createPool(options.databaseUrl, options.poolSize ?? 10, options.logger, options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS) }) }), 'postgres');
+    const pool = createPool(options.databaseUrl, options.poolSize ?? 10, options.logger, options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS);
+    const opened = handle(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'postgres');
+    return { ...opened, poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }) };
   }
   const ownLock = options.dataDirLock === undefined ? await lockDataDir(options.dataDir, options.command ?? 'tessera') : undefined;
   try {

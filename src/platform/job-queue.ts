@@ -56,6 +56,10 @@ export interface JobQueue {
   followDatabaseClock?(dbNow: () => number): void;
   /** Starts taking jobs of `queue` (roles all and worker only). */
   process<T>(queue: string, processor: JobProcessor<T>, options?: { concurrency?: number }): void;
+  /** Jobs of `queue` by state (waiting, active, delayed, failed, ...), for metrics: O(1) reads per state. */
+  counts?(queue: string): Promise<Record<string, number>>;
+  /** Removes these jobs of `queue` wherever they are (waiting, delayed, failed and kept); a running one is left. For erasure. */
+  forget?(queue: string, ids: string[]): Promise<number>;
   /** Rejects when the transport is unavailable. */
   ping(): Promise<void>;
   /** Stops taking jobs, waits for running ones, closes connections. */

@@ -245,6 +245,14 @@ export const TemplateFileSchema = Type.Object(
     escalations: Type.Optional(Type.Array(SignalEscalationSchema, { description: 'Reach / virality thresholds; each escalates once per case.' })),
     deviation: Type.Optional(DeviationSpecSchema),
     sentries: Type.Optional(Type.Array(SentrySpecSchema, { description: 'Entry (startWhen) and exit (exitWhen) criteria of fragments, evaluated in this order after every change.' })),
+    retention: Type.Optional(
+      Type.Object(
+        {
+          closedCaseDays: Type.Integer({ minimum: 1, maximum: 36500, description: 'Personal data of a case closed (or resolved, cancelled) longer than this many days is erased; the skeleton stays.' }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   {
     $id: 'https://tessera.dev/schemas/case-template.json',

@@ -73,6 +73,8 @@ export interface CaseTemplate {
   defaultQueue?: string;
   /** `auto`: resolve when all required goals are achieved; `owner`: wait for the owner to close. */
   resolution: 'auto' | 'owner';
+  /** Retention: personal data of cases closed longer than `closedCaseDays` is erased (privacy/retention.ts). */
+  retention?: { closedCaseDays: number };
   /** Inbound events that open (or attach to) a case of this type. */
   intake?: IntakeRule[];
   /** Warning and breach escalations for goals with deadlines. */
