@@ -21,6 +21,7 @@ import * as m0020 from './0020_users.js';
 import * as m0021 from './0021_user_keys.js';
 import * as m0025 from './0025_task_routing.js';
 import * as m0030 from './0030_change_feed.js';
+import * as m0040 from './0040_journal_escalations.js';
 
 export const migrations: Record<string, Migration> = {
   '0001_api_keys': m0001,
@@ -41,4 +42,5 @@ export const migrations: Record<string, Migration> = {
   '0021_user_keys': m0021,
   '0025_task_routing': m0025,
   '0030_change_feed': m0030,
+  '0040_journal_escalations': m0040,
 };

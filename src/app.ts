@@ -48,6 +48,7 @@ import { inboundWebhookRoutes } from './http/inbound-webhook-routes.js';
 import { inboxRoutes } from './http/inbox-routes.js';
 import { uiRoutes } from './http/ui-routes.js';
 import { diagramRoutes } from './http/diagram-routes.js';
+import { consoleRoutes } from './http/console-routes.js';
 import { createDiagramCache } from './diagrams/diagram-cache.js';
 import { streamRoutes } from './http/stream-routes.js';
 import { createLive, liveBusFor, type Live, type LiveOptions } from './live/live-service.js';
@@ -215,6 +216,7 @@ export async function buildApp(deps: AppDeps) {
     });
     await api.register(inboundSourceRoutes, { sources, writes });
     await api.register(inboxRoutes, { db: deps.database.db, retrier: services.retrier });
+    await api.register(consoleRoutes, { db: deps.database.db, core: deps.core });
     await api.register(diagramRoutes, { catalog: deps.core.catalog, db: deps.database.db, diagrams: createDiagramCache() });
     await api.register(streamRoutes, { live });
     // Its own scope: the raw-body content-type parser must not reach the other routes.

@@ -28,6 +28,8 @@ export interface Config {
   /** Encrypts stored webhook secrets. Unset: embedded mode generates one; queue mode refuses to start. */
   readonly secretKey: Buffer | undefined;
   readonly migrateOnStart: boolean;
+  /** Embedded mode, empty data directory: seed the demo accounts and cases (src/demo/seed-demo.ts). */
+  readonly demo: boolean;
   readonly templatesDir: string;
   readonly bodyLimitBytes: number;
   readonly requestTimeoutMs: number;
@@ -180,6 +182,7 @@ export function loadConfig(env: Env = process.env): Config {
     adminKey,
     secretKey,
     migrateOnStart: boolean(env, 'TESSERA_MIGRATE_ON_START', true),
+    demo: boolean(env, 'TESSERA_DEMO', true),
     templatesDir: path.resolve(text(env, 'TESSERA_TEMPLATES_DIR', './case-templates')!),
     bodyLimitBytes: integer(env, 'TESSERA_BODY_LIMIT_BYTES', 1_048_576, 1024, 104_857_600),
     requestTimeoutMs: integer(env, 'TESSERA_REQUEST_TIMEOUT_MS', 30_000, 100, 600_000),

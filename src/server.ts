@@ -13,6 +13,7 @@ import { SecretBoxError } from './platform/secret-box.js';
 import { assembleCore, type Core } from './core.js';
 import { startWorkers, type Workers } from './worker.js';
 import { assembleServices } from './services.js';
+import { seedDemo } from './demo/seed-demo.js';
 import { liveBusFor } from './live/live-service.js';
 
 async function main(): Promise<void> {
@@ -102,6 +103,10 @@ async function main(): Promise<void> {
     logger,
     webhookAllowlist: config.webhooks.allowlist,
   });
+  // The demo is for trying Tessera on one machine: embedded mode only, never queue mode.
+  if (config.demo && config.databaseUrl === undefined && config.role !== 'worker') {
+    await seedDemo({ db: platform.database.db, core, writes: services.writes, logger });
+  }
   // A worker's commits (timers firing, intake) reach the API processes' live streams through Redis;
   // an API process's own commits are published by its live streams (app.ts).
   if (config.role === 'worker' && config.redisUrl) {

@@ -22,7 +22,7 @@ afterAll(async () => {
 
 describe('embedded mode', () => {
   it('starts, is ready, stops on SIGTERM, and a second start reuses the data dir', { timeout: 300_000 }, async () => {
-    const env = { TESSERA_DATA_DIR: dataDir, TESSERA_ADMIN_KEY: ADMIN_KEY };
+    const env = { TESSERA_DEMO: 'false', TESSERA_DATA_DIR: dataDir, TESSERA_ADMIN_KEY: ADMIN_KEY };
 
     const first = await startServer(env);
     expect(await (await fetch(`${first.baseUrl}/health`)).json()).toEqual({ status: 'ok' });
@@ -55,7 +55,7 @@ describe('embedded mode', () => {
 
   it('refuses a second server on the same data directory at once, and the first keeps working', { timeout: 300_000 }, async () => {
     const dir = dataDir;
-    const env = { TESSERA_DATA_DIR: dir, TESSERA_ADMIN_KEY: ADMIN_KEY };
+    const env = { TESSERA_DEMO: 'false', TESSERA_DATA_DIR: dir, TESSERA_ADMIN_KEY: ADMIN_KEY };
     const first = await startServer(env);
     try {
       const second = await runTs('src/server.ts', [], { HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env });
@@ -84,7 +84,7 @@ describe('embedded mode', () => {
 
   it('tessera keys create while the server runs creates a key the server accepts, also after a restart', { timeout: 300_000 }, async () => {
     const dir = dataDir;
-    const env = { TESSERA_DATA_DIR: dir };
+    const env = { TESSERA_DEMO: 'false', TESSERA_DATA_DIR: dir };
     const first = await startServer(env);
     const created = await runTs('src/cli/main.ts', ['keys', 'create', '--role', 'supervisor', '--user', 'grace', '--json'], env);
     expect(created.stderr).toBe('');
@@ -127,7 +127,7 @@ describe('embedded mode', () => {
 
   it('starts again at once after the server was killed with SIGKILL (no stale lock)', { timeout: 300_000 }, async () => {
     const dir = dataDir;
-    const env = { TESSERA_DATA_DIR: dir, TESSERA_ADMIN_KEY: ADMIN_KEY };
+    const env = { TESSERA_DEMO: 'false', TESSERA_DATA_DIR: dir, TESSERA_ADMIN_KEY: ADMIN_KEY };
     const first = await startServer(env);
     const created = await runTs('src/cli/main.ts', ['keys', 'create', '--role', 'agent', '--user', 'ada', '--json'], env);
     expect(created.code).toBe(0);

@@ -4,5 +4,6 @@
  */
 import type { Screen } from './router';
 import { agentScreens } from './agent/screens';
+import { consoleScreens } from './console/screens';
 
-export const screens: Screen[] = [...agentScreens];
+export const screens: Screen[] = [...agentScreens, ...consoleScreens];

@@ -294,6 +294,15 @@ const ROWS: Row[] = [
     const now = Date.now();
     return { url: `/v1/reports/sla-attainment?from=${new Date(now - 86_400_000).toISOString()}&to=${new Date(now + 86_400_000).toISOString()}&queue=${TEAM}` };
   }, [200, 200, 403, 403, 403, 403, 401]),
+  // supervisor console: tiles, bulk reassign, reach alerts
+  row('GET /v1/goals/summary', () => ({ url: `/v1/goals/summary?queue=${TEAM}` }), [200, 200, 403, 403, 403, 403, 401]),
+  row('POST /v1/cases/bulk-reassign', (f) => ({ url: '/v1/cases/bulk-reassign', body: { case_ids: [f.case.id], queue: TEAM, reason: 'matrix' } }), [200, 200, 403, 403, 403, 403, 401], {
+    check: (res, f, who) => expect(res.json().items, who).toEqual([expect.objectContaining({ case_id: f.case.id, status: 200 })]),
+  }),
+  row('GET /v1/alerts/reach', () => ({ url: `/v1/alerts/reach?queue=${TEAM}` }), [200, 200, 403, 403, 403, 403, 401]),
+  // diagrams: people (the case's one with the case's visibility)
+  row('GET /v1/fragments/:key/versions/:version/diagram', () => ({ url: '/v1/fragments/verify-identity/versions/1/diagram' }), [200, 200, 200, 200, 200, 403, 401]),
+  row('GET /v1/cases/:id/fragments/:fid/diagram', (f) => ({ url: `/v1/cases/${f.case.id}/fragments/${f.fragmentId}/diagram` }), [200, 200, 200, 200, 404, 403, 401]),
 
   // outbound webhooks: the event catalog for any key; subscriptions and deliveries for admins and
   // integrators (an integrator only its own: the fixture's subscription is the integrator's)
