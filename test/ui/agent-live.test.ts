@@ -20,15 +20,33 @@ describe('the agent screens, live', () => {
     const b = await launchBrowser(s.baseUrl);
     try {
       await signInViaApi(b, agent.username, agent.password);
+      // The inbox's stream is open (its headers arrived) before the case is opened.
+      const stream = b.page.waitForResponse((r) => r.url().includes('/v1/stream') && r.status() === 200);
       await b.page.goto('/inbox');
       await b.page.locator('table.rows').waitFor();
-      // The stream is connected before the case is opened (the inbox subscribes on mount).
-      await expect.poll(() => b.page.evaluate(() => (globalThis as unknown as { performance: { getEntriesByType(t: string): { name: string }[] } }).performance.getEntriesByType('resource').some((e) => e.name.includes('/v1/stream'))), { timeout: 15_000 }).toBe(true);
-      await new Promise((r) => setTimeout(r, 1_000));
+      await stream;
       const title = `Live dispute ${Date.now()}`;
       await s.api('POST', '/v1/cases', { template: 'billing-dispute', title, case_file: { account: { id: 'acc-live' } } });
       await b.page.locator('table.rows tbody tr', { hasText: title }).first().waitFor({ timeout: 20_000 });
       await screenshot(b.page, 'agent-inbox-live');
+    } finally {
+      await b.close();
+    }
+  });
+
+  it("a change someone else makes shows on my open case screen without a reload", TIMEOUT, async () => {
+    const agent = await s.createPerson('agent', { teams: ['billing'] });
+    const c = await s.api<{ id: string }>('POST', '/v1/cases', { template: 'billing-dispute', title: 'Watched case', case_file: { account: { id: 'acc-w' } } });
+    const b = await launchBrowser(s.baseUrl);
+    try {
+      await signInViaApi(b, agent.username, agent.password);
+      const stream = b.page.waitForResponse((r) => r.url().includes('/v1/stream') && r.status() === 200);
+      await b.page.goto(`/cases/${c.id}`);
+      await b.page.locator('#case-title').waitFor();
+      await stream;
+      await s.api('POST', `/v1/cases/${c.id}/content`, { kind: 'note', data: { text: 'the colleague called the customer' } }, undefined, 201);
+      await b.page.locator('.note .text', { hasText: 'the colleague called the customer' }).waitFor({ timeout: 20_000 });
+      await b.page.locator('.timeline li[data-type="content.added"]').first().waitFor({ timeout: 20_000 });
     } finally {
       await b.close();
     }

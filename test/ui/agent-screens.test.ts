@@ -135,8 +135,14 @@ describe('the agent screens', () => {
   });
 
   it('a post and a note carrying markup show as text and run nothing', TIMEOUT, async () => {
-    const opened = await openBillingCase('XSS probe');
     const payload = `<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>`;
+    const name = `<img src=x onerror="window.__xss=3">Mallory`;
+    const opened = await s.api<CaseLite>('POST', '/v1/cases', {
+      template: 'billing-dispute',
+      title: 'XSS probe <b>bold</b>',
+      customer: { email: `mallory.${Date.now()}@example.com`, name },
+      case_file: { account: { id: 'acc-x' } },
+    });
     await s.api('POST', `/v1/cases/${opened.id}/content`, { kind: 'social_post', data: { channel: 'x', post_id: `p-${Date.now()}`, author_handle: '<b>mallory</b>', text: payload } }, undefined, 201);
     await s.api('POST', `/v1/cases/${opened.id}/content`, { kind: 'note', data: { text: payload } }, undefined, 201);
     const b = await launchBrowser(s.baseUrl);
@@ -150,6 +156,12 @@ describe('the agent screens', () => {
       expect(await b.page.locator('.content img').count()).toBe(0);
       expect(await b.page.locator('.content script').count()).toBe(0);
       expect(await b.page.locator('.content b').count()).toBe(0);
+      // The customer's name and the case title, in the header and the 360, are text too.
+      expect(await b.page.locator('#case-title').textContent()).toBe('XSS probe <b>bold</b>');
+      expect(await b.page.locator('.case-header dd', { hasText: 'Mallory' }).textContent()).toBe(name);
+      await b.page.locator('.customer dd', { hasText: 'Mallory' }).first().waitFor();
+      expect(await b.page.locator('.customer dd', { hasText: 'Mallory' }).first().textContent()).toBe(name);
+      expect(await b.page.locator('main img, main b, main script').count()).toBe(0);
       expect(await b.page.evaluate(() => (globalThis as { __xss?: number }).__xss)).toBeUndefined();
       await screenshot(b.page, 'agent-case-xss');
       expect(pageErrors(b.errors)).toEqual([]);
@@ -179,7 +191,7 @@ describe('the agent screens', () => {
       await page.keyboard.press('j');
       await page.keyboard.press('k');
       await focused.waitFor();
-      const outline = await focused.evaluate((el) => getComputedStyle(el as never).outlineStyle);
+      const outline = await focused.evaluate((el) => (globalThis as unknown as { getComputedStyle(e: unknown): { outlineStyle: string } }).getComputedStyle(el).outlineStyle);
       expect(outline).not.toBe('none');
       await page.keyboard.press('Enter');
       await page.waitForURL(new RegExp(`/cases/${opened.id}`));
@@ -201,6 +213,85 @@ describe('the agent screens', () => {
       const frag = (await s.api<CaseLite>('GET', `/v1/cases/${opened.id}`)).fragments.find((f) => f.definition === 'verify-identity@1')!;
       await expect.poll(async () => (await s.api<CaseLite>('GET', `/v1/cases/${opened.id}`)).fragments.find((f) => f.id === frag.id)!.states, { timeout: 15_000 }).toEqual(['verified']);
       await screenshot(page, 'agent-keyboard');
+      expect(pageErrors(b.errors)).toEqual([]);
+    } finally {
+      await b.close();
+    }
+  });
+
+  it('a stale edit (412) says so, reloads and never overwrites', TIMEOUT, async () => {
+    const opened = await openBillingCase('Stale edit');
+    const b = await launchBrowser(s.baseUrl);
+    try {
+      // No live stream in this browser, so the screen really holds an old version.
+      await b.page.route('**/v1/stream**', (route) => route.abort());
+      await signInViaApi(b, agent.username, agent.password);
+      await b.page.goto(`/cases/${opened.id}`);
+      await b.page.getByLabel('Add a note').waitFor();
+      // Someone else changes the case meanwhile.
+      await s.api('POST', `/v1/cases/${opened.id}/content`, { kind: 'note', data: { text: 'written by a colleague' } }, undefined, 201);
+      const before = await s.api<CaseLite>('GET', `/v1/cases/${opened.id}`);
+      await b.page.getByLabel('Add a note').fill('my late note');
+      await b.page.getByRole('button', { name: 'Add note' }).click();
+      const stale = b.page.locator('.stale');
+      await stale.waitFor();
+      expect(await stale.textContent()).toContain('NOT applied');
+      // Reloaded: the colleague's note is on screen, mine was not written.
+      await b.page.locator('.note .text', { hasText: 'written by a colleague' }).waitFor();
+      const after = await s.api<CaseLite>('GET', `/v1/cases/${opened.id}`);
+      expect(after.version).toBe(before.version);
+      const content = await s.api<{ items: { data: { text?: string } }[] }>('GET', `/v1/cases/${opened.id}/content`);
+      expect(content.items.map((i) => i.data.text)).not.toContain('my late note');
+      await screenshot(b.page, 'agent-case-stale');
+    } finally {
+      await b.close();
+    }
+  });
+
+  it('adapt and hold dialogs: a reason is required, migrate shows its dry run before it applies, a hold pauses the goal clocks', TIMEOUT, async () => {
+    const supervisor = await s.createPerson('supervisor');
+    const opened = await openBillingCase('Dialogs', 'high');
+    const notify = opened.fragments.find((f) => f.definition === 'notify-customer@1')!;
+    const b = await launchBrowser(s.baseUrl);
+    try {
+      const { page } = b;
+      await signInViaApi(b, supervisor.username, supervisor.password);
+      await page.goto(`/cases/${opened.id}`);
+      await page.locator(`[data-fragment-id="${notify.id}"]`).getByRole('button', { name: 'migrate' }).click();
+      const dialog = page.getByRole('dialog');
+      await dialog.waitFor();
+      expect(await dialog.getByLabel('Migrate to (key@version)').inputValue()).toBe('notify-customer@2');
+      await dialog.getByLabel(/State mapping/).fill('notifying -> drafting');
+      await dialog.getByRole('button', { name: 'Preview (dry run)' }).click();
+      expect(await dialog.locator('.field-error').first().textContent()).toContain('reason is required');
+      await dialog.getByLabel('Reason (required)').fill('use the reviewed notice');
+      await dialog.getByRole('button', { name: 'Preview (dry run)' }).click();
+      await dialog.getByText('Dry run — nothing changed yet.').waitFor();
+      expect(await axe(page)).toEqual([]);
+      await screenshot(page, 'agent-adapt-dry-run');
+      const previewed = await s.api<CaseLite>('GET', `/v1/cases/${opened.id}`);
+      expect(previewed.version).toBe(opened.version);
+      expect(previewed.fragments.find((f) => f.id === notify.id)!.definition).toBe('notify-customer@1');
+
+      await dialog.getByRole('button', { name: 'Apply migration' }).click();
+      await dialog.waitFor({ state: 'detached' });
+      const migrated = (await s.api<CaseLite>('GET', `/v1/cases/${opened.id}`)).fragments.find((f) => f.id === notify.id)!;
+      expect(migrated.definition).toBe('notify-customer@2');
+      expect(migrated.states).toEqual(['drafting']);
+      await expect.poll(() => page.locator(`[data-fragment="${notify.id}"] [data-current-states]`).textContent(), { timeout: 15_000 }).toBe('drafting');
+
+      await page.getByRole('button', { name: 'Hold' }).click();
+      await page.getByRole('dialog').getByRole('button', { name: 'Put' }).click();
+      expect(await page.getByRole('dialog').locator('.field-error').textContent()).toContain('reason is required');
+      expect((await s.api<{ status: string }>('GET', `/v1/cases/${opened.id}`)).status).toBe('open');
+      await page.getByRole('dialog').getByLabel('Reason (required)').fill('waiting for the invoice copy');
+      await page.getByRole('dialog').getByRole('button', { name: 'Put' }).click();
+      await page.locator('.goal .badge', { hasText: 'Paused: case on hold — waiting for the invoice copy' }).first().waitFor({ timeout: 15_000 });
+      expect((await s.api<{ status: string }>('GET', `/v1/cases/${opened.id}`)).status).toBe('on_hold');
+      await screenshot(page, 'agent-case-on-hold');
+      await page.getByRole('button', { name: 'Resume' }).click();
+      await page.getByRole('dialog').getByRole('button', { name: 'Resume' }).click();
+      await expect.poll(async () => (await s.api<{ status: string }>('GET', `/v1/cases/${opened.id}`)).status, { timeout: 15_000 }).toBe('open');
       expect(pageErrors(b.errors)).toEqual([]);
     } finally {
       await b.close();

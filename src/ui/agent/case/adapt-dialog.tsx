@@ -116,7 +116,7 @@ export function AdaptDialog({ view, fragment, action, write, onClose }: { view: 
         {preview !== undefined ? (
           <div class="notice" role="status">
             <strong>Dry run — nothing changed yet.</strong>
-            <pre class="preview">{JSON.stringify(preview, null, 2)}</pre>
+            <pre class="preview" tabIndex={0} aria-label="Dry run result">{JSON.stringify(preview, null, 2)}</pre>
           </div>
         ) : null}
         {error ? (

@@ -84,8 +84,23 @@ export function CaseScreen({ params, query }: RouteProps) {
     if (e.type === 'presence' && e.data.case_id === id) {
       setViewers(((e.data.viewers as { user_id: string; role: string }[]) ?? []).filter((v) => v.user_id !== user.id));
     } else if (e.type === 'case' && e.data.case_id === id) {
-      if (!view || (e.data.version ?? 0) > view.version) refetch();
-    } else if (e.type === 'snapshot') refetch();
+      const version = e.data.version ?? 0;
+      if (view && version === view.version + 1) {
+        // The next version: its journal entries come with the event; the case (goals,
+        // fragments, accepted events) is one GET, content only when it changed.
+        const entries = (e.data.entries as TimelineEntry[] | undefined) ?? [];
+        // Never twice: a reload may have brought these entries already.
+        setTimeline((t) => {
+          const last = t.length ? t[t.length - 1]!.version : 0;
+          return [...t, ...entries.filter((x) => x.version > last)];
+        });
+        void loadCase();
+        if (entries.some((x) => x.type.startsWith('content.'))) void loadContent();
+      } else if (!view || version > view.version) refetch();
+    } else if (e.type === 'snapshot') {
+      const head = ((e.data.cases as { case_id: string; version: number }[] | undefined) ?? []).find((c) => c.case_id === id);
+      if (!view || !head || head.version !== view.version) refetch();
+    }
   });
 
   const write: CaseWrite = useCallback(
