@@ -68,11 +68,11 @@ describe('demo seed (embedded mode)', () => {
 
       const sup = await signIn(first.baseUrl, supervisor.username, supervisor.password);
       expect(sup.body.user.role).toBe('supervisor');
-      const cases = (await getJson(first.baseUrl, '/v1/cases?limit=50', sup.cookie)).items as { title: string; template: { key: string }; owner_id: string | null; priority: string }[];
+      const cases = (await getJson(first.baseUrl, '/v1/cases?limit=50', sup.cookie)).items as { title: string; template: { key: string }; owner_id: string | null; priority: { value: string } }[];
       expect(cases).toHaveLength(5);
       expect(new Set(cases.map((c) => c.template.key))).toEqual(new Set(['social-complaint', 'billing-dispute', 'product-repair', 'callback-request']));
       // Different states: the viral post raised its case, the agent owns one, one is at risk.
-      expect(cases.find((c) => c.template.key === 'social-complaint')!.priority).toBe('high');
+      expect(cases.find((c) => c.template.key === 'social-complaint')!.priority.value).toBe('high');
       expect(cases.some((c) => c.owner_id === agent.username)).toBe(true);
       const tiles = await getJson(first.baseUrl, '/v1/goals/summary', sup.cookie);
       expect(tiles.at_risk).toBeGreaterThanOrEqual(1);

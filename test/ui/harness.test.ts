@@ -20,7 +20,7 @@ const fetchJson = (path: string) =>
   `fetch(${JSON.stringify(path)}, { credentials: 'same-origin' }).then(async (r) => ({ status: r.status, body: await r.json() }))`;
 
 describe('browser harness', () => {
-  it('two browsers signed in as two people see themselves; an unsigned page gets 401', async () => {
+  it('two browsers signed in as two people see themselves; an unsigned page gets 401', { timeout: 180_000 }, async () => {
     const agent = await s.createPerson('agent', { teams: ['billing'] });
     const supervisor = await s.createPerson('supervisor');
     const a = await launchBrowser(s.baseUrl);
@@ -42,7 +42,7 @@ describe('browser harness', () => {
     }
   });
 
-  it('refuses requests to any other origin and records them', async () => {
+  it('refuses requests to any other origin and records them', { timeout: 120_000 }, async () => {
     const a = await launchBrowser(s.baseUrl);
     try {
       await a.page.goto('/health');
@@ -54,7 +54,7 @@ describe('browser harness', () => {
     }
   });
 
-  it('axe reports serious/critical violations of a bad page and none of a clean one; screenshots land in test-results', async () => {
+  it('axe reports serious/critical violations of a bad page and none of a clean one; screenshots land in test-results', { timeout: 120_000 }, async () => {
     const a = await launchBrowser(s.baseUrl);
     try {
       await a.page.goto('/health');

@@ -26,7 +26,8 @@ export async function seriousViolations(page: Page, options: { include?: string 
   source ??= readFile(require.resolve('axe-core/axe.min.js'), 'utf8');
   // The test's tsconfig has no DOM types: the page's globals are reached through globalThis.
   const already = await page.evaluate(() => typeof (globalThis as { axe?: unknown }).axe !== 'undefined');
-  if (!already) await page.addScriptTag({ content: await source });
+  // Evaluated over CDP, not a <script> tag: the UI's CSP (script-src 'self') blocks inline scripts.
+  if (!already) await page.evaluate(await source);
   const violations = (await page.evaluate(async (include) => {
     const g = globalThis as unknown as { axe: { run: (ctx: unknown, opts: unknown) => Promise<{ violations: unknown[] }> }; document: unknown };
     const result = await g.axe.run(include ? { include: [include] } : g.document, {
