@@ -195,6 +195,14 @@ describe('visibility', () => {
   });
 });
 
+describe('OpenAPI', () => {
+  it('describes the stream and the subscriptions route', async () => {
+    const doc = (await one.app.inject({ method: 'GET', url: '/openapi.json' })).json();
+    expect(doc.paths['/v1/stream'].get.responses['200'].content).toHaveProperty('text/event-stream');
+    expect(doc.paths['/v1/stream/{stream_id}/subscriptions'].put.requestBody).toBeDefined();
+  });
+});
+
 describe('subscriptions', () => {
   it('change without reconnecting, and the versions a client holds bring what it missed', async () => {
     const c = await openCase(BILLING);
