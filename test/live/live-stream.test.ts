@@ -108,7 +108,7 @@ describe('a watching stream', () => {
     const stream = await watch(two, supervisor, `cases=${c.id}`);
     await stream.next((e) => e.event === 'snapshot');
     await addNote(c.id, 'committed on process one');
-    const event = await stream.next(caseEvent(c.id, c.version + 1), 3_000);
+    const event = await stream.next(caseEvent(c.id, c.version + 1), 10_000);
     expect(event.data.case.version).toBe(c.version + 1);
   });
 
@@ -124,7 +124,7 @@ describe('a watching stream', () => {
       actor: { id: supervisor.userId, role: 'supervisor' },
       respond: ({ case: next }) => ({ statusCode: 201, body: next.version }),
     });
-    const event = await stream.next(caseEvent(c.id, c.version + 1), 3_000);
+    const event = await stream.next(caseEvent(c.id, c.version + 1), 10_000);
     expect(event.data.entries.map((e: { type: string }) => e.type)).toContain('content.added');
   });
 });
@@ -195,6 +195,14 @@ describe('visibility', () => {
   });
 });
 
+describe('OpenAPI', () => {
+  it('describes the stream and the subscriptions route', async () => {
+    const doc = (await one.app.inject({ method: 'GET', url: '/openapi.json' })).json();
+    expect(doc.paths['/v1/stream'].get.responses['200'].content).toHaveProperty('text/event-stream');
+    expect(doc.paths['/v1/stream/{stream_id}/subscriptions'].put.requestBody).toBeDefined();
+  });
+});
+
 describe('subscriptions', () => {
   it('change without reconnecting, and the versions a client holds bring what it missed', async () => {
     const c = await openCase(BILLING);
@@ -234,12 +242,12 @@ describe('presence', () => {
     await a.next((e) => e.event === 'presence' && e.data.viewers.length === 1);
     const b = await watch(two, billingAgent, `cases=${c.id}`);
     const both = (e: SseEvent) => e.event === 'presence' && e.data.case_id === c.id && e.data.viewers.length === 2;
-    const seenByA = await a.next(both, 3_000);
+    const seenByA = await a.next(both, 10_000);
     expect(seenByA.data.viewers.map((v: { user_id: string }) => v.user_id).sort()).toEqual([supervisor.userId, billingAgent.userId].sort());
-    await b.next(both, 3_000);
+    await b.next(both, 10_000);
     const from = a.events.length;
     b.close();
-    const left = await a.next((e) => e.event === 'presence' && e.data.viewers.length === 1, 3_000, from);
+    const left = await a.next((e) => e.event === 'presence' && e.data.viewers.length === 1, 10_000, from);
     expect(left.data.viewers[0].user_id).toBe(supervisor.userId);
   });
 });
@@ -252,10 +260,10 @@ describe('closing', () => {
     await Promise.all(opened.map((s) => s.next((e) => e.event === 'presence')));
     expect(one.app.live.hub.openStreams()).toBe(before + 10);
     for (const s of opened) s.close();
-    await expect.poll(() => one.app.live.hub.openStreams(), { timeout: 3_000 }).toBe(before);
+    await expect.poll(() => one.app.live.hub.openStreams(), { timeout: 10_000 }).toBe(before);
     const redis = new Redis(inject('redisUrl'));
     try {
-      await expect.poll(() => redis.hlen(`${inject('redisPrefix')}:live:presence:${c.id}`), { timeout: 3_000 }).toBe(0);
+      await expect.poll(() => redis.hlen(`${inject('redisPrefix')}:live:presence:${c.id}`), { timeout: 10_000 }).toBe(0);
     } finally {
       redis.disconnect();
     }

@@ -72,7 +72,7 @@ export function connectSse(baseUrl: string, path: string, headers: Record<string
         get body() {
           return body;
         },
-        next(match, timeoutMs = 5_000, fromIndex = 0) {
+        next(match, timeoutMs = 10_000, fromIndex = 0) {
           return new Promise((resolveNext, rejectNext) => {
             const check = () => {
               const found = events.slice(fromIndex).find(match);
