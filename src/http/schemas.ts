@@ -178,7 +178,7 @@ export const ResumeBody = Omittable(Type.Object({ reason: Type.Optional(Text(200
 /** Routes that take no fields still refuse unknown ones. */
 export const EmptyBody = Omittable(Type.Object({}, { additionalProperties: false }));
 export const CompleteTaskBody = Omittable(Type.Object({ output: Type.Optional(Json) }, { additionalProperties: false }));
-export const ReassignTaskBody = Type.Object({ assignment: Assignment, reason: Type.Optional(Text(2000)) }, { additionalProperties: false });
+export const ReassignTaskBody = Type.Object({ assignment: Assignment, reason: Type.Optional(Text(2000)), dry_run: Type.Optional(DryRun) }, { additionalProperties: false });
 
 export const AssignTaskBody = Type.Object(
   {

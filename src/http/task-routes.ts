@@ -14,6 +14,7 @@ import { snakeKeys, taskView } from './case-view.js';
 import { expectedVersionOf, idempotencyOf, sendCommandResponse } from './command-request.js';
 import { AssignTaskBody, CompleteTaskBody, EmptyBody, NextWorkView, PageOf, ReassignTaskBody, TaskListQuery, TaskParams, TaskView } from './schemas.js';
 import { withHandoffInput } from './handoff-enrich.js';
+import { whatIf } from '../commands/what-if.js';
 
 /** The task just assigned, the case version and the brief built for the assignee. */
 function assignedView(c: CaseState, taskId: string) {
@@ -102,15 +103,29 @@ export const taskRoutes: FastifyPluginAsyncTypebox<{ core: Core; db: Kysely<Data
     '/v1/tasks/:id/reassign',
     {
       config: { roles: ['supervisor', 'admin'] },
-      schema: { tags: ['tasks'], summary: 'Reassign a task to a person or a queue', params: TaskParams, body: ReassignTaskBody },
+      schema: { tags: ['tasks'], summary: 'Reassign a task to a person or a queue (dry_run: what-if, nothing written)', params: TaskParams, body: ReassignTaskBody },
     },
-    async (request, reply) =>
-      taskCommand(request, reply, (taskId) => ({
+    async (request, reply) => {
+      const build = (taskId: string): Command => ({
         type: 'task.reassign',
         taskId,
         assignment: toAssignment(request.body.assignment),
         ...optional('reason', request.body.reason),
-      }), true),
+      });
+      if (request.body.dry_run !== true) return taskCommand(request, reply, build, true);
+      // What-if (commands/what-if.ts): what the reassignment would do, nothing written.
+      const task = await findTask(db, request.params.id);
+      if (!task) throw new TesseraError('TASK_NOT_FOUND', `No task has id ${request.params.id}`);
+      const w = await whatIf({ db, engine: core.engine, catalog: core.catalog, now: core.now }, {
+        caseId: task.caseId,
+        command: build(task.id),
+        actor: { id: request.principal.userId, role: request.principal.role },
+        authorize: (state: CaseState) => assertCanWorkTask(request.principal, state, state.tasks.find((t) => t.id === task.id) ?? task),
+        enrich: (trx: Transaction<Database>, state: CaseState) => withHandoffInput(build(task.id))(trx, state),
+        ...optional('expectedVersion', expectedVersionOf(request)),
+      });
+      return reply.code(200).send({ dry_run: true, case_version: w.before.version, plan: w.plan, result: snakeKeys(w.result), goals_projection: w.goals_projection, capacity: w.capacity });
+    },
   );
 
   app.post(

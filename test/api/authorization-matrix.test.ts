@@ -231,6 +231,8 @@ const ROWS: Row[] = [
     check: (res, f, who) => expect(res.json().id, who).toBe(f.case.id),
   }),
   row('GET /v1/cases/:id/timeline', (f) => ({ url: `/v1/cases/${f.case.id}/timeline` }), [200, 200, 200, 200, 404, 403, 401]),
+  row('GET /v1/cases/:id/plan', (f) => ({ url: `/v1/cases/${f.case.id}/plan?at=1` }), [200, 200, 200, 200, 404, 403, 401]),
+  row('GET /v1/cases/:id/conformance', (f) => ({ url: `/v1/cases/${f.case.id}/conformance` }), [200, 200, 200, 200, 404, 403, 401]),
   row('GET /v1/cases/:id/content', (f) => ({ url: `/v1/cases/${f.case.id}/content` }), [200, 200, 200, 200, 404, 403, 401]),
   row('POST /v1/cases/:id/events', (f) => ({ url: `/v1/cases/${f.case.id}/events`, body: { type: 'BILLING_RECORDS_RECEIVED', data: { records: [] } } }), [200, 200, 200, 200, 404, 200, 401]),
   row('POST /v1/cases/:id/content', (f) => ({ url: `/v1/cases/${f.case.id}/content`, body: { kind: 'note', data: { text: 'matrix' } } }), [201, 201, 201, 201, 404, 201, 401]),
@@ -303,6 +305,7 @@ const ROWS: Row[] = [
   // diagrams: people (the case's one with the case's visibility)
   row('GET /v1/fragments/:key/versions/:version/diagram', () => ({ url: '/v1/fragments/verify-identity/versions/1/diagram' }), [200, 200, 200, 200, 200, 403, 401]),
   row('GET /v1/cases/:id/fragments/:fid/diagram', (f) => ({ url: `/v1/cases/${f.case.id}/fragments/${f.fragmentId}/diagram` }), [200, 200, 200, 200, 404, 403, 401]),
+  row('GET /v1/reports/conformance', () => ({ url: '/v1/reports/conformance?template=billing-dispute&from=2099-01-01T00:00:00Z' }), [200, 200, 403, 403, 403, 403, 401]),
 
   // outbound webhooks: the event catalog for any key; subscriptions and deliveries for admins and
   // integrators (an integrator only its own: the fixture's subscription is the integrator's)

@@ -103,6 +103,13 @@ describe('dry runs', () => {
     expect(load).toMatchObject({ user_id: agent.userId, limit: expect.any(Number) });
     expect(load.used_after).toBeGreaterThanOrEqual(load.used_before);
 
+    const task = c.tasks[0]!;
+    const moved = api.expectStatus(await api.call(supervisor, 'POST', `/v1/tasks/${task.id}/reassign`, { assignment: { user_id: agent.userId }, reason: 'her customer', dry_run: true }), 200).json();
+    expect(moved.plan.tasks.find((x: { id: string }) => x.id === task.id).assignee_id).toBe(agent.userId);
+    const hers = moved.capacity.find((p: { user_id: string }) => p.user_id === agent.userId);
+    expect(hers.used_after).toBe(hers.used_before + 1);
+    expect(moved.case_version).toBe(c.version);
+
     const refund = fragmentOf(c, 'refund-approval');
     const cancel = api.expectStatus(await api.call(supervisor, 'POST', `/v1/cases/${c.id}/fragments/${refund.id}/adapt`, { action: 'cancel', reason: 'no refund after all', dry_run: true }), 200).json();
     expect(cancel.plan.fragments.find((f: { id: string }) => f.id === refund.id).status).toBe('cancelled');
