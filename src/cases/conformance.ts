@@ -146,7 +146,8 @@ export function measureConformance(
       for (const f of after.fragments) {
         if (before?.fragments.some((b) => b.id === f.id) || shadows.has(f.id)) continue;
         const ref = planned(keyOf(f.definition));
-        const isDefault = command.type === 'case.open' && (template?.defaultFragments ?? []).includes(f.definition);
+        // Started by the engine (at open, or later by its startWhen sentry), not added by hand.
+        const isDefault = command.type !== 'fragment.add' && (template?.defaultFragments ?? []).includes(f.definition);
         // Added by hand, only a library fragment can be the planned one; the engine itself starts only planned ones.
         const offered = ref !== undefined && (command.type !== 'fragment.add' || command.source.kind === 'library');
         const compiled = ref && offered ? compile(ref) : undefined;

@@ -13,6 +13,7 @@ import { openPriority } from './priority.js';
 import { sendEvent } from './handlers/send-event.js';
 import { assignTask, claimTask, completeTask, reassignTask } from './handlers/task-commands.js';
 import { checkCaseFile } from './case-file-check.js';
+import { runSentries } from './sentries.js';
 import { reject, toDomainError } from './rejection.js';
 import type { CaseState, Command, CommandType, DecideContext, Decision } from './types.js';
 
@@ -169,6 +170,8 @@ function handle(d: Draft, command: Exclude<Command, { type: 'case.open' }>): Out
 }
 
 function finish(d: Draft, previousVersion: number, result: Outcome): Decision {
+  // Sentries first: a fragment they start may reach a milestone a goal waits for.
+  runSentries(d);
   evaluateGoals(d);
   d.case.version = previousVersion + 1;
   d.case.updatedAt = d.now;

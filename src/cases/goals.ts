@@ -91,6 +91,11 @@ export function evaluateGoals(d: Draft): void {
   maybeResolve(d);
 }
 
+/** A CEL condition over the case holds (one that cannot be evaluated yet does not). */
+export function conditionHolds(d: Draft, condition: string, scope: Scope): boolean {
+  return holds(d, condition, scope);
+}
+
 function holds(d: Draft, condition: string, scope: Scope): boolean {
   try {
     return d.engine.services.evaluateCondition(compiledCondition(d, condition), scope) === true;

@@ -15,6 +15,7 @@ import { joinPointer, parseSource, type ParsedSource } from './parse-source.js';
 import { createSchemaChecker, type SchemaChecker } from './schema-checker.js';
 import { templateFromFile, type TemplateFile } from './template-file-schema.js';
 import { calendarProblems, workingDeadlineProblem } from './check-calendar.js';
+import { checkSentries } from './check-sentries.js';
 import { deviationProblems } from './deviation-schema.js';
 import type { BusinessCalendar, CaseTemplate } from './types.js';
 import { DEFAULT_THRESHOLDS, DEFAULT_WEIGHTS } from '../signals/priority-score.js';
@@ -235,6 +236,9 @@ function checkTemplate(t: CaseTemplate, ctx: TemplateCheckContext): void {
       }
     }
   });
+
+  // Sentries: known fragments, compiling conditions, no start/exit loops.
+  checkSentries(t, { factsByRef: ctx.factsByRef, milestonesNamedIn, condition, at });
 
   // Escalation fragments are part of the template's plan: known, and their tasks need its roles.
   (t.slas ?? []).forEach((sla, i) => {

@@ -30,6 +30,8 @@ export const LOAD_PROBLEM_CODES = [
   'INVALID_PRIORITY',
   /** A `deviation:` block whose thresholds make no sense (k <= 1, minEvents < 2, an unknown activity kind). */
   'INVALID_DEVIATION',
+  /** Sentries that start and exit fragments in a circle (A starts on what B does, B exits on what A does). */
+  'SENTRY_LOOP',
   /** A published key@version was edited instead of bumped. */
   'VERSION_CHANGED',
 ] as const;

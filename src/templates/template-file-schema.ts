@@ -208,6 +208,15 @@ export const SignalEscalationSchema = Type.Object(
   { additionalProperties: false },
 );
 
+export const SentrySpecSchema = Type.Object(
+  {
+    fragment: Type.String({ pattern: FRAGMENT_REF_PATTERN, description: 'key@version of a default or discretionary fragment of this template.' }),
+    startWhen: Type.Optional(Cel('Start the fragment (once per case) when this CEL condition over the case becomes true; a default fragment with one waits for it instead of starting at open.')),
+    exitWhen: Type.Optional(Cel('End the running fragment when this CEL condition over the case becomes true.')),
+  },
+  { additionalProperties: false },
+);
+
 export const TemplateFileSchema = Type.Object(
   {
     key: Type.String({ pattern: KEY_PATTERN, maxLength: 64, description: 'kebab-case template key.' }),
@@ -235,6 +244,7 @@ export const TemplateFileSchema = Type.Object(
     priority: Type.Optional(TemplatePrioritySchema),
     escalations: Type.Optional(Type.Array(SignalEscalationSchema, { description: 'Reach / virality thresholds; each escalates once per case.' })),
     deviation: Type.Optional(DeviationSpecSchema),
+    sentries: Type.Optional(Type.Array(SentrySpecSchema, { description: 'Entry (startWhen) and exit (exitWhen) criteria of fragments, evaluated in this order after every change.' })),
   },
   {
     $id: 'https://tessera.dev/schemas/case-template.json',

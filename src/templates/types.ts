@@ -99,6 +99,24 @@ export interface CaseTemplate {
    * activity of `kinds` is overdue (`last + k x own mean gap`); see deviation-schema.ts.
    */
   deviation?: DeviationSpec;
+  /**
+   * Entry and exit criteria (CMMN sentries) of default and discretionary fragments, evaluated in
+   * declaration order after every change (cases/sentries.ts).
+   */
+  sentries?: SentrySpec[];
+}
+
+/**
+ * A sentry on one of the template's fragments. `startWhen`: the fragment starts (once per case)
+ * when the CEL condition over the case becomes true — a default fragment with one is not started
+ * at open. `exitWhen`: a running instance ends (cancelled, its tasks and timers with it) when the
+ * condition becomes true. Conditions read what goal conditions read (`caseFile`, `milestones`,
+ * `fragments`, `case`, `customer`).
+ */
+export interface SentrySpec {
+  fragment: FragmentRef;
+  startWhen?: string;
+  exitWhen?: string;
 }
 
 export interface TemplatePriority {

@@ -1,3 +1,4 @@
+import { startsBySentry } from '../sentries.js';
 import { compiledFor, emit, journal, type Draft } from '../draft.js';
 import { createTemplateGoals } from '../goals.js';
 import { reject } from '../rejection.js';
@@ -57,6 +58,8 @@ export function openCase(d: Draft): void {
   emit(d, 'case.opened', { template: d.case.template, title: d.case.title, priority: d.case.priority });
   createTemplateGoals(d);
   for (const ref of template.defaultFragments) {
+    // A default fragment with a startWhen waits for it (cases/sentries.ts, run when the decision finishes).
+    if (startsBySentry(d, ref)) continue;
     startFragment(d, { id: d.ctx.newId(), ref, compiled: compiledFor(d, ref), source: 'default' });
   }
 }
