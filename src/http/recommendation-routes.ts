@@ -54,7 +54,7 @@ const RecommendationView = Type.Object({
   on_time_rate_without: Type.Number({ description: 'The same among similar cases that did not.' }),
   support: Type.Object({ similar_cases: Type.Integer(), added: Type.Integer(), added_on_time: Type.Integer() }),
   reason: Type.String(),
-  feedback: Type.Union([Type.Object({ decision: Type.String(), by: Type.String(), at: Type.String() }), Type.Null()]),
+  feedback: Type.Union([Type.Object({ decision: Type.String({ enum: ['accepted', 'dismissed'] }), by: Type.String(), at: Type.String() }), Type.Null()]),
 });
 const RecommendationsView = Type.Object({
   case_id: Type.String(),
@@ -68,7 +68,7 @@ const FeedbackView = Type.Object({
   id: Type.String(),
   case_id: Type.String(),
   fragment: Type.String(),
-  decision: Type.String(),
+  decision: Type.String({ enum: ['accepted', 'dismissed'] }),
   case_version: Type.Integer(),
   rank: Type.Integer({ description: 'Its rank when the feedback was given (0: not in the top 10 then).' }),
   by: Type.String(),
