@@ -10,7 +10,7 @@
 import type { Kysely } from 'kysely';
 import type { CaseState } from '../cases/types.js';
 import { goalsMetOnTime, ranItems, situationFeatures, situationItems } from '../learning/situation.js';
-import { MIN_SIMILARITY, rankRecommendations, type Recommendation } from '../learning/rank-recommendations.js';
+import { MIN_SIMILARITY, SIMILARITY_POWER, rankRecommendations, type Recommendation } from '../learning/rank-recommendations.js';
 import { fragmentAdditions, insertLearningCases, similaritySums, unindexedResolvedCases, type LearningCaseRow } from '../persistence/learning-store.js';
 import type { Database } from '../persistence/schema.js';
 import type { Catalog } from './catalog.js';
@@ -66,7 +66,7 @@ export function createRecommender(deps: { catalog: Catalog }) {
     const template = deps.catalog.template(state.template.key, state.template.version);
     const extras = { segment: options.segment ?? null };
     const items = situationItems(state, template, extras);
-    const { totals, sums } = await similaritySums(db, { templateKey: state.template.key, items, minSimilarity: MIN_SIMILARITY, excludeCaseId: state.id });
+    const { totals, sums } = await similaritySums(db, { templateKey: state.template.key, items, minSimilarity: MIN_SIMILARITY, power: SIMILARITY_POWER, excludeCaseId: state.id });
     const offered = new Map<string, string>();
     for (const ref of [...(template?.discretionaryFragments ?? []), ...(template?.defaultFragments ?? [])]) offered.set(keyOf(ref), ref);
     const library = new Map(deps.catalog.fragments().map((f) => [f.key, `${f.key}@${f.version}`]));

@@ -26,7 +26,7 @@ const FeedbackParams = Type.Object({
   id: Type.String({ minLength: 1, maxLength: 200 }),
   recommendation: Type.String({ pattern: '^[a-z][a-z0-9]*(-[a-z0-9]+)*(@[1-9][0-9]*)?$', maxLength: 80, description: 'The recommendation id (its fragment ref, e.g. refund-approval@1).' }),
 });
-const ListQuery = Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10, default: 3 })) }, { additionalProperties: false });
+const ListQuery = Type.Object({ top: Type.Optional(Type.Integer({ minimum: 1, maximum: 10, description: 'How many to rank (default 3).' })) }, { additionalProperties: false });
 const FeedbackBody = Type.Object(
   {
     decision: Type.Union([Type.Literal('accepted'), Type.Literal('dismissed')], { description: 'accepted: the agent takes it; dismissed: not for this case.' }),
@@ -54,7 +54,7 @@ const RecommendationView = Type.Object({
   on_time_rate_without: Type.Number({ description: 'The same among similar cases that did not.' }),
   support: Type.Object({ similar_cases: Type.Integer(), added: Type.Integer(), added_on_time: Type.Integer() }),
   reason: Type.String(),
-  feedback: Type.Union([Type.Object({ decision: Type.String(), by: Type.String(), at: Type.String() }), Type.Null()]),
+  feedback: Type.Union([Type.Object({ decision: Type.String({ enum: ['accepted', 'dismissed'] }), by: Type.String(), at: Type.String() }), Type.Null()]),
 });
 const RecommendationsView = Type.Object({
   case_id: Type.String(),
@@ -68,7 +68,7 @@ const FeedbackView = Type.Object({
   id: Type.String(),
   case_id: Type.String(),
   fragment: Type.String(),
-  decision: Type.String(),
+  decision: Type.String({ enum: ['accepted', 'dismissed'] }),
   case_version: Type.Integer(),
   rank: Type.Integer({ description: 'Its rank when the feedback was given (0: not in the top 10 then).' }),
   by: Type.String(),
@@ -127,7 +127,7 @@ export const recommendationRoutes: FastifyPluginAsyncTypebox<RecommendationRoute
     },
     async (request) => {
       const state = await visibleCase(request.principal, request.params.id);
-      const result = await recommender.recommend(db, state, { limit: request.query.limit ?? 3, segment: await segmentOf(state) });
+      const result = await recommender.recommend(db, state, { limit: request.query.top ?? 3, segment: await segmentOf(state) });
       const feedback = await latestFeedback(db, state.id);
       return {
         case_id: state.id,

@@ -6,7 +6,9 @@
  * For the open case q with situation items I_q (see situation.ts) and each resolved case c of the
  * same template with items I_c:
  *   sim(q, c) = |I_q ∩ I_c| / |I_q|            share of q's situation that c had too
- *   w(c)      = sim(q, c)²  if sim >= MIN_SIMILARITY, else 0
+ *   w(c)      = sim(q, c)^4  if sim >= MIN_SIMILARITY, else 0   (the power makes near-identical
+ *               situations count most: every item weighs the same, so without it cases that share
+ *               only the incidental items would drown the few that share the situation)
  *   N  = Σ w(c)                                 weighted similar cases
  *   A_f = Σ w(c) over c that added f           M_f = the same, over those whose goals were met on time
  *   M  = Σ w(c) over c whose goals were met on time
@@ -19,6 +21,7 @@
  * added f. Fragments already in the plan are not recommended.
  */
 export const MIN_SIMILARITY = 0.5;
+export const SIMILARITY_POWER = 4;
 export const PRIOR = { alpha: 1, beta: 1 } as const;
 
 export interface SimilarTotals {

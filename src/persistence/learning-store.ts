@@ -70,22 +70,22 @@ export async function insertLearningCases(db: Kysely<Database>, rows: readonly L
 /**
  * The similarity sums for one open case (see learning/rank-recommendations.ts for the formula):
  * over the resolved cases of `templateKey` sharing at least `minSimilarity` of `items`, weighted by
- * similarity squared; per fragment key the cases added, once per case.
+ * similarity to the `power`; per fragment key the cases added, once per case.
  */
 export async function similaritySums(
   db: Kysely<Database>,
-  input: { templateKey: string; items: readonly string[]; minSimilarity: number; excludeCaseId?: string },
+  input: { templateKey: string; items: readonly string[]; minSimilarity: number; power: number; excludeCaseId?: string },
 ): Promise<{ totals: SimilarTotals; sums: FragmentSums[] }> {
   const n = input.items.length;
   if (n === 0) return { totals: { weight: 0, cases: 0, onTimeWeight: 0 }, sums: [] };
   const items = sql`${[...input.items]}::text[]`;
   const rows = await sql<{ fragment_key: string | null; added_w: number; added_on_time_w: number; added_n: number; added_on_time_n: number; total_w: number; total_n: number; total_on_time_w: number }>`
     with neighbours as (
-      select lc.case_id, lc.on_time, power(cardinality(array(select unnest(lc.items) intersect select unnest(${items})))::float8 / ${n}, 2) as w
+      select lc.case_id, lc.on_time, power((select count(*) from unnest(lc.items) i where i = any(${items}))::float8 / ${n}, ${input.power}) as w
       from learning_cases lc
       where lc.template_key = ${input.templateKey} and lc.items && ${items} and lc.case_id <> ${input.excludeCaseId ?? ''}
     ),
-    weighted as (select * from neighbours where w >= ${input.minSimilarity * input.minSimilarity}),
+    weighted as (select * from neighbours where w >= ${Math.pow(input.minSimilarity, input.power)}),
     totals as (select coalesce(sum(w), 0) as total_w, count(*) as total_n, coalesce(sum(w) filter (where on_time), 0) as total_on_time_w from weighted),
     per_fragment as (
       select a.fragment_key, sum(s.w) as added_w, coalesce(sum(s.w) filter (where s.on_time), 0) as added_on_time_w,

@@ -35,6 +35,8 @@ import { createActor, type Actor } from '../support/actors.js';
 import { caseApi, caseRows, fragmentOf, taskOf, type CaseView, type TaskView } from '../support/case-api.js';
 import { updateWorker } from '../support/people.js';
 import { startTestApp, uniqueId } from '../support/platform.js';
+import { sql } from 'kysely';
+import { canonicalHash } from '../../src/templates/canonical-hash.js';
 
 /** The callers, in the order of the matrix columns. */
 /** One of the UI's built bundles (its name carries a content hash). */
@@ -98,6 +100,27 @@ interface Row {
 
 /** Content id of the post each fixture case got for the revisions row. */
 const postOf = new Map<string, string>();
+/** Template draft each fixture got for the draft rows. */
+const draftOf = new Map<string, string>();
+
+/**
+ * A template of the fixture's own (a copy of callback-request under `mx-<tag>`), stored as if
+ * another process had published it: publishing its next version changes nothing another test opens.
+ */
+async function privateTemplate(f: Fixture): Promise<string> {
+  const key = `mx-${f.tag.slice(2)}`;
+  const body = { ...t.core.catalog.template('callback-request')!, key, version: 1 };
+  await db().insertInto('definitions').values({ kind: 'template', key, version: 1, hash: canonicalHash(body), source: 'published', body: JSON.stringify(body) }).execute();
+  await db().updateTable('catalog_revision').set({ revision: sql`revision + 1` }).where('id', '=', 1).execute();
+  return key;
+}
+
+/** A draft (a copy of the current version) of `key`, made by the supervisor. */
+async function draftFor(f: Fixture, key = 'billing-dispute'): Promise<void> {
+  const draft = await inject(actors.supervisor, 'POST', `/v1/templates/${key}/drafts`, {});
+  draftOf.set(f.tag, draft.id);
+}
+const draftRow = (f: Fixture) => db().selectFrom('template_drafts').select(['revision', 'status', 'body']).where('id', '=', draftOf.get(f.tag)!).executeTakeFirst();
 
 const row = (route: string, request: Row['request'], statuses: readonly number[], extra: Partial<Row> = {}): Row => {
   expect(statuses, route).toHaveLength(WHO.length);
@@ -221,6 +244,31 @@ const ROWS: Row[] = [
   row('GET /v1/templates/:key', () => ({ url: '/v1/templates/billing-dispute' }), [200, 200, 200, 200, 200, 200, 401]),
   row('GET /v1/fragments', () => ({ url: '/v1/fragments' }), [200, 200, 200, 200, 200, 200, 401]),
   row('GET /v1/fragments/:key', () => ({ url: '/v1/fragments/verify-identity' }), [200, 200, 200, 200, 200, 200, 401]),
+
+  // the learning loop: process owners (supervisors, admins) draft and publish template versions;
+  // exports for them and integrators; recommendations for whoever may see the case
+  row('POST /v1/templates/:key/drafts', () => ({ url: '/v1/templates/billing-dispute/drafts', body: {} }), [201, 201, 403, 403, 403, 403, 401], {
+    written: async () => (await db().selectFrom('template_drafts').select('id').where('template_key', '=', 'billing-dispute').execute()).length,
+  }),
+  row('GET /v1/templates/:key/drafts', () => ({ url: '/v1/templates/billing-dispute/drafts' }), [200, 200, 403, 403, 403, 403, 401]),
+  row('GET /v1/template-drafts/:id', (f) => ({ url: `/v1/template-drafts/${draftOf.get(f.tag)}` }), [200, 200, 403, 403, 403, 403, 401], { prepare: (f) => draftFor(f) }),
+  row('PATCH /v1/template-drafts/:id', (f) => ({ url: `/v1/template-drafts/${draftOf.get(f.tag)}`, body: { template: { title: `Patched ${f.tag}` } }, headers: { 'if-match': '"v1"' } }), [200, 200, 403, 403, 403, 403, 401], {
+    prepare: (f) => draftFor(f),
+    written: draftRow,
+  }),
+  row('GET /v1/template-drafts/:id/diff', (f) => ({ url: `/v1/template-drafts/${draftOf.get(f.tag)}/diff` }), [200, 200, 403, 403, 403, 403, 401], { prepare: (f) => draftFor(f) }),
+  row('POST /v1/template-drafts/:id/publish', (f) => ({ url: `/v1/template-drafts/${draftOf.get(f.tag)}/publish`, body: {} }), [200, 200, 403, 403, 403, 403, 401], {
+    prepare: async (f) => draftFor(f, await privateTemplate(f)),
+    written: draftRow,
+  }),
+  row('GET /v1/templates/:key/versions', () => ({ url: '/v1/templates/billing-dispute/versions' }), [200, 200, 200, 200, 200, 200, 401]),
+  row('GET /v1/templates/:key/versions/:version/export', () => ({ url: '/v1/templates/billing-dispute/versions/1/export' }), [200, 200, 403, 403, 403, 200, 401]),
+  row('GET /v1/fragments/:key/versions/:version/export', () => ({ url: '/v1/fragments/verify-identity/versions/1/export' }), [200, 200, 403, 403, 403, 200, 401]),
+  row('GET /v1/cases/:id/recommendations', (f) => ({ url: `/v1/cases/${f.case.id}/recommendations` }), [200, 200, 200, 200, 404, 403, 401]),
+  row('POST /v1/cases/:id/recommendations/:recommendation/feedback', (f) => ({ url: `/v1/cases/${f.case.id}/recommendations/refund-approval@1/feedback`, body: { decision: 'dismissed' } }), [201, 201, 201, 201, 404, 403, 401], {
+    written: async (f) => (await db().selectFrom('recommendation_feedback').select('id').where('case_id', '=', f.case.id).execute()).length,
+  }),
+  row('GET /v1/reports/recommendations', () => ({ url: '/v1/reports/recommendations' }), [200, 200, 403, 403, 403, 403, 401]),
 
   // cases
   row('POST /v1/cases', (f) => ({ url: '/v1/cases', body: { template: 'billing-dispute', title: `New ${f.tag}` } }), [201, 201, 201, 201, 201, 403, 401], {

@@ -59,14 +59,14 @@ describe('recommendations', () => {
     expect(res.statusCode).toBe(200);
     const body = res.json();
     expect(body.situation).toEqual(['file.tier=gold', `ran:${cat.finish}`]);
-    // The 7 gold cases share all of it; the silver ones half (weight 0.25).
+    // The 7 gold cases share all of it; the silver ones half (weight 0.5^4).
     expect(body.similar_cases).toBe(9);
     const [top] = body.items;
     expect(top).toMatchObject({ id: `${cat.extra}@1`, fragment: `${cat.extra}@1`, offered_by_template: true, rank: 1, support: { similar_cases: 9, added: 4, added_on_time: 4 }, feedback: null });
-    // Weighted: N = 7 + 2*0.25 = 7.5, A = 4, M_f = 4, M = 4 + 0.5 = 4.5.
-    expect(top.added_rate).toBeCloseTo((4 + 1) / (7.5 + 2), 3);
+    // Weighted: N = 7 + 2/16 = 7.125, A = 4, M_f = 4, M = 4 + 2/16.
+    expect(top.added_rate).toBeCloseTo((4 + 1) / (7.125 + 2), 3);
     expect(top.on_time_rate).toBeCloseTo((4 + 1) / (4 + 2), 3);
-    expect(top.on_time_rate_without).toBeCloseTo((0.5 + 1) / (3.5 + 2), 3);
+    expect(top.on_time_rate_without).toBeCloseTo((0.125 + 1) / (3.125 + 2), 3);
     expect(top.reason).toContain('4 of 9 similar resolved cases');
     expect(top.reason).toContain('file.tier=gold');
 
@@ -99,7 +99,7 @@ describe('recommendations', () => {
     expect(unknown.headers['content-type']).toContain('application/problem+json');
     const badDecision = await call(agent, 'POST', `/v1/cases/${id}/recommendations/${cat.extra}@1/feedback`, { decision: 'maybe' });
     expect(badDecision.statusCode).toBe(400);
-    expect((await call(agent, 'GET', `/v1/cases/${id}/recommendations?limit=0`)).statusCode).toBe(400);
+    expect((await call(agent, 'GET', `/v1/cases/${id}/recommendations?top=0`)).statusCode).toBe(400);
     expect((await call(agent, 'GET', '/v1/cases/no-such-case/recommendations')).statusCode).toBe(404);
     // An agent who may not see the case gets 404 too.
     const stranger = await createActor(t.database.db, 'agent');
