@@ -459,7 +459,7 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
         run: runGroup,
         key: (request) => request.caseId!,
         maxBatch: deps.groupCommit.maxBatch ?? 64,
-        maxInFlight: deps.groupCommit.maxInFlight ?? 2,
+        maxInFlight: deps.groupCommit.maxInFlight ?? 4,
       })
     : undefined;
 
