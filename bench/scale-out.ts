@@ -83,7 +83,7 @@ async function measure(apis: number, workers: number) {
 }
 
 async function main() {
-  const results = [];
+  const results: Awaited<ReturnType<typeof measure>>[] = [];
   const shapes = Array.from({ length: ROUNDS }, () => [[1, 1], [2, 2]] as const).flat();
   for (const [apis, workers] of shapes) {
     const r = await measure(apis, workers);
