@@ -11,6 +11,7 @@ import { sendWebhook, type SendWebhook } from '../webhooks/send-webhook.js';
 import { signedRequest } from '../webhooks/signed-event.js';
 import type { SsrfGuard } from '../webhooks/ssrf-guard.js';
 import type { DeliverWebhookJob } from './queues.js';
+import { inSpan, SpanKind, traceHeaders } from '../platform/tracing.js';
 
 export interface DeliverWebhookDeps {
   db: Kysely<Database>;
@@ -76,7 +77,10 @@ export function deliverWebhookProcessor(deps: DeliverWebhookDeps) {
       bodySha256: createHash('sha256').update(signed.body).digest('hex'),
       bodyBytes: Buffer.byteLength(signed.body),
     });
-    const response = await send({ url: verdict.url, address: verdict.address, headers: signed.headers, body: signed.body, timeoutMs: deps.timeoutMs });
+    // The receiver gets the trace (`traceparent`) beside the signature; it is not part of what is signed.
+    const response = await inSpan('webhook POST', { kind: SpanKind.CLIENT, attributes: { 'http.request.method': 'POST', 'tessera.delivery_id': delivery.id } }, () =>
+      send({ url: verdict.url, address: verdict.address, headers: { ...signed.headers, ...traceHeaders() }, body: signed.body, timeoutMs: deps.timeoutMs }),
+    );
     const ok = response.statusCode !== null && response.statusCode >= 200 && response.statusCode < 300;
     return {
       ...base,

@@ -2,6 +2,10 @@ import { DelayedError, Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { assertJobId, type JobProcessor, type JobQueue, type JobToAdd } from './job-queue.js';
+import { inSpan, SpanKind, traceHeaders } from './tracing.js';
+
+/** Where a job's data carries the W3C trace context of the code that queued it (only when tracing). */
+const TRACE_FIELD = '_trace';
 
 export interface BullmqJobQueueOptions {
   redisUrl: string;
@@ -84,7 +88,9 @@ export function createBullmqJobQueue(options: BullmqJobQueueOptions): JobQueue {
 
     async enqueue<T>(queue: string, job: JobToAdd<T>) {
       assertJobId(job.id);
-      await queueFor(queue).add(queue, job.data, {
+      const trace = traceHeaders();
+      const data = Object.keys(trace).length > 0 && job.data && typeof job.data === 'object' ? { ...job.data, [TRACE_FIELD]: trace } : job.data;
+      await queueFor(queue).add(queue, data, {
         jobId: job.id,
         delay: job.delayMs && job.delayMs > 0 ? job.delayMs : 0,
         // BullMQ's due time is `timestamp + delay`, compared with the promoting worker's clock.
@@ -130,7 +136,11 @@ export function createBullmqJobQueue(options: BullmqJobQueueOptions): JobQueue {
       const worker = new Worker(
         queue,
         async (job, token) => {
-          const result = await processor({ id: job.id!, queue, data: job.data as T, attempt: job.attemptsMade + 1 });
+          const { [TRACE_FIELD]: parent, ...data } = (job.data ?? {}) as Record<string, unknown>;
+          // The job continues the trace of whatever queued it (a request, a command, another job).
+          const result = await inSpan(`job ${queue}`, { kind: SpanKind.CONSUMER, attributes: { 'messaging.destination.name': queue, 'messaging.message.id': job.id! }, ...(parent ? { parent: parent as Record<string, string> } : {}) }, () =>
+            processor({ id: job.id!, queue, data: data as T, attempt: job.attemptsMade + 1 }),
+          );
           if (result && result.deferMs > 0) {
             // Back to the delayed set under its own id. BullMQ promotes a delayed job when the
             // promoting worker's Date.now() reaches its score, so the score is this machine's

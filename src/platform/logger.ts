@@ -1,5 +1,6 @@
 /** pino options shared by the server, the worker and the CLI. */
 import type { LoggerOptions } from 'pino';
+import { traceIdsForLog } from './tracing.js';
 
 /** Headers that carry credentials or signatures. */
 const SECRET_HEADERS = ['authorization', 'cookie', '"idempotency-key"', '"webhook-signature"', '"x-api-key"'];
@@ -65,5 +66,7 @@ export function loggerOptions(level: string): LoggerOptions {
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     serializers: { req: serializeRequest },
     base: { service: 'tessera', pid: process.pid },
+    // Each line carries the active trace and span ids (nothing when tracing is off).
+    mixin: traceIdsForLog,
   };
 }

@@ -202,7 +202,7 @@ async function redisText(): Promise<string> {
         else if (type === 'hash') parts.push(key, JSON.stringify(await redis.hgetall(key)));
         else if (type === 'list') parts.push(key, JSON.stringify(await redis.lrange(key, 0, -1)));
         else if (type === 'set') parts.push(key, JSON.stringify(await redis.smembers(key)));
-        else if (type === 'zset') parts.push(key, JSON.stringify(await redis.zrange(key, 0, -1)));
+        else if (type === 'zset') parts.push(key, JSON.stringify(await redis.zrange(key, '0', '-1')));
         else if (type === 'stream') parts.push(key, JSON.stringify(await redis.xrange(key, '-', '+')));
         else parts.push(key);
       }
