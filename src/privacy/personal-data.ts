@@ -120,6 +120,14 @@ export const PERSONAL_DATA_PLACES: readonly PersonalDataPlace[] = [
     erase: (trx, s) => maskRows(trx, 'journal', ['case_id', 'version', 'idx'], { json: ['data'], text: ['reason'] }, anyCase(s), s.personal),
   },
   {
+    name: 'journal_commands',
+    holds: 'the command records plan-as-of and conformance replay (command inputs, the customer as CEL read it)',
+    export: (db, s) => rowsOf(db, 'journal_commands', sql`${anyCase(s)} order by case_id, version`),
+    // Replay tolerates masked values (history/replay-case.ts): a step that no longer decides the
+    // same way ends the fold there, and the answer says so.
+    erase: (trx, s) => maskRows(trx, 'journal_commands', ['case_id', 'version'], { json: ['record'] }, anyCase(s), s.personal),
+  },
+  {
     name: 'webhook_attempts',
     holds: 'outbound webhook attempts: the receiver\'s answer body (which may echo what was sent)',
     export: (db, s) => rowsOf(db, 'webhook_delivery_attempts', deliveriesOf(s)),
