@@ -17,7 +17,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { migrateToLatest } from '../../src/persistence/migrate.js';
 import { openDatabase } from '../../src/platform/database.js';
 import { privatePrefix, wipeRedisPrefix } from '../jobs/timer-stack.js';
-import { audit, clean, drain, LOAD_ADMIN_KEY, MixedLoad, ready, setupTenant, sleep, startReceiver, startTessera, type TesseraProcess } from '../support/load-cluster.js';
+import { audit, clean, drain, retryFailedInbox, LOAD_ADMIN_KEY, MixedLoad, ready, setupTenant, sleep, startReceiver, startTessera, type TesseraProcess } from '../support/load-cluster.js';
 import { startPrivatePgbouncer } from '../support/private-pgbouncer.js';
 
 const SERVER_CONNECTIONS = 4;
@@ -100,9 +100,13 @@ describe('behind PgBouncer in transaction mode', () => {
     const settled = await load.settleRefused(60_000);
     expect(settled.stillRefused).toBe(0);
     expect(await drain(directUrl.toString(), 120_000)).toBe(true);
+    // A row the mapping's 1 s sandbox bound stopped on a starved CPU (MAPPING_LIMIT) is kept with its
+    // error; the operator's retry applies it. Counted in the log line, never silently.
+    const inboxRetried = await retryFailedInbox(directUrl.toString(), api);
+    if (inboxRetried > 0) expect(await drain(directUrl.toString(), 120_000)).toBe(true);
 
     const result = await audit(directUrl.toString(), load, receiver);
-    console.log(`pgbouncer: ${JSON.stringify({ ...load.counts(), views: views.length, serverSessions: serverSessions[0]!.n, ...result })}`);
+    console.log(`pgbouncer: ${JSON.stringify({ ...load.counts(), inboxRetried, views: views.length, serverSessions: serverSessions[0]!.n, ...result })}`);
     expect(views.length).toBeGreaterThan(0);
     expect(views.every((s) => s === 200), JSON.stringify(views)).toBe(true);
     expect(serverSessions[0]!.n).toBeLessThanOrEqual(SERVER_CONNECTIONS);

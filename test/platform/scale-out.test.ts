@@ -9,7 +9,7 @@
  */
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createPrivateDatabase, privatePrefix, wipeRedisPrefix } from '../jobs/timer-stack.js';
-import { audit, clean, drain, MixedLoad, setupTenant, sleep, startReceiver, startTessera, type TesseraProcess } from '../support/load-cluster.js';
+import { audit, clean, drain, retryFailedInbox, MixedLoad, setupTenant, sleep, startReceiver, startTessera, type TesseraProcess } from '../support/load-cluster.js';
 
 const LOAD_MS = 12_000;
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -44,9 +44,13 @@ describe('two API and two worker processes on one Postgres and one Redis', () =>
     const settled = await load.settleRefused(60_000);
     expect(settled.stillRefused).toBe(0);
     expect(await drain(database.url, 120_000)).toBe(true);
+    // A row the mapping's 1 s sandbox bound stopped on a starved CPU (MAPPING_LIMIT) is kept with its
+    // error; the operator's retry applies it. Counted in the log line, never silently.
+    const inboxRetried = await retryFailedInbox(database.url, apis[0]!);
+    if (inboxRetried > 0) expect(await drain(database.url, 120_000)).toBe(true);
 
     const result = await audit(database.url, load, receiver);
-    console.log(`scale-out: ${JSON.stringify({ ...load.counts(), acknowledgedBy: Object.fromEntries(load.acknowledgedBy), ...result })}`);
+    console.log(`scale-out: ${JSON.stringify({ ...load.counts(), inboxRetried, acknowledgedBy: Object.fromEntries(load.acknowledgedBy), ...result })}`);
     expect(result.commandsAcknowledged).toBeGreaterThan(10);
     expect(result.inboundAcknowledged).toBeGreaterThan(5);
     expect(result).toMatchObject({
