@@ -17,7 +17,7 @@ import { createRequestValidatorCompiler } from './http/request-validator.js';
 import { clientErrorHandler, problemDetails } from './http/problem-details.js';
 import { rateLimit } from './http/rate-limit.js';
 import { recordRoutes } from './http/route-table.js';
-import { systemRoutes, type Check } from './http/system-routes.js';
+import { registerReadinessGauge, systemRoutes, type Check } from './http/system-routes.js';
 import { createUserStore } from './persistence/user-store.js';
 import { createSessionIssuer } from './commands/session-issuer.js';
 import { createUserCommands } from './commands/user-commands.js';
@@ -159,6 +159,7 @@ export async function buildApp(deps: AppDeps) {
   const checks: Check[] = [{ name: 'postgres', ping: () => deps.database.ping() }];
   if (deps.jobs.kind === 'bullmq') checks.push({ name: 'redis', ping: () => deps.jobs.ping() });
   await app.register(systemRoutes, { checks, mode: deps.jobs.kind === 'bullmq' ? 'queue' : 'embedded' });
+  registerReadinessGauge(deps.core.metrics, checks);
 
   const services =
     deps.services ??

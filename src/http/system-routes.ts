@@ -66,3 +66,14 @@ export const systemRoutes: FastifyPluginAsyncTypebox<{ checks: Check[]; mode: st
     },
   );
 };
+
+/**
+ * `tessera_ready` (1 ready, 0 not): the same checks as /ready, run at scrape time, so an alert
+ * rule can see a process that answers /metrics while its dependencies do not.
+ */
+export function registerReadinessGauge(metrics: { gauge(name: string, help: string, read: () => Promise<number>): void }, checks: Check[]): void {
+  metrics.gauge('tessera_ready', 'Readiness of this process: 1 when Postgres (and Redis in queue mode) answer, else 0', async () => {
+    const results = await Promise.all(checks.map(runCheck));
+    return results.every((r) => r.ok) ? 1 : 0;
+  });
+}

@@ -97,8 +97,9 @@ export function createEraser(deps: EraserDeps) {
       await sql`update erasures set steps_done = array_append(steps_done, ${place.name}), counts = counts || jsonb_build_object(${place.name}::text, ${changed}::int)
                 where id = ${erasureId} and not (${place.name} = any(steps_done))`.execute(trx);
     };
-    // Only the journal steps may change journal rows (the append-only triggers of 0008 and 0010): they alone open the door.
-    if (place.name === 'journal' || place.name === 'customer_journal') await withJournalErasure(db, step);
+    // Only the journal steps may change journal rows (the append-only triggers of 0008, 0010 and 0045
+    // — journal_commands shares the journal's trigger): they alone open the door.
+    if (place.name === 'journal' || place.name === 'journal_commands' || place.name === 'customer_journal') await withJournalErasure(db, step);
     else await db.transaction().execute(step);
     await deps.afterStep?.(erasureId, place.name);
   }

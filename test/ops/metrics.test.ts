@@ -77,10 +77,10 @@ describe('GET /metrics', () => {
     expect(sample(text, 'tessera_command_duration_seconds_count', { command: 'event.send', outcome: 'refused' }) ?? sample(text, 'tessera_command_duration_seconds_count', { outcome: 'refused' })).toBeGreaterThanOrEqual(1);
     expect(sample(text, 'tessera_case_lock_wait_seconds_count', { path: 'command' })).toBeGreaterThanOrEqual(1);
     // Unknown paths share one series.
-    await t.app.inject({ method: 'GET', url: '/no/such/path/123' });
+    await t.app.inject({ method: 'GET', url: '/v1/no/such/path/123' });
     const after = (await scrape()).body;
     expect(sample(after, 'tessera_http_request_duration_seconds_count', { route: '(unmatched)', status: '404' })).toBe(1);
-    expect(after).not.toContain('/no/such/path');
+    expect(after).not.toContain('/v1/no/such/path');
   });
 
   it('records a fired SLA warning as an at_risk point of its template, with its lateness', async () => {
