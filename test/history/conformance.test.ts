@@ -10,7 +10,7 @@ import { caseApi, expectProblem, fragmentOf, taskOf, type CaseView } from '../su
 import { startTestApp } from '../support/platform.js';
 
 // A period of its own, so cases of other test files in the same database stay out of the report.
-let clock = new Date('2031-03-03T09:00:00Z');
+let clock = new Date('2033-07-19T09:00:00Z');
 let t: Awaited<ReturnType<typeof startTestApp>>;
 let api: ReturnType<typeof caseApi>;
 let supervisor: Actor;
@@ -74,7 +74,7 @@ describe('conformance', () => {
   });
 
   it('the report aggregates the period of a template, for supervisors only', async () => {
-    const url = `/v1/reports/conformance?template=billing-dispute&from=2031-03-03T00:00:00Z&to=2031-03-04T00:00:00Z`;
+    const url = `/v1/reports/conformance?template=billing-dispute&from=2033-07-19T00:00:00Z&to=2033-07-20T00:00:00Z`;
     const report = api.expectStatus(await api.call(supervisor, 'GET', url), 200).json();
     expect(report).toMatchObject({
       cases: 2,
@@ -87,13 +87,13 @@ describe('conformance', () => {
     expect(report.deviations.jump).toEqual({ cases: 1, count: 1 });
     expect(report.deviations.goal_missed).toEqual({ cases: 1, count: 2 });
     expect(report.lowest[0]).toMatchObject({ case_id: improvised.id, fitness: 0.4 });
-    const empty = api.expectStatus(await api.call(supervisor, 'GET', '/v1/reports/conformance?template=billing-dispute&from=2031-03-04T00:00:00Z'), 200).json();
+    const empty = api.expectStatus(await api.call(supervisor, 'GET', '/v1/reports/conformance?template=billing-dispute&from=2033-07-20T00:00:00Z'), 200).json();
     expect(empty).toMatchObject({ cases: 0, measured: 0, fitness: { mean: null } });
 
     expectProblem(await api.call(agent, 'GET', url), 403, 'FORBIDDEN');
     const bad = expectProblem(await api.call(supervisor, 'GET', '/v1/reports/conformance?from=yesterday'), 400, 'VALIDATION_FAILED');
     expect(bad.detail).toContain('from');
-    expectProblem(await api.call(supervisor, 'GET', '/v1/reports/conformance?from=2031-03-04T00:00:00Z&to=2031-03-03T00:00:00Z'), 400, 'VALIDATION_FAILED');
+    expectProblem(await api.call(supervisor, 'GET', '/v1/reports/conformance?from=2033-07-20T00:00:00Z&to=2033-07-19T00:00:00Z'), 400, 'VALIDATION_FAILED');
     expectProblem(await api.call(supervisor, 'GET', '/v1/reports/conformance?template=no-such-thing'), 404, 'TEMPLATE_NOT_FOUND');
   });
 

@@ -86,7 +86,9 @@ describe('dry runs', () => {
     expect(basis.median_ms).toEqual(expect.any(Number));
     const started = Date.parse((fragmentOf(c, 'verify-identity') as unknown as { started_at: string }).started_at);
     expect(goal.projected_done_at).toBe(new Date(Math.max(clock.getTime(), started + basis.median_ms)).toISOString());
-    expect(goal.projected_sla).toBe(Date.parse(goal.projected_done_at) > Date.parse(early) ? 'breached' : expect.any(String));
+    // Past the early deadline the projection is a breach; before it, whatever the clock says (at risk or on track).
+    if (Date.parse(goal.projected_done_at) > Date.parse(early)) expect(goal.projected_sla).toBe('breached');
+    else expect(['on_track', 'at_risk']).toContain(goal.projected_sla);
     // A deadline far after the expected end is on track.
     const late = new Date(Date.parse(goal.projected_done_at) + 86_400_000).toISOString();
     const relaxed = api.expectStatus(await api.call(supervisor, 'PATCH', `/v1/cases/${c.id}/goals/identity_verified`, { deadline_at: late, reason: 'more time', dry_run: true }), 200).json();

@@ -30,6 +30,7 @@ afterAll(() => t.close());
  * route missing here fails the first test.
  */
 const LISTS: Record<string, { url: () => string; admin?: true }> = {
+  '/v1/alerts/reach': { url: () => '/v1/alerts/reach' },
   '/v1/cases': { url: () => '/v1/cases' },
   '/v1/tasks': { url: () => '/v1/tasks' },
   '/v1/cases/:id/timeline': { url: () => `/v1/cases/${c.id}/timeline` },

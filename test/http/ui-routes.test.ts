@@ -50,7 +50,7 @@ describe('the web UI served by the API process', () => {
   });
 
   it('never shadows API paths: unknown ones stay problem+json 404s', async () => {
-    for (const url of ['/v1/nope', '/v1', '/docs/nope', '/health/x', '/ready/x', '/metrics', '/openapi.json/x']) {
+    for (const url of ['/v1/nope', '/v1', '/docs/nope', '/health/x', '/ready/x', '/metrics/x', '/openapi.json/x']) {
       const res = await t.app.inject({ method: 'GET', url });
       expect(res.statusCode, url).toBe(404);
       expect(res.headers['content-type'], url).toMatch(/^application\/problem\+json/);

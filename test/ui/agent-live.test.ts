@@ -3,8 +3,12 @@
  * stream's list events), and two agents on the same case see each other (presence events).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { uniqueId } from '../support/platform.js';
 import { launchBrowser, screenshot, signInViaApi } from './support/browser.js';
 import { startUiServer, type UiServer } from './support/ui-server.js';
+
+/** This file's own queue: cases other test files open in `billing` never reach its inbox or next work. */
+const TEAM = uniqueId('ui-billing');
 
 let s: UiServer;
 beforeAll(async () => {
@@ -16,7 +20,7 @@ const TIMEOUT = { timeout: 180_000 };
 
 describe('the agent screens, live', () => {
   it('a case queued to my team appears in my open inbox without a reload', TIMEOUT, async () => {
-    const agent = await s.createPerson('agent', { teams: ['billing'] });
+    const agent = await s.createPerson('agent', { teams: [TEAM] });
     const b = await launchBrowser(s.baseUrl);
     try {
       await signInViaApi(b, agent.username, agent.password);
@@ -26,7 +30,7 @@ describe('the agent screens, live', () => {
       await b.page.locator('table.rows').waitFor();
       await stream;
       const title = `Live dispute ${Date.now()}`;
-      await s.api('POST', '/v1/cases', { template: 'billing-dispute', title, case_file: { account: { id: 'acc-live' } } });
+      await s.api('POST', '/v1/cases', { template: 'billing-dispute', queue: TEAM, title, case_file: { account: { id: 'acc-live' } } });
       await b.page.locator('table.rows tbody tr', { hasText: title }).first().waitFor({ timeout: 20_000 });
       await screenshot(b.page, 'agent-inbox-live');
     } finally {
@@ -35,8 +39,8 @@ describe('the agent screens, live', () => {
   });
 
   it("a change someone else makes shows on my open case screen without a reload", TIMEOUT, async () => {
-    const agent = await s.createPerson('agent', { teams: ['billing'] });
-    const c = await s.api<{ id: string }>('POST', '/v1/cases', { template: 'billing-dispute', title: 'Watched case', case_file: { account: { id: 'acc-w' } } });
+    const agent = await s.createPerson('agent', { teams: [TEAM] });
+    const c = await s.api<{ id: string }>('POST', '/v1/cases', { template: 'billing-dispute', queue: TEAM, title: 'Watched case', case_file: { account: { id: 'acc-w' } } });
     const b = await launchBrowser(s.baseUrl);
     try {
       await signInViaApi(b, agent.username, agent.password);
@@ -53,9 +57,9 @@ describe('the agent screens, live', () => {
   });
 
   it('two agents on the same case see each other', TIMEOUT, async () => {
-    const ana = await s.createPerson('agent', { teams: ['billing'] });
-    const ben = await s.createPerson('agent', { teams: ['billing'] });
-    const c = await s.api<{ id: string }>('POST', '/v1/cases', { template: 'billing-dispute', title: 'Shared case', case_file: { account: { id: 'acc-p' } } });
+    const ana = await s.createPerson('agent', { teams: [TEAM] });
+    const ben = await s.createPerson('agent', { teams: [TEAM] });
+    const c = await s.api<{ id: string }>('POST', '/v1/cases', { template: 'billing-dispute', queue: TEAM, title: 'Shared case', case_file: { account: { id: 'acc-p' } } });
     const a = await launchBrowser(s.baseUrl);
     const b = await launchBrowser(s.baseUrl);
     try {
