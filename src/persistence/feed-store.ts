@@ -49,32 +49,23 @@ export interface SlaCounts {
 
 const iso = (value: Date | string) => new Date(value).toISOString();
 
-/**
- * Journal rows after `after`, in feed order, at most `limit`, and only rows of transactions
- * older than every transaction still running: a row never appears later below the last one
- * returned. A long-running writing transaction holds later rows back until it ends.
- */
-export async function readFeedAfter(db: Kysely<Database>, after: FeedPosition, limit: number): Promise<FeedRow[]> {
-  const result = await sql<{
-    tx: string;
-    seq: string | number;
-    case_id: string;
-    version: number;
-    idx: number;
-    type: string;
-    actor_id: string;
-    actor_role: string;
-    reason: string | null;
-    data: unknown;
-    at: Date | string;
-  }>`
-    select tx::text as tx, seq, case_id, version, idx, type, actor_id, actor_role, reason, data, at
-    from journal
-    where (tx, seq) > (${after.tx.toString()}::xid8, ${after.seq.toString()}::bigint)
-      and tx < pg_snapshot_xmin(pg_current_snapshot())
-    order by tx, seq
-    limit ${limit}`.execute(db);
-  return result.rows.map((r) => ({
+/** A journal row as both feed reads select it (`tx` as text: xid8 has no JavaScript type). */
+interface JournalFeedRecord {
+  tx: string;
+  seq: string | number;
+  case_id: string;
+  version: number;
+  idx: number;
+  type: string;
+  actor_id: string;
+  actor_role: string;
+  reason: string | null;
+  data: unknown;
+  at: Date | string;
+}
+
+function feedRowOf(r: JournalFeedRecord): FeedRow {
+  return {
     position: { tx: BigInt(r.tx), seq: BigInt(r.seq) },
     caseId: r.case_id,
     version: r.version,
@@ -84,7 +75,23 @@ export async function readFeedAfter(db: Kysely<Database>, after: FeedPosition, l
     reason: r.reason,
     data: r.data,
     at: iso(r.at),
-  }));
+  };
+}
+
+/**
+ * Journal rows after `after`, in feed order, at most `limit`, and only rows of transactions
+ * older than every transaction still running: a row never appears later below the last one
+ * returned. A long-running writing transaction holds later rows back until it ends.
+ */
+export async function readFeedAfter(db: Kysely<Database>, after: FeedPosition, limit: number): Promise<FeedRow[]> {
+  const result = await sql<JournalFeedRecord>`
+    select tx::text as tx, seq, case_id, version, idx, type, actor_id, actor_role, reason, data, at
+    from journal
+    where (tx, seq) > (${after.tx.toString()}::xid8, ${after.seq.toString()}::bigint)
+      and tx < pg_snapshot_xmin(pg_current_snapshot())
+    order by tx, seq
+    limit ${limit}`.execute(db);
+  return result.rows.map(feedRowOf);
 }
 
 /** The last row every reader may have read by now (the start when the journal is empty). */
@@ -176,31 +183,9 @@ export async function readSlaTiles(db: Kysely<Database>): Promise<{ total: SlaCo
 
 /** A case's journal rows after `version`, in order (a subscriber that holds `version` gets the rest). */
 export async function readCaseJournalSince(db: Kysely<Database>, caseId: string, version: number, limit: number): Promise<FeedRow[]> {
-  const result = await sql<{
-    tx: string;
-    seq: string | number;
-    case_id: string;
-    version: number;
-    idx: number;
-    type: string;
-    actor_id: string;
-    actor_role: string;
-    reason: string | null;
-    data: unknown;
-    at: Date | string;
-  }>`
+  const result = await sql<JournalFeedRecord>`
     select tx::text as tx, seq, case_id, version, idx, type, actor_id, actor_role, reason, data, at
     from journal where case_id = ${caseId} and version > ${version}
     order by version, idx limit ${limit}`.execute(db);
-  return result.rows.map((r) => ({
-    position: { tx: BigInt(r.tx), seq: BigInt(r.seq) },
-    caseId: r.case_id,
-    version: r.version,
-    idx: r.idx,
-    type: r.type,
-    actor: { id: r.actor_id, role: r.actor_role },
-    reason: r.reason,
-    data: r.data,
-    at: iso(r.at),
-  }));
+  return result.rows.map(feedRowOf);
 }
