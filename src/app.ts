@@ -54,6 +54,8 @@ import { uiRoutes } from './http/ui-routes.js';
 import { diagramRoutes } from './http/diagram-routes.js';
 import { consoleRoutes } from './http/console-routes.js';
 import { createDiagramCache } from './diagrams/diagram-cache.js';
+import { createElkWorker } from './diagrams/elk-worker.js';
+import { libraryDefinitions } from './diagrams/library-diagrams.js';
 import { streamRoutes } from './http/stream-routes.js';
 import { createLive, liveBusFor, type Live, type LiveOptions } from './live/live-service.js';
 import { httpMetrics, metricsRoute } from './http/metrics-routes.js';
@@ -78,6 +80,11 @@ export interface AppDeps {
   live?: Live;
   /** Timings of the live streams assembled here (tests make them short). */
   liveOptions?: LiveOptions;
+  /**
+   * Lay out the library's diagrams in the background once the app is ready (server.ts, the UI
+   * bench). Off by default: most test apps never draw a diagram and would pay a layout each.
+   */
+  warmDiagrams?: boolean;
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -209,6 +216,15 @@ export async function buildApp(deps: AppDeps) {
     stopHearing();
     await (deps.live ? live.hub.close() : live.close());
   });
+  // Diagram layouts run on a worker thread: a first layout must not stall other requests.
+  const elkWorker = createElkWorker();
+  const diagrams = createDiagramCache({ runLayout: elkWorker.layout });
+  app.addHook('onClose', async () => elkWorker.close());
+  if (deps.warmDiagrams) {
+    app.addHook('onReady', async () => {
+      void diagrams.warm(libraryDefinitions(deps.core.catalog));
+    });
+  }
   await app.register(async (api) => {
     await api.register(auth, { apiKeys, adminKey: config.adminKey, localAdminToken: deps.localAdminToken, sessions, trustedOrigins: config.sessions.trustedOrigins });
     await api.register(apiKeyRoutes, { apiKeys, writes });
@@ -233,7 +249,7 @@ export async function buildApp(deps: AppDeps) {
     await api.register(inboundSourceRoutes, { sources, writes });
     await api.register(inboxRoutes, { db: deps.database.db, retrier: services.retrier });
     await api.register(consoleRoutes, { db: deps.database.db, core: deps.core });
-    await api.register(diagramRoutes, { catalog: deps.core.catalog, db: deps.database.db, diagrams: createDiagramCache() });
+    await api.register(diagramRoutes, { catalog: deps.core.catalog, db: deps.database.db, diagrams });
     await api.register(streamRoutes, { live });
     await api.register(privacyRoutes, {
       db: deps.database.db,

@@ -132,7 +132,7 @@ async function main(): Promise<void> {
   if (config.role !== 'api') workers = await startWorkers(platform, core, logger, { webhooks: config.webhooks, services });
   if (config.role !== 'worker') {
     const localAdminToken = platform.dataDirLock ? newAdminToken() : undefined;
-    app = await buildApp({ config, logger, database: platform.database, jobs: platform.jobs, secrets: platform.secrets, core, services, ...(localAdminToken ? { localAdminToken } : {}) });
+    app = await buildApp({ config, logger, database: platform.database, jobs: platform.jobs, secrets: platform.secrets, core, services, warmDiagrams: true, ...(localAdminToken ? { localAdminToken } : {}) });
     await app.listen({ port: config.port, host: config.host });
     // Tells `tessera keys create` (same machine, data directory owner) how to reach this server.
     if (platform.dataDirLock && localAdminToken) {

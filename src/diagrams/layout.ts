@@ -69,8 +69,13 @@ const CONTAINER_OPTIONS = {
 const ElkConstructor = ((elkModule as unknown as { default?: unknown }).default ?? elkModule) as new () => ELK;
 let elk: ELK | undefined;
 
-export async function layoutGraph(graph: MachineGraph): Promise<DiagramLayout> {
+/** ELK on this thread: tests and one-off tools; the API passes its worker (elk-worker.ts). */
+export const layoutHere = (graph: ElkNode): Promise<ElkNode> => {
   elk ??= new ElkConstructor();
+  return elk.layout(graph);
+};
+
+export async function layoutGraph(graph: MachineGraph, runLayout: (graph: ElkNode) => Promise<ElkNode> = layoutHere): Promise<DiagramLayout> {
   const containers = new Set(graph.nodes.map((n) => n.parent).filter((p): p is string => p !== null));
   const elkNodes = new Map<string, ElkNode>();
   const root: ElkNode = { id: ROOT, layoutOptions: ROOT_OPTIONS, children: [], edges: [] };
@@ -93,7 +98,7 @@ export async function layoutGraph(graph: MachineGraph): Promise<DiagramLayout> {
     elkNodes.get(e.container ?? ROOT)!.edges!.push(edge);
   }
 
-  const laid = await elk.layout(root);
+  const laid = await runLayout(root);
 
   // Absolute positions of every node, parents first.
   const origin = new Map<string, { x: number; y: number }>();
