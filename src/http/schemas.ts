@@ -209,6 +209,13 @@ export const CaseListQuery = Type.Object(
     template: Type.Optional(Id),
     customer_id: Type.Optional(Id),
     priority: Type.Optional(Type.Enum(PRIORITIES)),
+    ids: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 20_000,
+        description: `a lookup: only these case ids, separated by commas (at most ${MAX_PAGE_SIZE}, one page); ids the caller may not see are left out`,
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -224,7 +231,15 @@ export const TaskListQuery = Type.Object(
   { additionalProperties: false },
 );
 
-export const TimelineQuery = Type.Object({ ...PageQuery }, { additionalProperties: false });
+/** A case screen shows the whole timeline: one page of up to 500 entries keeps it to one request for most cases. */
+export const MAX_TIMELINE_PAGE_SIZE = 500;
+export const TimelineQuery = Type.Object(
+  {
+    ...PageQuery,
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_TIMELINE_PAGE_SIZE, default: DEFAULT_PAGE_SIZE, description: `page size, at most ${MAX_TIMELINE_PAGE_SIZE}` })),
+  },
+  { additionalProperties: false },
+);
 export const ContentParams = Type.Object({ id: Id, content_id: Id });
 export const ContentQuery = Type.Object({ ...PageQuery }, { additionalProperties: false });
 

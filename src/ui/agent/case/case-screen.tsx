@@ -5,6 +5,7 @@
  */
 import { useCallback, useEffect, useMemo, useState } from 'preact/hooks';
 import { ApiError, request, type Page } from '../../api/client';
+import { Person } from '../../api/people';
 import type { RouteProps } from '../../router';
 import { useSession } from '../../shell/session-context';
 import { holdVersion } from '../../live/live-client';
@@ -27,7 +28,9 @@ export interface CaseWrite {
   (fn: (version: number) => Promise<unknown>): Promise<boolean>;
 }
 
+/** Pages of the timeline read on open (500 entries each: one request for most cases). */
 const TIMELINE_PAGES = 10;
+const TIMELINE_PAGE_SIZE = 500;
 
 export function CaseScreen({ params, query }: RouteProps) {
   const id = params.id!;
@@ -56,12 +59,13 @@ export function CaseScreen({ params, query }: RouteProps) {
     const all: TimelineEntry[] = [];
     let cursor: string | null = null;
     for (let i = 0; i < TIMELINE_PAGES; i++) {
-      const page: Page<TimelineEntry> = (await request<Page<TimelineEntry>>('GET', `/v1/cases/${encodeURIComponent(id)}/timeline`, { query: { limit: 100, cursor } })).data;
+      const page: Page<TimelineEntry> = (await request<Page<TimelineEntry>>('GET', `/v1/cases/${encodeURIComponent(id)}/timeline`, { query: { limit: TIMELINE_PAGE_SIZE, cursor } })).data;
       all.push(...page.items);
       cursor = page.next_cursor;
+      // Each page is shown as it arrives: a long case is readable before its oldest entries load.
+      setTimeline([...all]);
       if (!cursor) break;
     }
-    setTimeline(all);
   }, [id]);
 
   const loadContent = useCallback(async () => {
@@ -139,7 +143,13 @@ export function CaseScreen({ params, query }: RouteProps) {
         <p class="viewers" aria-live="polite">
           {viewers.length ? (
             <>
-              <span class="badge info">Also viewing</span> {viewers.map((v) => `${v.user_id} (${v.role})`).join(', ')}
+              <span class="badge info">Also viewing</span>{' '}
+              {viewers.map((v, i) => (
+                <span key={v.user_id}>
+                  {i > 0 ? ', ' : ''}
+                  <Person id={v.user_id} /> ({v.role})
+                </span>
+              ))}
             </>
           ) : (
             <span class="muted">No one else is viewing this case.</span>
