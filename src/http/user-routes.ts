@@ -22,6 +22,8 @@ import { DEFAULT_PAGE_SIZE, readCursor } from './paging.js';
 import { PageOf, PageQuery } from './schemas.js';
 
 const PEOPLE = ['admin', 'supervisor', 'agent'] as const;
+/** A screen looks up the people it shows in one request (owners, assignees, timeline actors). */
+const MAX_LOOKUP_IDS = 200;
 
 const Role = Type.Enum(USER_ROLES);
 const Presence = Type.Enum(PRESENCES);
@@ -109,6 +111,14 @@ const cursorOf = (value: unknown) => Buffer.from(JSON.stringify(value)).toString
 
 export const userRoutes: FastifyPluginAsyncTypebox<{ users: UserStore; commands: UserCommands }> = async (app, { users, commands }) => {
   const viewFor = (request: FastifyRequest) => (u: User) => visible(request.principal, u, u.id);
+  /**
+   * After a change to who a user is (teams, role, disabled): their open live streams here follow
+   * it now; other processes re-read within a couple of seconds (live-hub.ts).
+   */
+  const streamsFollow = (userId: string) => {
+    if (!app.hasDecorator('live')) return;
+    app.live.hub.refreshPrincipals([userId]).catch((err: unknown) => app.log.warn({ err }, 'live: streams could not follow a user change'));
+  };
 
   app.get(
     '/v1/users',
@@ -116,7 +126,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ users: UserStore; commands:
       config: { roles: PEOPLE },
       schema: {
         tags: ['users'],
-        summary: 'List users (agents: the directory of enabled colleagues)',
+        summary: 'List users, or look up some by id (?ids=a,b) (agents: the directory of enabled colleagues)',
         querystring: Type.Object(
           {
             ...PageQuery,
@@ -124,6 +134,13 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ users: UserStore; commands:
             team: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
             presence: Type.Optional(Presence),
             disabled: Type.Optional(Type.Boolean({ description: 'true: only disabled users; false: only enabled ones; absent: both (agents: enabled only)' })),
+            ids: Type.Optional(
+              Type.String({
+                minLength: 1,
+                maxLength: 20_000,
+                description: `a lookup: only these user ids, separated by commas (at most ${MAX_LOOKUP_IDS}); ids the caller may not see, or that name no user, are left out`,
+              }),
+            ),
           },
           { additionalProperties: false },
         ),
@@ -136,7 +153,14 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ users: UserStore; commands:
       const limit = q.limit ?? DEFAULT_PAGE_SIZE;
       const disabled = isSupervisor(request.principal) ? q.disabled : false;
       if (!isSupervisor(request.principal) && q.disabled === true) return { items: [], next_cursor: null };
-      const page = await users.list({ limit, afterId: after, role: q.role, team: q.team, presence: q.presence, disabled });
+      const ids = q.ids === undefined ? undefined : [...new Set(q.ids.split(',').map((s) => s.trim()).filter((s) => s.length > 0))];
+      if (ids !== undefined && ids.length > MAX_LOOKUP_IDS) {
+        throw new TesseraError('VALIDATION_FAILED', `querystring /ids names ${ids.length} ids; look up at most ${MAX_LOOKUP_IDS} at once`, {
+          errors: [{ pointer: '/ids', in: 'querystring', detail: `at most ${MAX_LOOKUP_IDS} ids` }],
+        });
+      }
+      // A lookup answers every id it found on one page (up to MAX_LOOKUP_IDS), whatever `limit` says.
+      const page = await users.list({ limit: ids ? Math.max(limit, ids.length) : limit, afterId: after, role: q.role, team: q.team, presence: q.presence, disabled, ids });
       return { items: page.items.map(viewFor(request)), next_cursor: page.next === undefined ? null : cursorOf({ after: page.next }) };
     },
   );
@@ -248,6 +272,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ users: UserStore; commands:
         },
         view: userView,
       });
+      if (b.teams !== undefined || b.role !== undefined) streamsFollow(request.params.id);
       return sendWriteResponse(reply, response);
     },
   );
@@ -311,6 +336,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ users: UserStore; commands:
           command: { type: action },
           view: userView,
         });
+        if (action === 'disable') streamsFollow(request.params.id);
         return sendWriteResponse(reply, response);
       },
     );

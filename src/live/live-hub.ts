@@ -20,6 +20,8 @@ import { groupChanges, type CaseChange, type ChangeFeed } from './change-feed.js
 import { comparePositions, decodePosition, encodePosition, type FeedPosition } from './feed-position.js';
 import type { LiveBus, PresenceEntry } from './live-bus.js';
 import { createLiveStream, sseFrame, type LiveStream, type StreamSink, type Subscriptions } from './live-stream.js';
+import { followPrincipal } from './live-subscriptions.js';
+import { readStreamUsers } from '../persistence/live-principal-queries.js';
 
 export interface LiveHubDeps {
   db: Kysely<Database>;
@@ -37,6 +39,12 @@ export interface LiveHubDeps {
   maxReplayRows?: number;
   /** ...or older than this (default 10 min). */
   maxReplayAgeMs?: number;
+  /**
+   * The users of open streams are re-read this often (default 2 s), so a team change, a
+   * demotion or a disabled account applies to a stream without a reconnect, on every process.
+   * The process that made the change applies it at once (`refreshPrincipals`).
+   */
+  principalRefreshMs?: number;
 }
 
 export type SnapshotReason = 'initial' | 'gap_too_old' | 'unknown_position';
@@ -199,8 +207,9 @@ export function createLiveHub(deps: LiveHubDeps) {
   }
 
   async function stopViewing(stream: LiveStream, caseIds: string[]): Promise<void> {
-    for (const caseId of caseIds) {
-      if (!stream.viewing.delete(caseId)) continue;
+    // All at once, then the bus: no presence frame of these cases is sent to it meanwhile.
+    const left = caseIds.filter((caseId) => stream.viewing.delete(caseId));
+    for (const caseId of left) {
       await bus.leavePresence(caseId, stream.id).catch((err: unknown) => logger.warn({ err }, 'live: presence leave failed'));
     }
   }
@@ -313,6 +322,49 @@ export function createLiveHub(deps: LiveHubDeps) {
     void applySubscriptions(stream, message.body as SubscriptionChange).catch((err: unknown) => logger.warn({ err }, 'live: a forwarded subscription change failed'));
   });
 
+  // --- who the stream's user is now -----------------------------------------------------------
+
+  const ROLE_RANK: Record<string, number> = { agent: 1, supervisor: 2, admin: 3 };
+  const sameTeams = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((t) => b.includes(t));
+
+  /**
+   * Re-reads the users of open streams (all, or these) and applies what changed: teams (the
+   * lists and cases it may see), a lower role (an API key's cap is never raised), or a disabled
+   * user (the stream ends). The client hears a `subscribed` frame with what it now gets.
+   */
+  async function refreshPrincipals(userIds?: readonly string[]): Promise<void> {
+    const held = [...streams.values()].filter((s) => s.open && s.principal.kind === 'user' && (!userIds || userIds.includes(s.principal.userId)));
+    if (held.length === 0) return;
+    const rows = await readStreamUsers(deps.db, [...new Set(held.map((s) => s.principal.userId))]);
+    for (const stream of held) {
+      const row = rows.get(stream.principal.userId);
+      if (!row || row.disabled) {
+        stream.close();
+        continue;
+      }
+      const before = stream.principal;
+      const role = (ROLE_RANK[row.role] ?? 0) < (ROLE_RANK[before.role] ?? 0) ? (row.role as Principal['role']) : before.role;
+      if (role === before.role && sameTeams(row.teams, before.teams)) continue;
+      const principal: Principal = { ...before, role, teams: [...row.teams] };
+      // Cases it views but may no longer see: it stops being a viewer there before anything else
+      // is sent, so not even a presence frame of such a case reaches it after the change.
+      const { unavailable } = await visibleCases(principal, [...stream.viewing.keys()]);
+      stream.setPrincipal(principal);
+      await stopViewing(stream, unavailable);
+      await applySubscriptions(stream, { subscriptions: followPrincipal(principal, stream.subscriptions, before.teams) });
+      logger.info({ streamId: stream.id, userId: before.userId, teams: row.teams, role }, 'live: a stream follows its user\'s change');
+    }
+  }
+
+  let refreshing: Promise<void> | undefined;
+  const principalTimer = setInterval(() => {
+    if (refreshing || streams.size === 0) return;
+    refreshing = refreshPrincipals()
+      .catch((err: unknown) => logger.warn({ err }, 'live: stream users could not be re-read'))
+      .finally(() => (refreshing = undefined));
+  }, deps.principalRefreshMs ?? 2_000);
+  principalTimer.unref();
+
   // --- streams --------------------------------------------------------------------------------
 
   async function closeStream(stream: LiveStream): Promise<void> {
@@ -388,6 +440,9 @@ export function createLiveHub(deps: LiveHubDeps) {
       return 'forwarded';
     },
 
+    /** Applies a user's change to their open streams on this process now (the others within `principalRefreshMs`). */
+    refreshPrincipals: (userIds?: readonly string[]) => refreshPrincipals(userIds),
+
     /** Open streams on this process (for a metrics gauge). */
     openStreams: (): number => streams.size,
     /** Presence entries held by this process (tests: nothing leaks after streams close). */
@@ -398,6 +453,7 @@ export function createLiveHub(deps: LiveHubDeps) {
       closed = true;
       clearInterval(tilesTimer);
       clearInterval(refreshTimer);
+      clearInterval(principalTimer);
       for (const stream of [...streams.values()]) stream.close();
       await Promise.all([...closing]);
     },

@@ -24,6 +24,7 @@ export interface LiveOptions {
   maxBufferBytes?: number;
   maxReplayRows?: number;
   maxReplayAgeMs?: number;
+  principalRefreshMs?: number;
 }
 
 declare module 'fastify' {
@@ -54,6 +55,7 @@ export function createLive(deps: { db: Kysely<Database>; bus: LiveBus; logger: L
     ...(options.maxBufferBytes ? { maxBufferBytes: options.maxBufferBytes } : {}),
     ...(options.maxReplayRows ? { maxReplayRows: options.maxReplayRows } : {}),
     ...(options.maxReplayAgeMs ? { maxReplayAgeMs: options.maxReplayAgeMs } : {}),
+    ...(options.principalRefreshMs ? { principalRefreshMs: options.principalRefreshMs } : {}),
   };
   hub = createLiveHub({ db: deps.db, feed, bus: deps.bus, logger: deps.logger, heartbeatMs, ...hubOptions });
   deps.bus.onCommits(() => feed.wake());

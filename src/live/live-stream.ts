@@ -13,6 +13,8 @@ export interface Subscriptions {
   /** `inbox` and `queue:<name>` (`queues` is expanded to the user's teams before this). */
   lists: string[];
   tiles: boolean;
+  /** It asked for `queues` (its user's teams): the list follows a team change while it is open. */
+  teamQueues?: boolean;
 }
 
 /** Where a stream's bytes go: the HTTP response in production, a buffer in unit tests. */
@@ -32,11 +34,18 @@ export function createLiveStream(input: { id: string; principal: Principal; subs
   const { sink } = input;
   let open = true;
   let subscriptions = input.subscriptions;
+  let principal = input.principal;
   let cases = new Set(subscriptions.cases);
   let lists = new Set(subscriptions.lists);
   const stream = {
     id: input.id,
-    principal: input.principal,
+    /** Re-read while the stream is open (live-hub.ts): a team change applies without reconnecting. */
+    get principal(): Principal {
+      return principal;
+    },
+    setPrincipal(next: Principal) {
+      principal = next;
+    },
     /** `catching_up` while it replays from Postgres; live events pass it by until it is `live`. */
     mode: 'catching_up' as 'catching_up' | 'live',
     /** The last feed position it was sent (or that it skipped as not its business). */

@@ -27,6 +27,24 @@ function invalid(where: 'querystring' | 'body', name: string, detail: string): T
   return new TesseraError('VALIDATION_FAILED', `${where} /${name} ${detail}`, { errors: [{ pointer: `/${name}`, in: where, detail }] });
 }
 
+/**
+ * The subscriptions a stream keeps after its user's teams or role changed: `queues` follows the
+ * teams, an agent loses queues of teams they left and the tiles. Cases need nothing here: each
+ * change is checked against the current principal as it is delivered.
+ */
+export function followPrincipal(principal: Principal, current: Subscriptions, previousTeams: readonly string[]): Subscriptions {
+  const lists = new Set<string>();
+  for (const list of current.lists) {
+    const queue = QUEUE.exec(list)?.[1];
+    if (queue === undefined) lists.add(list);
+    else if (current.teamQueues && previousTeams.includes(queue) && !principal.teams.includes(queue)) continue;
+    else if (principal.role === 'agent' && !principal.teams.includes(queue)) continue;
+    else lists.add(list);
+  }
+  if (current.teamQueues) for (const team of principal.teams) lists.add(`queue:${team}`);
+  return { cases: current.cases, lists: [...lists].slice(0, MAX_LISTS), tiles: current.tiles && principal.role !== 'agent', teamQueues: current.teamQueues === true };
+}
+
 export function checkSubscriptions(principal: Principal, requested: RequestedSubscriptions, where: 'querystring' | 'body'): Subscriptions {
   const cases = [...new Set(requested.cases)];
   if (cases.length > MAX_WATCHED_CASES) throw invalid(where, 'cases', `names ${cases.length} cases; watch at most ${MAX_WATCHED_CASES} on one stream`);
@@ -54,5 +72,5 @@ export function checkSubscriptions(principal: Principal, requested: RequestedSub
       errors: [{ pointer: '/tiles', in: where, detail: 'needs the supervisor or admin role' }],
     });
   }
-  return { cases, lists: [...lists], tiles: requested.tiles };
+  return { cases, lists: [...lists], tiles: requested.tiles, teamQueues: requested.lists.includes('queues') };
 }
