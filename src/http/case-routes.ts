@@ -25,7 +25,7 @@ import type { Database } from '../persistence/schema.js';
 import type { Kysely } from 'kysely';
 import { assertCanFeedCase, assertCanSeeCase, assertMayReassignFragment, assertOwnerOrSupervisor, listViewer } from './access.js';
 import { withHandoffInput } from './handoff-enrich.js';
-import { DEFAULT_PAGE_SIZE, readCursor } from './paging.js';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, readCursor } from './paging.js';
 import { caseSummaryView, caseView, type AcceptedEvents } from './case-view.js';
 import { whatIf } from '../commands/what-if.js';
 import { WhatIfView } from './what-if-view.js';
@@ -178,11 +178,17 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
     '/v1/cases',
     {
       config: { roles: WORKERS },
-      schema: { tags: ['cases'], summary: 'List cases (newest first, cursor paging)', querystring: CaseListQuery, response: { 200: PageOf(CaseSummaryView) } },
+      schema: { tags: ['cases'], summary: 'List cases (newest first, cursor paging), or look up some by id (?ids=a,b)', querystring: CaseListQuery, response: { 200: PageOf(CaseSummaryView) } },
     },
     async (request) => {
       const q = request.query;
       const cursor = readCursor(q.cursor, isTimeCursor);
+      const ids = q.ids === undefined ? undefined : [...new Set(q.ids.split(',').map((s) => s.trim()).filter((s) => s.length > 0))];
+      if (ids !== undefined && ids.length > MAX_PAGE_SIZE) {
+        throw new TesseraError('VALIDATION_FAILED', `querystring /ids names ${ids.length} ids; look up at most ${MAX_PAGE_SIZE} at once`, {
+          errors: [{ pointer: '/ids', in: 'querystring', detail: `at most ${MAX_PAGE_SIZE} ids` }],
+        });
+      }
       const page = await listCases(
         db,
         {
@@ -193,9 +199,11 @@ export const caseRoutes: FastifyPluginAsyncTypebox<CaseRoutesOptions> = async (a
           ...optional('customerId', q.customer_id),
           ...optional('priority', q.priority),
           ...optional('visibleTo', listViewer(request.principal)),
+          ...optional('ids', ids),
         },
         cursor,
-        q.limit ?? DEFAULT_PAGE_SIZE,
+        // A lookup answers every id it found on one page, whatever `limit` says.
+        ids ? MAX_PAGE_SIZE : (q.limit ?? DEFAULT_PAGE_SIZE),
       );
       return { items: page.items.map(caseSummaryView), next_cursor: page.nextCursor };
     },

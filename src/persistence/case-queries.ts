@@ -39,6 +39,8 @@ export interface CaseFilters {
   priority?: string;
   /** Agents: only the cases they may see (see `visibleCase`). */
   visibleTo?: Viewer;
+  /** Only these case ids (a lookup: the cases of the tasks a worklist shows). */
+  ids?: readonly string[];
 }
 
 /** An agent, for the visibility rule. */
@@ -78,6 +80,7 @@ export async function listCases(db: Kysely<Database>, filters: CaseFilters, curs
   if (filters.template) q = q.where('template_key', '=', filters.template);
   if (filters.customerId) q = q.where('customer_id', '=', filters.customerId);
   if (filters.priority) q = q.where('priority', '=', filters.priority);
+  if (filters.ids) q = filters.ids.length === 0 ? q.where(sql<boolean>`false`) : q.where('id', 'in', [...filters.ids]);
   const viewer = filters.visibleTo;
   if (viewer) q = q.where((eb) => visibleCase(eb, viewer));
   if (cursor) {

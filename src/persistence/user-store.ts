@@ -80,6 +80,8 @@ export interface UserListFilter {
   presence?: Presence | undefined;
   /** Include disabled users (default: yes; `false` lists active users only). */
   disabled?: boolean | undefined;
+  /** Only these ids (a lookup: names for the ids a screen shows). */
+  ids?: readonly string[] | undefined;
 }
 
 export function createUserStore(db: Kysely<Database>) {
@@ -190,6 +192,7 @@ export function createUserStore(db: Kysely<Database>) {
       if (filter.presence !== undefined) q = q.where('presence', '=', filter.presence);
       if (filter.disabled === false) q = q.where('disabled_at', 'is', null);
       if (filter.disabled === true) q = q.where('disabled_at', 'is not', null);
+      if (filter.ids !== undefined) q = filter.ids.length === 0 ? q.where(sql<boolean>`false`) : q.where('id', 'in', [...filter.ids]);
       const rows = await q.execute();
       const items = rows.slice(0, filter.limit).map(rowToUser);
       return { items, next: rows.length > filter.limit ? items.at(-1)!.id : undefined };
