@@ -8,6 +8,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks'
 import { api, ApiError, type Page } from '../api/client';
 import { linkHandler, navigate, setQuery, type RouteProps } from '../router';
 import { useSession } from '../shell/session-context';
+import { Person } from '../api/people';
 import { registerShortcut } from '../shell/shortcuts';
 import { debounce, useLive } from '../live/use-live';
 import { relative, slaOf, SLA_TEXT, soonestDeadline } from './format';
@@ -18,6 +19,9 @@ export interface InboxRow {
   task: TaskView;
   case: CaseSummary | undefined;
 }
+
+/** Tasks per page (the API's largest page); each page's cases are looked up by id. */
+const TASK_PAGE = 100;
 
 const NEXT_REASONS: Record<string, string> = {
   presence_away: 'Your presence is "away": set yourself available to get work.',
@@ -53,19 +57,34 @@ export function Inbox({ query }: RouteProps) {
   const search = useRef<HTMLInputElement>(null);
   const tableRef = useRef<HTMLTableSectionElement>(null);
 
+  /** How many pages of tasks are shown; "Show more" adds one, a refetch reloads them all. */
+  const [pages, setPages] = useState(1);
+  const [more, setMore] = useState(false);
+  useEffect(() => setPages(1), [scope, queue]);
+
   const load = useCallback(async () => {
     try {
-      const [tasks, cases] = await Promise.all([
-        api.get<Page<TaskView>>('/v1/tasks', { query: { status: 'open', limit: 100, ...(scope === 'mine' ? { assignee_id: user.id } : {}), ...(queue ? { queue } : {}) } }),
-        api.get<Page<CaseSummary>>('/v1/cases', { query: { status: 'open', limit: 100 } }),
-      ]);
-      const byId = new Map(cases.items.map((c) => [c.id, c]));
-      setRows(tasks.items.map((task) => ({ task, case: byId.get(task.case_id) })));
+      const loaded: InboxRow[] = [];
+      let cursor: string | null = null;
+      for (let i = 0; i < pages; i++) {
+        const tasks: Page<TaskView> = await api.get<Page<TaskView>>('/v1/tasks', {
+          query: { status: 'open', limit: TASK_PAGE, cursor, ...(scope === 'mine' ? { assignee_id: user.id } : {}), ...(queue ? { queue } : {}) },
+        });
+        // Exactly the cases of these tasks (one lookup), however many cases are open.
+        const caseIds = [...new Set(tasks.items.map((t) => t.case_id))];
+        const cases = caseIds.length ? await api.get<Page<CaseSummary>>('/v1/cases', { query: { ids: caseIds.join(',') } }) : { items: [] };
+        const byId = new Map(cases.items.map((c) => [c.id, c]));
+        loaded.push(...tasks.items.map((task) => ({ task, case: byId.get(task.case_id) })));
+        cursor = tasks.next_cursor;
+        if (!cursor) break;
+      }
+      setRows(loaded);
+      setMore(cursor !== null);
       setError(undefined);
     } catch (e) {
-      setError(e instanceof ApiError ? e.message : String(e));
+      setError(e instanceof ApiError ? `The inbox could not be loaded: ${e.message}. It retries on the next change; reload the page to retry now.` : String(e));
     }
-  }, [scope, queue, user.id]);
+  }, [scope, queue, user.id, pages]);
 
   useEffect(() => {
     void load();
@@ -169,7 +188,10 @@ export function Inbox({ query }: RouteProps) {
       ) : (
         <table class="rows">
           <caption class="muted">
-            {shown.length} open {shown.length === 1 ? 'task' : 'tasks'}, by priority, then time to breach. Keys: <kbd>j</kbd>/<kbd>k</kbd> move, <kbd>Enter</kbd> opens, <kbd>n</kbd> next work, <kbd>/</kbd> search.
+            {shown.length} open {shown.length === 1 ? 'task' : 'tasks'}
+            {shown.length !== rows.length ? ` (filtered from ${rows.length} loaded)` : ''}
+            {more ? `: the ${rows.length} due soonest of more; “Show more” loads the next ${TASK_PAGE}` : ''}, by priority, then time to breach. Keys: <kbd>j</kbd>/<kbd>k</kbd> move,{' '}
+            <kbd>Enter</kbd> opens, <kbd>n</kbd> next work, <kbd>/</kbd> search, <kbd>?</kbd> all shortcuts.
           </caption>
           <thead>
             <tr>
@@ -206,7 +228,7 @@ export function Inbox({ query }: RouteProps) {
                     )}
                   </td>
                   <td>
-                    {r.task.assignee_id === user.id ? <span class="badge info">mine</span> : r.task.assignee_id ? r.task.assignee_id : <span class="muted">unassigned</span>}{' '}
+                    {r.task.assignee_id === user.id ? <span class="badge info">mine</span> : r.task.assignee_id ? <Person id={r.task.assignee_id} /> : <span class="muted">unassigned</span>}{' '}
                     {r.task.work_queue ? <span class="muted">{r.task.work_queue}</span> : null}
                   </td>
                 </tr>
@@ -215,7 +237,18 @@ export function Inbox({ query }: RouteProps) {
           </tbody>
         </table>
       )}
-      {rows !== undefined && shown.length === 0 ? <p class="muted">Nothing open here. Use “Get next work” or widen the filters.</p> : null}
+      {more ? (
+        <p>
+          <button type="button" class="show-more" onClick={() => setPages((p) => p + 1)}>
+            Show more tasks
+          </button>
+        </p>
+      ) : null}
+      {rows !== undefined && shown.length === 0 ? (
+        <p class="empty" role="status">
+          {rows.length === 0 ? 'Nothing open here.' : `None of the ${rows.length} loaded tasks match these filters.`} Use “Get next work”, or widen the filters.
+        </p>
+      ) : null}
     </section>
   );
 }

@@ -51,6 +51,16 @@ export interface RequestOptions {
 
 let csrfToken: string | undefined;
 const unauthorizedListeners = new Set<() => void>();
+const failureListeners = new Set<(method: string, status: number | undefined) => void>();
+
+/**
+ * Called when a request gets no answer (`status` undefined) or a 5xx: what no field can show.
+ * 4xx answers are the screen's to show, at the field or next to the control.
+ */
+export function onRequestFailure(listener: (method: string, status: number | undefined) => void): () => void {
+  failureListeners.add(listener);
+  return () => failureListeners.delete(listener);
+}
 
 /** Set by the session module after sign-in or `GET /v1/sessions/current`. */
 export function setCsrfToken(token: string | undefined): void {
@@ -79,7 +89,14 @@ export async function request<T>(method: string, path: string, options: RequestO
   const init: RequestInit = { method, headers, credentials: 'same-origin' };
   if (options.body !== undefined) init.body = JSON.stringify(options.body);
   if (options.signal) init.signal = options.signal;
-  const res = await fetch(withQuery(path, options.query), init);
+  let res: Response;
+  try {
+    res = await fetch(withQuery(path, options.query), init);
+  } catch (err) {
+    // Aborted on purpose: not a failure to report.
+    if (!(err instanceof DOMException && err.name === 'AbortError')) failureListeners.forEach((l) => l(method, undefined));
+    throw err;
+  }
   const text = await res.text();
   let data: unknown = undefined;
   if (text) {
@@ -92,6 +109,7 @@ export async function request<T>(method: string, path: string, options: RequestO
   if (!res.ok) {
     const problem: Problem = data && typeof data === 'object' ? { ...(data as Problem), status: res.status } : { status: res.status, title: res.statusText };
     if (res.status === 401 && !path.startsWith('/v1/sessions')) unauthorizedListeners.forEach((l) => l());
+    if (res.status >= 500) failureListeners.forEach((l) => l(method, res.status));
     throw new ApiError(problem);
   }
   return { status: res.status, data: data as T, etag: res.headers.get('etag') ?? undefined };

@@ -8,6 +8,7 @@
  */
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, ApiError, type Page } from '../api/client';
+import { Person } from '../api/people';
 import { linkHandler, setQuery, type RouteProps } from '../router';
 import { debounce, useLive } from '../live/use-live';
 import { AttainmentChart } from './attainment-chart';
@@ -295,7 +296,7 @@ function GoalTable(props: {
             <td><SlaBadge sla={g.sla} /></td>
             <td><time dateTime={g.deadline_at}>{new Date(g.deadline_at).toLocaleString()}</time><div class="small">{untilText(g.deadline_at, now)}</div></td>
             <td>{g.queue ?? '—'}</td>
-            <td>{g.owner_id ?? <span class="muted">unassigned</span>}</td>
+            <td>{g.owner_id ? <Person id={g.owner_id} /> : <span class="muted">unassigned</span>}</td>
             <td>{g.priority}</td>
             <td><button type="button" onClick={() => onMove(g)}>Move deadline<span class="visually-hidden"> of {g.goal_title} on {g.case_title}</span></button></td>
           </tr>

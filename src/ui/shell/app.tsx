@@ -10,6 +10,8 @@ import { screens } from '../screens';
 import { SessionContext } from './session-context';
 import { SignIn } from './sign-in';
 import { installShortcuts } from './shortcuts';
+import { ShortcutHelp } from './shortcut-help';
+import { Toasts } from './toasts';
 import { closeLive } from '../live/live-client';
 
 export function App() {
@@ -85,6 +87,8 @@ export function App() {
       <main id="main" tabIndex={-1}>
         {View ? <View params={found!.params} query={query} /> : <p>No screen at {path}.</p>}
       </main>
+      <ShortcutHelp />
+      <Toasts />
     </SessionContext.Provider>
   );
 }

@@ -1,4 +1,5 @@
 /** The case header: at most seven fields (title, status, priority with its factors, owner, queue, customer, channel). */
+import { Person } from '../../api/people';
 import { PriorityBadge } from '../inbox';
 import type { CaseView, PriorityFactor } from '../types';
 
@@ -49,7 +50,7 @@ export function CaseHeader({ view }: { view: CaseView }) {
         </div>
         <div>
           <dt>Owner</dt>
-          <dd>{view.owner_id ?? 'unassigned'}</dd>
+          <dd>{view.owner_id ? <Person id={view.owner_id} /> : 'unassigned'}</dd>
         </div>
         <div>
           <dt>Queue</dt>

@@ -2,6 +2,7 @@
 import { useRef, useState } from 'preact/hooks';
 import { api, ApiError } from '../../api/client';
 import { useSession } from '../../shell/session-context';
+import { Person } from '../../api/people';
 import type { CaseView, TaskView } from '../types';
 import type { CaseWrite } from './case-screen';
 import { formErrors, SchemaFields, toOutput, useFocusFirstInvalid, type FormValues } from './schema-form';
@@ -64,7 +65,13 @@ function TaskItem({ task, write, focused }: { task: TaskView; write: CaseWrite; 
         {task.title}
       </h3>
       <p class="muted">
-        {task.assignee_id ? `assigned to ${task.assignee_id === user.id ? 'you' : task.assignee_id}` : `in queue ${task.work_queue ?? '—'}`}
+        {task.assignee_id ? (
+          <>
+            assigned to <Person id={task.assignee_id} you={user.id} />
+          </>
+        ) : (
+          `in queue ${task.work_queue ?? '—'}`
+        )}
         {task.due_at ? ` · due ${new Date(task.due_at).toLocaleString()}` : ''}
       </p>
       {task.form ? <SchemaFields schema={task.form} idPrefix={`t-${task.id}`} values={values} onChange={setValues} errors={errors} /> : null}

@@ -1,6 +1,7 @@
 /** The timeline: every journal entry with actor and reason, filterable by kind and text. */
 import { useMemo, useState } from 'preact/hooks';
-import { dateTime } from '../format';
+import { usePeople } from '../../api/people';
+import { When } from '../when';
 import type { TimelineEntry } from '../types';
 
 const KINDS: Record<string, (type: string) => boolean> = {
@@ -26,14 +27,15 @@ function summary(e: TimelineEntry): string {
 export function TimelinePanel({ entries }: { entries: TimelineEntry[] }) {
   const [kind, setKind] = useState('all');
   const [text, setText] = useState('');
+  const name = usePeople(entries.map((e) => e.actor.id));
   const shown = useMemo(() => {
     const t = text.toLowerCase();
     return entries
       .filter((e) => KINDS[kind]!(e.type))
-      .filter((e) => !t || e.type.includes(t) || (e.reason ?? '').toLowerCase().includes(t) || e.actor.id.toLowerCase().includes(t))
+      .filter((e) => !t || e.type.includes(t) || (e.reason ?? '').toLowerCase().includes(t) || e.actor.id.toLowerCase().includes(t) || name(e.actor.id).toLowerCase().includes(t))
       .slice()
       .reverse();
-  }, [entries, kind, text]);
+  }, [entries, kind, text, name]);
   return (
     <section class="panel timeline" aria-labelledby="timeline-title">
       <h2 id="timeline-title">Timeline</h2>
@@ -57,7 +59,7 @@ export function TimelinePanel({ entries }: { entries: TimelineEntry[] }) {
           <li key={`${e.version}.${e.idx}`} data-type={e.type}>
             <strong>{e.type}</strong> {summary(e)}
             <div class="meta">
-              v{e.version} · {dateTime(e.at)} · by {e.actor.id} ({e.actor.role}){e.reason ? ` · reason: ${e.reason}` : ''}
+              v{e.version} · <When iso={e.at} /> · by <span title={e.actor.id}>{name(e.actor.id)}</span> ({e.actor.role}){e.reason ? ` · reason: ${e.reason}` : ''}
             </div>
           </li>
         ))}
