@@ -156,11 +156,20 @@ async function keptDatabase(serverUrl: string): Promise<{ url: string; drop: () 
   const name = `tessera_bench_views_${GOALS}`;
   const admin = new pg.Client({ connectionString: serverUrl });
   await admin.connect();
-  const exists = await admin.query('select 1 from pg_database where datname = $1', [name]);
-  if (exists.rowCount === 0) await admin.query(`create database ${name}`);
-  await admin.end();
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
+  const exists = await admin.query('select 1 from pg_database where datname = $1', [name]);
+  let seeded = false;
+  if (exists.rowCount !== 0) {
+    const kept = new pg.Client({ connectionString: url.toString() });
+    await kept.connect();
+    seeded = (await kept.query(`select to_regclass('bench_seed') is not null as seeded`)).rows[0].seeded;
+    await kept.end();
+    // A seed that did not finish: start again.
+    if (!seeded) await admin.query(`drop database ${name} with (force)`);
+  }
+  if (!seeded) await admin.query(`create database ${name}`);
+  await admin.end();
   return {
     url: url.toString(),
     async drop() {
@@ -238,12 +247,6 @@ async function main() {
       console.log(`reusing ${GOALS} seeded goals (seeded ${kept.toISOString()}; ${applied.length} new migration(s))`);
       if (applied.length > 0) for (const t of ['goal_views', 'tasks', 'journal']) await sql`vacuum analyze ${sql.table(t)}`.execute(db);
     } else {
-      if (KEEP) {
-        // A kept database whose seed did not finish: start it again.
-        await db.destroy();
-        await bench.drop();
-        return main();
-      }
       await seed(db);
     }
     const counts = await sql<{ goals: number; active: number; at_risk: number; breached: number }>`
@@ -263,6 +266,14 @@ async function main() {
         `${c.tasks} tasks (${c.open_tasks} open), ${c.journal} journal rows (${c.escalations} escalations), ${c.users} users` +
         `${kept ? '' : ` in ${round((performance.now() - t0) / 1000)} s`}`,
     );
+
+    // Next work is asked by someone with room (route-work.ts answers a person at capacity without
+    // a query): an available agent holding nothing, in two teams.
+    await sql`
+      insert into users (id, username, display_name, role, teams, skills, capacity, presence)
+      values ('fresh-agent', 'fresh', 'Fresh Agent', 'agent', array['queue-7', 'queue-14'], '{"billing": 2}'::jsonb,
+        '{"default": 8, "call": 2}'::jsonb, 'available')
+      on conflict (id) do nothing`.execute(db);
 
     // A cursor deep in the unfiltered list (after 10,000 goals), as a supervisor paging far would hold.
     const deep = await sql<{ deadline_at: Date; case_id: string; goal_key: string }>`
@@ -315,7 +326,7 @@ async function main() {
       ['reach alerts 24h queue', alerts('queue-7')],
       // Push work: the unheld open tasks of an agent's team.
       ['push-work tasks queue (50)', () => listTasks(db, { queue: 'queue-7', status: 'open' }, undefined, 50)],
-      ['next work (locks, rolled back)', nextWork('owner-41')],
+      ['next work (locks, rolled back)', nextWork('fresh-agent')],
       // The rest of GET /v1/goals and /v1/goals/due.
       ['goals', list({})],
       ['goals sla=breached', list({ sla: ['breached'] })],

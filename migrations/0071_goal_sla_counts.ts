@@ -16,8 +16,11 @@ import { sql, type Kysely } from 'kysely';
  * commands never wait on a shared counter row; the workers' goal rollup fold
  * (persistence/goal-attainment.ts) moves the deltas into `goal_sla_counts` every few seconds.
  *
- * The next breach (the soonest deadline of such a goal not yet breached) is an index read:
- * `goal_views_active_unbreached` holds only those goals, in deadline order.
+ * The next breach (the soonest deadline of such a goal not yet breached) is one index probe per
+ * queue: `goal_views_active_unbreached` holds only those goals, by queue and deadline (with the
+ * template, for the template filter). The active indexes of 0003 would do, but they put the
+ * breached goals — the earliest deadlines — first, so finding the first unbreached one read
+ * thousands of entries.
  */
 const COUNTED = `status = 'open' and case_status in ('open', 'on_hold') and deadline_at is not null`;
 
@@ -85,7 +88,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     select template_key, queue, sla, sum(n)::int from (${contributions('goal_views', '+')}) x
     group by template_key, queue, sla`).execute(db);
 
-  await sql.raw(`create index goal_views_active_unbreached on goal_views (deadline_at)
+  await sql.raw(`create index goal_views_active_unbreached on goal_views (queue, deadline_at) include (template_key)
     where ${COUNTED} and coalesce(sla, 'on_track') <> 'breached'`).execute(db);
 }
 
