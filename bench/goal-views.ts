@@ -90,8 +90,8 @@ async function seed(db: Kysely<Database>) {
       '{"default": 8, "call": 2}'::jsonb, (array['available', 'away', 'offline'])[1 + i % 3]
     from generate_series(0, ${USERS - 1}::int) i`.execute(db);
 
-  // Two tasks per case: on open and held cases one open (60% held by the case owner, the rest
-  // waiting unassigned in the case's queue) and one completed; on closed cases both completed.
+  // Two tasks per case: on open and held cases one open (offered to the case owner 60% of the
+  // time, else waiting unassigned in the case's queue) and one completed; on closed cases both completed.
   // Routing columns as case-store.ts writes them: the case's priority, its earliest open
   // deadline and worst SLA state.
   await sql`
@@ -123,6 +123,15 @@ async function seed(db: Kysely<Database>) {
         case when x.status = 'open' and x.held then c.owner_id end as assignee,
         case when x.status = 'open' and not x.held then c.queue end as queue
     ) t`.execute(db);
+
+  // A person holds no more than their capacity allows (assignment checks it): the first four
+  // open tasks of each owner stay held, the rest wait in their queue.
+  await sql`
+    update tasks t set assignee_id = null, queue = t.work_queue,
+      body = jsonb_set(t.body, '{assignment}', jsonb_build_object('queue', t.work_queue))
+    from (select id, row_number() over (partition by assignee_id order by opened_at, id) as rank
+          from tasks where status = 'open' and assignee_id is not null) held
+    where held.id = t.id and held.rank > 4`.execute(db);
 
   // The journal: four entries per case, plus the reach and virality escalations of one case in
   // 50 over the last 30 days (what GET /v1/alerts/reach reads).
