@@ -23,6 +23,7 @@ import * as m0025 from './0025_task_routing.js';
 import * as m0030 from './0030_change_feed.js';
 import * as m0040 from './0040_journal_escalations.js';
 import * as m0070 from './0070_goal_attainment_days.js';
+import * as m0071 from './0071_goal_sla_counts.js';
 import * as m0045 from './0045_journal_commands.js';
 import * as m0050 from './0050_learning.js';
 import * as m0060 from './0060_ops_indexes.js';
@@ -49,6 +50,7 @@ export const migrations: Record<string, Migration> = {
   '0030_change_feed': m0030,
   '0040_journal_escalations': m0040,
   '0070_goal_attainment_days': m0070,
+  '0071_goal_sla_counts': m0071,
   '0045_journal_commands': m0045,
   '0050_learning': m0050,
   '0060_ops_indexes': m0060,

@@ -6,6 +6,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { FeedPosition } from '../live/feed-position.js';
 import type { Database } from './schema.js';
+import { SLA_COUNT_ROWS } from './sla-tile-queries.js';
 
 export interface FeedRow {
   position: FeedPosition;
@@ -165,10 +166,11 @@ export async function readCaseHeads(db: Kysely<Database>, caseIds: readonly stri
  * none): the set GET /v1/goals lists.
  */
 export async function readSlaTiles(db: Kysely<Database>): Promise<{ total: SlaCounts; byQueue: Record<string, SlaCounts> }> {
+  // The SLA count rollup (migration 0071), not a count of goal_views: read every second.
   const result = await sql<{ queue: string | null; sla: string | null; n: string | number }>`
-    select queue, sla, count(*) as n from goal_views
-    where status = 'open' and case_status in ('open', 'on_hold') and deadline_at is not null
-    group by queue, sla`.execute(db);
+    select queue, sla, sum(n) as n from ${SLA_COUNT_ROWS} x
+    group by queue, sla
+    having sum(n) <> 0`.execute(db);
   const total: SlaCounts = { on_track: 0, at_risk: 0, breached: 0 };
   const byQueue: Record<string, SlaCounts> = {};
   for (const r of result.rows) {

@@ -1,7 +1,8 @@
 /**
- * The SLA attainment rollup (migration 0070): folding the deltas the goal_views triggers append
- * into one row per (day, template, queue), and splitting a report period into the whole past days
- * the rollup answers and the edges goal_views answers.
+ * The goal_views rollups: folding the deltas the goal_views triggers append — into one row per
+ * (day, template, queue) for SLA attainment (migration 0070) and one per (template, queue, SLA
+ * state) for the SLA tiles (migration 0071) — and splitting a report period into the whole past
+ * days the attainment rollup answers and the edges goal_views answers.
  */
 import { sql, type Kysely } from 'kysely';
 import type { Database } from './schema.js';
@@ -9,10 +10,10 @@ import type { Database } from './schema.js';
 const DAY_MS = 86_400_000;
 
 /**
- * Moves every committed delta into goal_attainment_days, in one transaction (the delete and the
- * upsert commit together, so a delta counts in exactly one of the two tables at any time). Two
- * workers at once: one folds, the other skips (transaction-scoped advisory lock, safe behind a
- * transaction pooler). Returns the delta rows folded.
+ * Moves every committed delta into goal_attainment_days and goal_sla_counts, in one transaction
+ * (each delete and its upsert commit together, so a delta counts in exactly one of the two tables
+ * at any time). Two workers at once: one folds, the other skips (transaction-scoped advisory
+ * lock, safe behind a transaction pooler). Returns the delta rows folded (both rollups).
  */
 export async function foldGoalAttainment(db: Kysely<Database>): Promise<number> {
   return db.transaction().execute(async (trx) => {
@@ -32,7 +33,19 @@ export async function foldGoalAttainment(db: Kysely<Database>): Promise<number> 
         returning 1
       )
       select coalesce((select sum(n) from sums), 0)::int as n, (select count(*) from folded) as groups`.execute(trx);
-    return rows[0]?.n ?? 0;
+    const { rows: tiles } = await sql<{ n: number }>`
+      with moved as (
+        delete from goal_sla_count_deltas returning template_key, queue, sla, n
+      ), sums as (
+        select template_key, queue, sla, sum(n)::int as n, count(*)::int as deltas from moved group by template_key, queue, sla
+      ), folded as (
+        insert into goal_sla_counts as c (template_key, queue, sla, n)
+        select template_key, queue, sla, n from sums
+        on conflict (template_key, queue, sla) do update set n = c.n + excluded.n
+        returning 1
+      )
+      select coalesce((select sum(deltas) from sums), 0)::int as n, (select count(*) from folded) as groups`.execute(trx);
+    return (rows[0]?.n ?? 0) + (tiles[0]?.n ?? 0);
   });
 }
 

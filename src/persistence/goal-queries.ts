@@ -6,9 +6,9 @@
  * when it can prove the query implies the index predicate, and it cannot prove that from a
  * bound parameter (`status = $1`).
  */
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import type { Page } from './case-queries.js';
-import type { Database } from './schema.js';
+import type { Database, GoalViewTable } from './schema.js';
 import { splitReportPeriod } from './goal-attainment.js';
 
 const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
@@ -62,25 +62,44 @@ const iso = (value: Date | string | null) => (value === null ? null : new Date(v
 /**
  * Open goals with a deadline on open or held cases, soonest deadline first (overdue ones lead),
  * keyset-paged by (deadline_at, case_id, goal_key).
+ *
+ * Several SLA states (the console's `sla=at_risk&sla=breached`): one branch per state, each the
+ * first limit + 1 rows of its range of the partial index on (sla, deadline_at, ...), merged.
+ * One `sla in (...)` would read every goal of those states to sort them (100,000 entries at a
+ * million goal rows), since no index orders the union of two ranges; the first rows of a merge
+ * are the first rows of the merged ranges' own first rows, so the page is the same.
  */
 export async function listOpenGoals(db: Kysely<Database>, filters: GoalFilters, cursor: GoalCursor | undefined, limit: number): Promise<Page<GoalItem>> {
-  let q = db
-    .selectFrom('goal_views')
-    .selectAll()
-    .where(sql<boolean>`status = 'open' and case_status in ('open', 'on_hold') and deadline_at is not null`)
-    .orderBy('deadline_at')
-    .orderBy('case_id')
-    .orderBy('goal_key')
-    .limit(limit + 1);
-  if (filters.sla && filters.sla.length > 0) q = q.where('sla', 'in', [...filters.sla]);
-  if (filters.caseStatus && filters.caseStatus.length > 0) q = q.where('case_status', 'in', [...filters.caseStatus]);
-  if (filters.template) q = q.where('template_key', '=', filters.template);
-  if (filters.queue) q = q.where('queue', '=', filters.queue);
-  if (filters.ownerId) q = q.where('owner_id', '=', filters.ownerId);
-  if (filters.deadlineFrom) q = q.where('deadline_at', '>=', filters.deadlineFrom);
-  if (filters.deadlineTo) q = q.where('deadline_at', '<=', filters.deadlineTo);
-  if (cursor) q = q.where(sql<boolean>`(deadline_at, case_id, goal_key) > (${new Date(cursor.d)}, ${cursor.c}, ${cursor.g})`);
-  const rows = await q.execute();
+  const branch = (sla: readonly string[] | undefined) => {
+    let q = db
+      .selectFrom('goal_views')
+      .selectAll()
+      .where(sql<boolean>`status = 'open' and case_status in ('open', 'on_hold') and deadline_at is not null`)
+      .orderBy('deadline_at')
+      .orderBy('case_id')
+      .orderBy('goal_key')
+      .limit(limit + 1);
+    if (sla && sla.length > 0) q = q.where('sla', 'in', [...sla]);
+    if (filters.caseStatus && filters.caseStatus.length > 0) q = q.where('case_status', 'in', [...filters.caseStatus]);
+    if (filters.template) q = q.where('template_key', '=', filters.template);
+    if (filters.queue) q = q.where('queue', '=', filters.queue);
+    if (filters.ownerId) q = q.where('owner_id', '=', filters.ownerId);
+    if (filters.deadlineFrom) q = q.where('deadline_at', '>=', filters.deadlineFrom);
+    if (filters.deadlineTo) q = q.where('deadline_at', '<=', filters.deadlineTo);
+    if (cursor) q = q.where(sql<boolean>`(deadline_at, case_id, goal_key) > (${new Date(cursor.d)}, ${cursor.c}, ${cursor.g})`);
+    return q;
+  };
+  const states = [...new Set(filters.sla ?? [])];
+  const rows = states.length > 1
+    ? await db
+        .selectFrom(sql<Selectable<GoalViewTable>>`(${sql.join(states.map((state) => sql`(${branch([state])})`), sql` union all `)})`.as('g'))
+        .selectAll()
+        .orderBy('deadline_at')
+        .orderBy('case_id')
+        .orderBy('goal_key')
+        .limit(limit + 1)
+        .execute()
+    : await branch(states).execute();
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];
   return {
