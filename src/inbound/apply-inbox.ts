@@ -2,9 +2,13 @@
  * Applies inbox rows to cases, in receipt order per correlation key.
  *
  * A job names one row; applying it means applying every still-`received` row of the same
- * (source, correlation key) up to it, oldest first. So a later row never overtakes an earlier
- * one — whichever job runs first, in whatever process — and a row whose own job was lost is
- * applied by the next one of its key (or by the reconciler). Each step is a command with an
+ * (source, correlation key) up to it, oldest first (its *walk*). So a later row never overtakes an
+ * earlier one — whichever job runs first, in whatever process — and a row whose own job was lost
+ * is applied by the next one of its key (or by the reconciler). The worker applies its jobs in
+ * batches (`applyBatch`, jobs/apply-inbox-job.ts): the walks of many keys are read in one
+ * statement and applied side by side in rounds, one row per key per round, so a round's case
+ * lookup is one statement, its commands meet in the runner's group commit (one lock and load,
+ * one write for many cases) and its rows are settled by one statement. Each step is a command with an
  * idempotency key (`inbound:<source>`, `<webhook-id>#<step>`) stored in the command's own
  * transaction, so two walkers over the same row, a crash between command and settle, or a
  * re-run all produce the effect once.
