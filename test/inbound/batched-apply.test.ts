@@ -194,13 +194,14 @@ describe('a worker killed inside a batch', () => {
     await lock.query('select id from inbox where id = any($1) for update', [rows.map((r) => r.id)]);
     const first = await startWorkerProcess();
     expect(await blockedOn(/update inbox/), first.output()).toBe(true);
-    // The commands committed (each case has its event; the rows may be in more than one batch,
-    // each blocked at its settle) while every row is still received.
+    // Commands committed while every row is still received. (The rows may have come in batches of
+    // their own, and both batch slots are then stuck at their settle: a third batch never starts.)
     const committed = await waitFor(async () => {
       const orders = await Promise.all(cases.map((caseId) => appliedOrder(s, caseId)));
-      return orders.every((o) => o.length === 1) ? orders : undefined;
+      return orders.filter((o) => o.length > 0).length >= 2 ? orders : undefined;
     }, 30_000);
-    expect(committed, first.output()).toEqual([[0], [0], [0]]);
+    expect(committed, first.output()).toBeDefined();
+    expect(committed!.filter((o) => o.length > 0).every((o) => o.length === 1 && o[0] === 0)).toBe(true);
     await first.kill('SIGKILL');
     await lock.query('rollback');
     expect((await s.inboxRows(src.key)).map((r) => r.status)).toEqual(['received', 'received', 'received']);
