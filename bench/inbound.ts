@@ -267,6 +267,8 @@ async function main() {
       from journal where type = 'event.received' and actor_id = 'inbound:bench'`.execute(db);
     const { events, distinct_n } = effects.rows[0]!;
     const doubled = events - distinct_n;
+    const failures = await sql<{ code: string | null; n: number }>`select error->>'code' as code, count(*)::int as n from inbox where status = 'failed' group by 1`.execute(db);
+    if (failures.rows.length > 0) console.log(`failed rows by reason: ${failures.rows.map((r) => `${r.code} ${r.n}`).join(', ')}`);
     console.log(
       `applied ${applied?.n ?? 0} (${Object.entries(byStatus).map(([s, r]) => `${s} ${r.n}`).join(', ')}) at ${round(appliedPerSecond)}/s; ` +
         `accept -> applied p50 ${round(applied?.p50 ?? 0)} ms, p99 ${round(applied?.p99 ?? 0)} ms; lost ${lost}, doubled ${doubled} (${events} events for ${messages.length} messages); load average ${drainLoad.join(' ')}`,
@@ -296,6 +298,7 @@ async function main() {
         applied_p99_ms: round(applied?.p99 ?? 0),
         unmatched: byStatus['unmatched']?.n ?? 0,
         failed: byStatus['failed']?.n ?? 0,
+        failed_by_reason: Object.fromEntries(failures.rows.map((r) => [r.code ?? 'unknown', r.n])),
         lost,
         doubled,
         engine_per_s: round(engine),

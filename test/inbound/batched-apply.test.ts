@@ -203,6 +203,10 @@ describe('a worker killed inside a batch', () => {
     expect(committed, first.output()).toBeDefined();
     expect(committed!.filter((o) => o.length > 0).every((o) => o.length === 1 && o[0] === 0)).toBe(true);
     await first.kill('SIGKILL');
+    // Its settle statements, sent before the kill, would still run once the locks go: end their
+    // sessions first, as if the worker had died before sending them.
+    const watcher = await locker();
+    await watcher.query(`select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query ~ '^[[:space:]]*update inbox'`);
     await lock.query('rollback');
     expect((await s.inboxRows(src.key)).map((r) => r.status)).toEqual(['received', 'received', 'received']);
 
