@@ -49,7 +49,7 @@ export interface WorkerOptions {
   inboxConcurrency?: number;
   /** Inbox rows' jobs per apply batch (default 100). */
   inboxBatch?: number;
-  /** Apply batches at once (default 2). */
+  /** Apply batches at once (default 4). */
   inboxTransactions?: number;
   /** How often the SLA attainment deltas are folded into the daily rollup (default 5 s). */
   attainmentFoldEveryMs?: number;
@@ -108,7 +108,7 @@ export async function startWorkers(platform: Platform, core: Core, logger: Logge
   );
   // Inbound rows are applied in batches too: enough jobs at once to fill every batch.
   const inboxBatch = options.inboxBatch ?? 100;
-  const inboxTransactions = options.inboxTransactions ?? 2;
+  const inboxTransactions = options.inboxTransactions ?? 4;
   const inboxBatcher = createInboxBatcher({ applier: services.applier, maxBatch: inboxBatch, maxInFlight: inboxTransactions });
   platform.jobs.process(QUEUES.inbox, applyInboxProcessor({ batcher: inboxBatcher }), { concurrency: options.inboxConcurrency ?? inboxBatch * inboxTransactions });
   const { inboxRelay } = services;

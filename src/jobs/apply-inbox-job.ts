@@ -19,7 +19,7 @@ export function createInboxBatcher(deps: { applier: InboxApplier; maxBatch?: num
   return createBatcher<InboxJob, InboxJobResult>({
     key: (job) => (job.lane === undefined ? `row:${job.inboxId}` : `lane:${job.lane}`),
     maxBatch: deps.maxBatch ?? 100,
-    maxInFlight: deps.maxInFlight ?? 2,
+    maxInFlight: deps.maxInFlight ?? 4,
     async run(jobs) {
       try {
         await deps.applier.applyBatch(jobs.map((j) => j.inboxId));

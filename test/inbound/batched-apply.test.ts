@@ -195,7 +195,7 @@ describe('a worker killed inside a batch', () => {
     const first = await startWorkerProcess();
     expect(await blockedOn(/update inbox/), first.output()).toBe(true);
     // Commands committed while every row is still received. (The rows may have come in batches of
-    // their own, and both batch slots are then stuck at their settle: a third batch never starts.)
+    // their own, each stuck at its settle; with every batch slot stuck, no further batch starts.)
     const committed = await waitFor(async () => {
       const orders = await Promise.all(cases.map((caseId) => appliedOrder(s, caseId)));
       return orders.filter((o) => o.length > 0).length >= 2 ? orders : undefined;
