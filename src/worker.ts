@@ -11,7 +11,7 @@ import type { DueTimer } from './commands/run-command.js';
 import type { Core } from './core.js';
 import { deliverWebhookProcessor } from './jobs/deliver-webhook-job.js';
 import { dispatchEventProcessor } from './jobs/dispatch-event-job.js';
-import { applyInboxProcessor } from './jobs/apply-inbox-job.js';
+import { applyInboxProcessor, createInboxBatcher } from './jobs/apply-inbox-job.js';
 import { fireTimerProcessor } from './jobs/fire-timer-job.js';
 import { QUEUES } from './jobs/queues.js';
 import { createBatcher } from './jobs/batcher.js';
@@ -45,8 +45,12 @@ export interface WorkerOptions {
   sendWebhook?: SendWebhook;
   /** Webhook attempts run at once in this process (default 16). */
   webhookConcurrency?: number;
-  /** Inbox (inbound webhook) jobs run at once in this process (default 16). */
+  /** Inbox (inbound webhook) jobs run at once in this process (default inboxBatch × inboxTransactions). */
   inboxConcurrency?: number;
+  /** Inbox rows' jobs per apply batch (default 100). */
+  inboxBatch?: number;
+  /** Apply batches at once (default 4). */
+  inboxTransactions?: number;
   /** How often the SLA attainment deltas are folded into the daily rollup (default 5 s). */
   attainmentFoldEveryMs?: number;
   /** How often the population latency L_n of `fallback: population` rules is recomputed (default 6 h). */
@@ -102,7 +106,11 @@ export async function startWorkers(platform: Platform, core: Core, logger: Logge
     }),
     { concurrency: options.webhookConcurrency ?? 16 },
   );
-  platform.jobs.process(QUEUES.inbox, applyInboxProcessor({ applier: services.applier }), { concurrency: options.inboxConcurrency ?? 16 });
+  // Inbound rows are applied in batches too: enough jobs at once to fill every batch.
+  const inboxBatch = options.inboxBatch ?? 100;
+  const inboxTransactions = options.inboxTransactions ?? 4;
+  const inboxBatcher = createInboxBatcher({ applier: services.applier, maxBatch: inboxBatch, maxInFlight: inboxTransactions });
+  platform.jobs.process(QUEUES.inbox, applyInboxProcessor({ batcher: inboxBatcher }), { concurrency: options.inboxConcurrency ?? inboxBatch * inboxTransactions });
   const { inboxRelay } = services;
   // Behaviour-deviation trip wires: each job is a command on its customer (no batching: a trip
   // wire fires once per customer per buying cycle).

@@ -96,7 +96,7 @@ export function createWebhookAcceptor(deps: AcceptWebhookDeps) {
         throw new TesseraError('WEBHOOK_ID_REUSED', `webhook-id ${headers.id} was accepted before with a different body; give every message its own webhook-id`);
       }
       // After the commit (acceptInboxMessage is one statement): the job is only a hint.
-      if (accepted.inserted && accepted.status === 'received') deps.relay.handOver(accepted.id);
+      if (accepted.inserted && accepted.status === 'received') deps.relay.handOver({ id: accepted.id, source: sourceKey, correlationKey: correlationKey! });
       return { id: accepted.id, status: accepted.status as AcceptedWebhook['status'], replayed: !accepted.inserted };
     },
   };

@@ -2,9 +2,13 @@
  * Applies inbox rows to cases, in receipt order per correlation key.
  *
  * A job names one row; applying it means applying every still-`received` row of the same
- * (source, correlation key) up to it, oldest first. So a later row never overtakes an earlier
- * one — whichever job runs first, in whatever process — and a row whose own job was lost is
- * applied by the next one of its key (or by the reconciler). Each step is a command with an
+ * (source, correlation key) up to it, oldest first (its *walk*). So a later row never overtakes an
+ * earlier one — whichever job runs first, in whatever process — and a row whose own job was lost
+ * is applied by the next one of its key (or by the reconciler). The worker applies its jobs in
+ * batches (`applyBatch`, jobs/apply-inbox-job.ts): the walks of many keys are read in one
+ * statement and applied side by side in rounds, one row per key per round, so a round's case
+ * lookup is one statement, its commands meet in the runner's group commit (one lock and load,
+ * one write for many cases) and its rows are settled by one statement. Each step is a command with an
  * idempotency key (`inbound:<source>`, `<webhook-id>#<step>`) stored in the command's own
  * transaction, so two walkers over the same row, a crash between command and settle, or a
  * re-run all produce the effect once.
@@ -29,8 +33,8 @@ import type { Actor } from '../cases/types.js';
 import { hashRequest, type CommandRunner, type IdempotencyRequest } from '../commands/run-command.js';
 import { TesseraError } from '../errors.js';
 import { findIdempotencyRecord } from '../persistence/case-store.js';
-import { findActiveCaseId, findThreadCase, type ThreadLookup } from '../persistence/case-lookup.js';
-import { findInboxMessage, pendingUpTo, settleInboxMessage, type InboxMessage, type Settlement } from '../persistence/inbox-store.js';
+import { findActiveCaseIds, findThreadCase, type ThreadLookup } from '../persistence/case-lookup.js';
+import { findInboxMessage, pendingUpTo, pendingWalks, settleInboxMessages, type InboxMessage, type Settlement } from '../persistence/inbox-store.js';
 import type { Database } from '../persistence/schema.js';
 import type { Catalog } from '../commands/catalog.js';
 import type { ContentKind, Priority } from '../cases/types.js';
@@ -83,11 +87,12 @@ export function createInboxApplier(deps: InboxApplierDeps) {
     return response.body as { case_id: string; version: number };
   }
 
-  /** A case row: the newest active case its correlation key finds gets the event and/or the content. */
-  async function applyPlan(m: InboxMessage, plan: Plan): Promise<Settlement> {
-    if (plan.intake) return applyIntake(m, plan, plan.intake);
+  /**
+   * A case row: the newest active case its correlation key finds (looked up for the whole round,
+   * `caseId`; undefined: none) gets the event and/or the content.
+   */
+  async function applyToCase(m: InboxMessage, plan: Plan, caseId: string | undefined): Promise<Settlement> {
     const done: string[] = [];
-    const caseId = await findActiveCaseId(deps.db, plan.correlation);
     if (!caseId) {
       return {
         status: 'unmatched',
@@ -200,29 +205,67 @@ export function createInboxApplier(deps: InboxApplierDeps) {
     return opened(caseId);
   }
 
-  async function applyOne(m: InboxMessage): Promise<void> {
-    let settlement: Settlement;
+  /** A refusal that settles the row as failed (deterministic for this payload, mapping and case); undefined: transient. */
+  function refusal(err: unknown): Settlement | undefined {
+    // Deterministic for this payload and mapping (a bound included): failed, not retried by the job.
+    if (err instanceof MappingError) return { status: 'failed', error: { code: err.limit ? 'MAPPING_LIMIT' : 'INVALID_MAPPING', message: err.message, pointer: err.pointer } };
+    if (err instanceof TesseraError && err.status < 500) return { status: 'failed', error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } };
+    return undefined;
+  }
+
+  /** What the mapping makes of a row: its plan, or the settlement it ends with (no rule, a failing mapping). Pure but for the sandbox. */
+  async function planOf(m: InboxMessage): Promise<{ plan: Plan } | { settlement: Settlement }> {
     const source = await deps.sources.get(m.source);
-    if (!source) {
-      settlement = { status: 'failed', error: { code: 'SOURCE_NOT_FOUND', message: `Source ${m.source} was deleted` } };
-    } else {
-      try {
-        const plan = await source.mapping.plan(m.payload, { id: m.webhookId, source: m.source, timestamp: m.sentAt.toISOString() });
-        settlement = plan
-          ? await applyPlan(m, plan)
-          : { status: 'unmatched', error: { code: 'NO_MATCHING_RULE', message: 'No rule of the source mapping applies to this payload' } };
-      } catch (err) {
-        if (err instanceof MappingError) {
-          // Deterministic for this payload and mapping (a bound included): failed, not retried by the job.
-          settlement = { status: 'failed', error: { code: err.limit ? 'MAPPING_LIMIT' : 'INVALID_MAPPING', message: err.message, pointer: err.pointer } };
-        } else if (err instanceof TesseraError && err.status < 500) {
-          settlement = { status: 'failed', error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } };
-        } else {
-          throw err;
-        }
-      }
+    if (!source) return { settlement: { status: 'failed', error: { code: 'SOURCE_NOT_FOUND', message: `Source ${m.source} was deleted` } } };
+    try {
+      const plan = await source.mapping.plan(m.payload, { id: m.webhookId, source: m.source, timestamp: m.sentAt.toISOString() });
+      return plan ? { plan } : { settlement: { status: 'unmatched', error: { code: 'NO_MATCHING_RULE', message: 'No rule of the source mapping applies to this payload' } } };
+    } catch (err) {
+      const failed = refusal(err);
+      if (failed) return { settlement: failed };
+      throw err;
     }
-    await settleInboxMessage(deps.db, m.id, settlement, now());
+  }
+
+  /**
+   * Applies walks (the pending rows of one key each, in receipt order) in rounds: a round takes
+   * the next row of every walk, so a key's rows go one after the other and the rows of many keys
+   * share each round's work — one lookup of their cases, their commands submitted together (the
+   * runner's group commit writes them in shared transactions: one lock and load, one write), one
+   * statement settling them all. A row refused (case, mapping, rule) settles `failed` alone; a
+   * transient error settles the round's other rows and throws, so the job retries and the rest of
+   * every walk waits (a key's later row never overtakes a row not settled).
+   */
+  async function applyWalks(walks: InboxMessage[][]): Promise<void> {
+    // Planned up front and in parallel: the mapping reads only the payload.
+    const planned = new Map(await Promise.all(walks.flat().map(async (m) => [m.id, await planOf(m)] as const)));
+    let lanes = walks.filter((w) => w.length > 0).map((rows) => ({ rows, next: 0 }));
+    while (lanes.length > 0) {
+      const heads = lanes.map((lane) => lane.rows[lane.next++]!);
+      const caseRows = heads.flatMap((m) => {
+        const p = planned.get(m.id)!;
+        return 'plan' in p && !p.plan.intake ? [{ id: m.id, correlation: p.plan.correlation }] : [];
+      });
+      const found = await findActiveCaseIds(deps.db, caseRows.map((r) => r.correlation));
+      const caseOf = new Map(caseRows.map((r, i) => [r.id, found.get(i)]));
+      const outcomes = await Promise.allSettled(
+        heads.map(async (m) => {
+          const p = planned.get(m.id)!;
+          if ('settlement' in p) return { id: m.id, settlement: p.settlement };
+          try {
+            return { id: m.id, settlement: p.plan.intake ? await applyIntake(m, p.plan, p.plan.intake) : await applyToCase(m, p.plan, caseOf.get(m.id)) };
+          } catch (err) {
+            const failed = refusal(err);
+            if (failed) return { id: m.id, settlement: failed };
+            throw err;
+          }
+        }),
+      );
+      await settleInboxMessages(deps.db, outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : [])), now());
+      const transient = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+      if (transient) throw transient.reason;
+      lanes = lanes.filter((lane) => lane.next < lane.rows.length);
+    }
   }
 
   return {
@@ -231,9 +274,17 @@ export function createInboxApplier(deps: InboxApplierDeps) {
       const row = await findInboxMessage(deps.db, inboxId);
       if (!row || row.status !== 'received' || row.correlationKey === null) return;
       const key = row.correlationKey;
-      await withLock(`${row.source}\u0000${key}`, async () => {
-        for (const m of await pendingUpTo(deps.db, row.source, key, row.seq)) await applyOne(m);
-      });
+      await withLock(`${row.source}\u0000${key}`, async () => applyWalks([await pendingUpTo(deps.db, row.source, key, row.seq)]));
+    },
+
+    /**
+     * Applies many rows at once (the worker's batch of inbox jobs): each row with every earlier
+     * pending row of its key, the keys side by side (applyWalks). One statement reads every walk.
+     * The caller keeps two rows of one key out of one batch at a time in a process (the batcher's
+     * lane); across processes the walk and the idempotency keys keep order and once-only.
+     */
+    async applyBatch(inboxIds: string[]): Promise<void> {
+      await applyWalks(await pendingWalks(deps.db, inboxIds));
     },
   };
 }

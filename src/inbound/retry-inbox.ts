@@ -53,7 +53,7 @@ export function createInboxRetrier(deps: RetryInboxDeps) {
           return {
             answer: answer(reopened),
             // A fresh job id: the row's first job may still be known to the queue.
-            afterCommit: () => deps.relay.handOver(reopened.id, `${reopened.id}-retry${Date.now().toString(36)}`),
+            afterCommit: () => deps.relay.handOver({ id: reopened.id, source: reopened.source, correlationKey }, `${reopened.id}-retry${Date.now().toString(36)}`),
           };
         },
       });

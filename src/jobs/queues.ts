@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /** Queue names and job payloads. A job points at a Postgres row; its id is the row id. */
 export const QUEUES = {
   /** A timer row is due: deliver it back to its case as a `timer.fire` command. */
@@ -57,6 +59,18 @@ export const WEBHOOK_JOB_ATTEMPTS = TRANSIENT_JOB_ATTEMPTS;
 export const WEBHOOK_JOB_BACKOFF_MS = 500;
 export interface InboxJob {
   inboxId: string;
+  /**
+   * The apply lane of the row's (source, correlation key): a 16-bit hash, so rows of one key share
+   * it and a worker keeps them out of one batch (jobs/apply-inbox-job.ts); many keys share each
+   * lane, so it says nothing about the sender (job data carries no personal data). Absent on
+   * jobs queued before lanes existed: such a job is batched with any other.
+   */
+  lane?: number;
+}
+
+/** The lane of a (source, correlation key): see InboxJob.lane. */
+export function inboxLane(source: string, correlationKey: string): number {
+  return createHash('sha256').update(source).update('\u0000').update(correlationKey).digest().readUInt16BE(0);
 }
 
 /** Tries of one inbox job (transient failures only; refusals settle the row). */

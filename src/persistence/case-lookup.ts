@@ -4,7 +4,7 @@
  * when the case is opened; migration 0005). Only active cases (open or on hold) count: a message
  * about a closed case does not reopen it. Several matches: the newest.
  */
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Correlation } from '../inbound/mapping.js';
 import type { Database } from './schema.js';
 
@@ -36,6 +36,48 @@ export async function findActiveCaseId(db: Kysely<Database>, correlation: Correl
     .limit(1)
     .executeTakeFirst();
   return row?.id;
+}
+
+/**
+ * findActiveCaseId for many correlations at once (a batch of inbox rows): one statement per kind
+ * of key (customer id; references and handles), each the same lookup per correlation (a lateral
+ * join, so each uses the index the single lookup uses). Returns the case id per index in
+ * `correlations`; absent: no active case.
+ */
+export async function findActiveCaseIds(db: Kysely<Database>, correlations: Correlation[]): Promise<Map<number, string>> {
+  const found = new Map<number, string>();
+  const byCustomer = correlations.flatMap((c, i) => (c.by === 'customer_id' ? [{ i, value: c.value }] : []));
+  const byKey = correlations.flatMap((c, i) => (c.by === 'customer_id' ? [] : [{ i, kind: c.by === 'external_ref' ? `ref:${c.ref!}` : 'handle', value: c.value }]));
+  const lookups: Promise<void>[] = [];
+  if (byCustomer.length > 0) {
+    lookups.push(
+      sql<{ i: number; id: string }>`
+        select q.i, c.id
+        from unnest(${byCustomer.map((c) => c.i)}::int[], ${byCustomer.map((c) => c.value)}::text[]) as q(i, value)
+        cross join lateral (
+          select id from cases where customer_id = q.value and status = any(${ACTIVE}::text[])
+          order by opened_at desc, id desc limit 1
+        ) c`
+        .execute(db)
+        .then((r) => r.rows.forEach((row) => found.set(row.i, row.id))),
+    );
+  }
+  if (byKey.length > 0) {
+    lookups.push(
+      sql<{ i: number; id: string }>`
+        select q.i, c.id
+        from unnest(${byKey.map((c) => c.i)}::int[], ${byKey.map((c) => c.kind)}::text[], ${byKey.map((c) => c.value)}::text[]) as q(i, kind, value)
+        cross join lateral (
+          select c.id from case_keys k join cases c on c.id = k.case_id
+          where k.kind = q.kind and k.value = q.value and c.status = any(${ACTIVE}::text[])
+          order by c.opened_at desc, c.id desc limit 1
+        ) c`
+        .execute(db)
+        .then((r) => r.rows.forEach((row) => found.set(row.i, row.id))),
+    );
+  }
+  await Promise.all(lookups);
+  return found;
 }
 
 /** A threading key resolved to a value: `ref` and `identity` are `case_keys`, `customer` the cases column. */

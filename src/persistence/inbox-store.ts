@@ -134,6 +134,34 @@ export async function pendingUpTo(db: Kysely<Database>, source: string, correlat
   return rows.map((r) => toMessage(r as Row));
 }
 
+/**
+ * The walks of a batch of rows: for each (source, key) of the given rows still `received`, every
+ * row of that key still `received` up to the newest of the given ones, in receipt order. One
+ * statement for the whole batch; two given rows of one key make one walk.
+ */
+export async function pendingWalks(db: Kysely<Database>, inboxIds: string[]): Promise<InboxMessage[][]> {
+  if (inboxIds.length === 0) return [];
+  const rows = await sql<Row>`
+    with target as (
+      select source, correlation_key, max(seq) as seq from inbox
+      where id = any(${inboxIds}::text[]) and status = 'received' and correlation_key is not null
+      group by source, correlation_key
+    )
+    select ${sql.join(COLUMNS.map((c) => sql.ref(`i.${c}`)))}
+    from target t
+    join inbox i on i.source = t.source and i.correlation_key = t.correlation_key and i.seq <= t.seq and i.status = 'received'
+    order by i.seq`.execute(db);
+  const walks = new Map<string, InboxMessage[]>();
+  for (const r of rows.rows) {
+    const m = toMessage(r);
+    const key = `${m.source}\u0000${m.correlationKey}`;
+    const walk = walks.get(key);
+    if (walk) walk.push(m);
+    else walks.set(key, [m]);
+  }
+  return [...walks.values()];
+}
+
 export interface Settlement {
   status: Exclude<InboxStatus, 'received'>;
   caseId?: string | null;
@@ -158,6 +186,19 @@ export async function settleInboxMessage(db: Kysely<Database>, id: string, s: Se
     .execute();
 }
 
+/** Settles many rows still `received` in one statement (a row settled already is left alone). */
+export async function settleInboxMessages(db: Kysely<Database>, settled: { id: string; settlement: Settlement }[], at: Date): Promise<void> {
+  if (settled.length === 0) return;
+  const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
+  await sql`
+    update inbox set status = s.status, case_id = s.case_id, result = s.result::jsonb, error = s.error::jsonb,
+                     applied_at = ${at}, attempts = inbox.attempts + 1
+    from unnest(${settled.map((s) => s.id)}::text[], ${settled.map((s) => s.settlement.status)}::text[],
+                ${settled.map((s) => s.settlement.caseId ?? null)}::text[], ${settled.map((s) => json(s.settlement.result))}::text[],
+                ${settled.map((s) => json(s.settlement.error))}::text[]) as s(id, status, case_id, result, error)
+    where inbox.id = s.id and inbox.status = 'received'`.execute(db);
+}
+
 /** Puts an unmatched or failed row back to `received` under a (re)computed key; undefined if it is not retryable. */
 export async function reopenInboxMessage(db: Kysely<Database>, id: string, correlationKey: string): Promise<InboxMessage | undefined> {
   const row = await db
@@ -172,7 +213,7 @@ export async function reopenInboxMessage(db: Kysely<Database>, id: string, corre
 
 /** Rows still waiting, oldest first, keyset-paged by seq (for the reconciler). */
 export async function listReceived(db: Kysely<Database>, afterSeq: string | undefined, limit: number) {
-  let q = db.selectFrom('inbox').select(['id', 'seq', 'received_at']).where('status', '=', 'received').orderBy('seq').limit(limit);
+  let q = db.selectFrom('inbox').select(['id', 'seq', 'received_at', 'source', 'correlation_key']).where('status', '=', 'received').orderBy('seq').limit(limit);
   if (afterSeq !== undefined) q = q.where('seq', '>', afterSeq);
   return q.execute();
 }

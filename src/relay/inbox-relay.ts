@@ -5,25 +5,32 @@
  */
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import { INBOX_JOB_ATTEMPTS, INBOX_JOB_BACKOFF_MS, QUEUES, type InboxJob } from '../jobs/queues.js';
+import { INBOX_JOB_ATTEMPTS, INBOX_JOB_BACKOFF_MS, inboxLane, QUEUES, type InboxJob } from '../jobs/queues.js';
 import type { JobQueue } from '../platform/job-queue.js';
 import { listReceived } from '../persistence/inbox-store.js';
 import type { Database } from '../persistence/schema.js';
 
 const RECONCILE_BATCH = 1_000;
 
+/** A row to queue: its id, and its source and key (for the job's lane). */
+export interface QueuedRow {
+  id: string;
+  source: string;
+  correlationKey: string;
+}
+
 export function createInboxRelay(deps: { db: Kysely<Database>; jobs: JobQueue; logger: Logger; now?: () => Date }) {
   const now = deps.now ?? (() => new Date());
 
-  async function enqueue(inboxId: string, jobId = inboxId) {
-    const job: InboxJob = { inboxId };
+  async function enqueue(row: QueuedRow, jobId = row.id) {
+    const job: InboxJob = { inboxId: row.id, lane: inboxLane(row.source, row.correlationKey) };
     await deps.jobs.enqueue(QUEUES.inbox, { id: jobId, data: job, attempts: INBOX_JOB_ATTEMPTS, backoffMs: INBOX_JOB_BACKOFF_MS });
   }
 
   return {
     /** After the row committed. A failure only delays the row: the reconciler re-arms it. */
-    handOver(inboxId: string, jobId = inboxId): void {
-      enqueue(inboxId, jobId).catch((err: unknown) => deps.logger.warn({ err, inboxId }, 'could not queue inbox row; the reconciler will'));
+    handOver(row: QueuedRow, jobId = row.id): void {
+      enqueue(row, jobId).catch((err: unknown) => deps.logger.warn({ err, inboxId: row.id }, 'could not queue inbox row; the reconciler will'));
     },
 
     /**
@@ -39,7 +46,13 @@ export function createInboxRelay(deps: { db: Kysely<Database>; jobs: JobQueue; l
       let count = 0;
       for (;;) {
         const batch = await listReceived(deps.db, after, RECONCILE_BATCH);
-        await Promise.all(batch.map((r) => enqueue(r.id, new Date(r.received_at).getTime() < overdueBefore ? `${r.id}-re${stamp}` : r.id)));
+        await Promise.all(
+          batch.map((r) => {
+            // A received row always has its key (rows without one are stored unmatched).
+            const row = { id: r.id, source: r.source, correlationKey: r.correlation_key ?? '' };
+            return enqueue(row, new Date(r.received_at).getTime() < overdueBefore ? `${r.id}-re${stamp}` : r.id);
+          }),
+        );
         count += batch.length;
         if (batch.length < RECONCILE_BATCH) return count;
         after = String(batch[batch.length - 1]!.seq);

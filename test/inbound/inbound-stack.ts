@@ -48,6 +48,8 @@ export async function openInboundStack(options: { workers?: boolean; inboxConcur
   const stack = {
     app,
     db,
+    /** The private database's URL (for a worker process of its own). */
+    url: privateDb.url,
     core,
     jobs,
     prefix,
