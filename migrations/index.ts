@@ -25,6 +25,7 @@ import * as m0040 from './0040_journal_escalations.js';
 import * as m0070 from './0070_goal_attainment_days.js';
 import * as m0045 from './0045_journal_commands.js';
 import * as m0050 from './0050_learning.js';
+import * as m0051 from './0051_learning_freshness.js';
 import * as m0060 from './0060_ops_indexes.js';
 import * as m0061 from './0061_erasures.js';
 
@@ -51,6 +52,7 @@ export const migrations: Record<string, Migration> = {
   '0070_goal_attainment_days': m0070,
   '0045_journal_commands': m0045,
   '0050_learning': m0050,
+  '0051_learning_freshness': m0051,
   '0060_ops_indexes': m0060,
   '0061_erasures': m0061,
 };

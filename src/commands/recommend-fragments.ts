@@ -4,14 +4,23 @@
  * `index` turns resolved cases into learning rows (their situation, whether their goals were
  * met on time, the library fragments they added at runtime) — incrementally, a bounded batch at a
  * time, so a read never waits for a whole history. `recommend` indexes what resolved since the
- * last call (up to a bound), sums the similar cases in one statement and ranks
- * (learning/rank-recommendations.ts explains the formula).
+ * last call (up to a bound), sums the similar cases and ranks (learning/rank-recommendations.ts
+ * explains the formula).
+ *
+ * The sums come from situation statistics held in memory per template (learning/situation-stats.ts),
+ * not from a scan of the learning rows per request. How they stay fresh: built from the
+ * template's learning rows on first use; every request then reads the rows indexed since the
+ * newest it holds, less STATS_OVERLAP_MS (one indexed read, migration 0051; a row indexed by any
+ * process, committed a moment after a later one, is still caught; rows already counted are
+ * skipped by case id), and the statistics are rebuilt from scratch every STATS_REBUILD_MS (the
+ * learning rows may be dropped and rebuilt at any time).
  */
 import type { Kysely } from 'kysely';
 import type { CaseState } from '../cases/types.js';
 import { goalsMetOnTime, ranItems, situationFeatures, situationItems } from '../learning/situation.js';
 import { MIN_SIMILARITY, SIMILARITY_POWER, rankRecommendations, type Recommendation } from '../learning/rank-recommendations.js';
-import { fragmentAdditions, insertLearningCases, similaritySums, unindexedResolvedCases, type LearningCaseRow } from '../persistence/learning-store.js';
+import { createSituationStats, type SituationStats } from '../learning/situation-stats.js';
+import { fragmentAdditions, insertLearningCases, learningCasesSince, unindexedResolvedCases, type LearningCaseRow } from '../persistence/learning-store.js';
 import type { Database } from '../persistence/schema.js';
 import type { Catalog } from './catalog.js';
 
@@ -19,13 +28,36 @@ const keyOf = (ref: string) => ref.slice(0, ref.lastIndexOf('@'));
 /** Authored at runtime: unique to their case, nothing to recommend to another. */
 const AUTHORED = /^(inline|checklist)-/;
 
+/** Rows indexed this long before the newest held are read again (commit order is not indexed_at order). */
+const STATS_OVERLAP_MS = 10_000;
+/** The in-memory statistics are rebuilt from the learning rows this often. */
+const STATS_REBUILD_MS = 10 * 60_000;
+
 export interface RecommendResult {
   items: string[];
   similarCases: number;
   recommendations: Recommendation[];
 }
 
-export function createRecommender(deps: { catalog: Catalog }) {
+export function createRecommender(deps: { catalog: Catalog; now?: () => number }) {
+  const now = deps.now ?? Date.now;
+  const held = new Map<string, { stats: SituationStats; newest: Date | null; builtAt: number }>();
+
+  /** The template's situation statistics, caught up with the learning rows indexed since the last read. */
+  async function statsFor(db: Kysely<Database>, templateKey: string): Promise<SituationStats> {
+    let entry = held.get(templateKey);
+    if (!entry || now() - entry.builtAt > STATS_REBUILD_MS) {
+      entry = { stats: createSituationStats(), newest: null, builtAt: now() };
+      held.set(templateKey, entry);
+    }
+    const since = entry.newest ? new Date(entry.newest.getTime() - STATS_OVERLAP_MS) : null;
+    for (const row of await learningCasesSince(db, templateKey, since)) {
+      entry.stats.add(row);
+      if (!entry.newest || row.indexedAt > entry.newest) entry.newest = row.indexedAt;
+    }
+    return entry.stats;
+  }
+
   /** Indexes up to `maxCases` resolved cases not indexed yet, in batches; returns how many. */
   async function index(db: Kysely<Database>, options: { maxCases?: number; batch?: number } = {}): Promise<number> {
     const max = options.maxCases ?? 2_000;
@@ -66,7 +98,8 @@ export function createRecommender(deps: { catalog: Catalog }) {
     const template = deps.catalog.template(state.template.key, state.template.version);
     const extras = { segment: options.segment ?? null };
     const items = situationItems(state, template, extras);
-    const { totals, sums } = await similaritySums(db, { templateKey: state.template.key, items, minSimilarity: MIN_SIMILARITY, power: SIMILARITY_POWER, excludeCaseId: state.id });
+    const stats = await statsFor(db, state.template.key);
+    const { totals, sums } = stats.sums({ items, minSimilarity: MIN_SIMILARITY, power: SIMILARITY_POWER, excludeCaseId: state.id });
     const offered = new Map<string, string>();
     for (const ref of [...(template?.discretionaryFragments ?? []), ...(template?.defaultFragments ?? [])]) offered.set(keyOf(ref), ref);
     const library = new Map(deps.catalog.fragments().map((f) => [f.key, `${f.key}@${f.version}`]));
