@@ -9,11 +9,12 @@
  *
  * The sums come from situation statistics held in memory per template (learning/situation-stats.ts),
  * not from a scan of the learning rows per request. How they stay fresh: built from the
- * template's learning rows on first use; every request then reads the rows indexed since the
- * newest it holds, less STATS_OVERLAP_MS (one indexed read, migration 0051; a row indexed by any
- * process, committed a moment after a later one, is still caught; rows already counted are
- * skipped by case id), and the statistics are rebuilt from scratch every STATS_REBUILD_MS (the
- * learning rows may be dropped and rebuilt at any time).
+ * template's learning rows on first use; every request then reads the rows indexed (by any
+ * process) after the newest it holds — one indexed read of the new rows only (migration 0051) —
+ * and once per STATS_OVERLAP_MS also the STATS_OVERLAP_MS before it, so a row committed a moment
+ * after a later-stamped one is counted within seconds (rows already counted are skipped by case
+ * id). The statistics are rebuilt from scratch every STATS_REBUILD_MS (the learning rows may be
+ * dropped and rebuilt at any time). Memory: one entry per resolved case and one per distinct situation.
  */
 import type { Kysely } from 'kysely';
 import type { CaseState } from '../cases/types.js';
@@ -28,7 +29,7 @@ const keyOf = (ref: string) => ref.slice(0, ref.lastIndexOf('@'));
 /** Authored at runtime: unique to their case, nothing to recommend to another. */
 const AUTHORED = /^(inline|checklist)-/;
 
-/** Rows indexed this long before the newest held are read again (commit order is not indexed_at order). */
+/** Rows indexed this long before the newest held are read again, this often (commit order is not indexed_at order). */
 const STATS_OVERLAP_MS = 10_000;
 /** The in-memory statistics are rebuilt from the learning rows this often. */
 const STATS_REBUILD_MS = 10 * 60_000;
@@ -41,16 +42,22 @@ export interface RecommendResult {
 
 export function createRecommender(deps: { catalog: Catalog; now?: () => number }) {
   const now = deps.now ?? Date.now;
-  const held = new Map<string, { stats: SituationStats; newest: Date | null; builtAt: number }>();
+  const held = new Map<string, { stats: SituationStats; newest: Date | null; builtAt: number; overlapAt: number }>();
 
   /** The template's situation statistics, caught up with the learning rows indexed since the last read. */
   async function statsFor(db: Kysely<Database>, templateKey: string): Promise<SituationStats> {
     let entry = held.get(templateKey);
     if (!entry || now() - entry.builtAt > STATS_REBUILD_MS) {
-      entry = { stats: createSituationStats(), newest: null, builtAt: now() };
+      entry = { stats: createSituationStats(), newest: null, builtAt: now(), overlapAt: now() };
       held.set(templateKey, entry);
     }
-    const since = entry.newest ? new Date(entry.newest.getTime() - STATS_OVERLAP_MS) : null;
+    // Rows newer than the newest held; once per STATS_OVERLAP_MS also the overlap before it.
+    let since: Date | null = null;
+    if (entry.newest) {
+      const overlap = now() - entry.overlapAt >= STATS_OVERLAP_MS;
+      if (overlap) entry.overlapAt = now();
+      since = new Date(entry.newest.getTime() + (overlap ? -STATS_OVERLAP_MS : 1));
+    }
     for (const row of await learningCasesSince(db, templateKey, since)) {
       entry.stats.add(row);
       if (!entry.newest || row.indexedAt > entry.newest) entry.newest = row.indexedAt;
