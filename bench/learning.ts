@@ -1,19 +1,22 @@
 /**
  * The learning loop over a synthetic history, on a throwaway database:
  *
- * 1. History: HISTORY resolved cases of one template (bench-care), most inserted by SQL batches
- *    in the real schema (cases + journal + customers), RUNNER_CASES of them written through the
- *    command runner (so conformance and plan-as-of have recorded commands to replay). Planted
- *    pattern: in situation S = (channel, segment), fragment good(S) is added now and then, and a
- *    case that added it meets its goal on time far more often (0.80 vs 0.35).
- * 2. Recommendations: HELD_OUT cases generated the same way but kept out of the history; for
+ * 1. History: HISTORY resolved cases of one template (bench-care), every one decided command by
+ *    command by the engine (the pure `decide` the command runner calls, with its command
+ *    records) and written through the case store's write path (`saveDecisions`), a batch of cases
+ *    per statement: open, the customer's post, the added fragments, the breach timer when late,
+ *    FINISH. So every case replays; a sample (REPLAY_SAMPLE) is rebuilt from the journal and
+ *    compared with the stored case. Planted pattern: in situation S = (channel, segment),
+ *    fragment good(S) is added now and then, and a case that added it meets its goal on time far
+ *    more often (0.80 vs 0.35).
+ * 2. Recommendations: HELD_OUT cases generated the same way (opened, not written) but kept out of the history; for
  *    each whose goal was met on time, a hit is one of its added fragments in the top 3 that the
  *    recommender ranks from its opening situation. Baseline: the 3 fragments added most often.
  * 3. The conformance report's time over the whole history (helper "history"'s conformanceReport)
  *    and plan-as-of time for a case with ~1,000 journal entries (reconstructPlan).
  * Last line: one JSON object.
  *
- *   npm run bench:learning   (BENCH_POSTGRES_URL, BENCH_HISTORY=20000, BENCH_RUNNER_CASES=500, BENCH_HELD_OUT=500)
+ *   npm run bench:learning   (BENCH_POSTGRES_URL, BENCH_HISTORY=20000, BENCH_HELD_OUT=500, BENCH_REPLAY_SAMPLE=200, BENCH_PLAN_ENTRIES=1000)
  */
 import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
 import { isDeepStrictEqual } from 'node:util';
