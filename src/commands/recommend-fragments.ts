@@ -4,7 +4,7 @@
  * `index` turns resolved cases into learning rows (their situation, whether their goals were
  * met on time, the library fragments they added at runtime) — incrementally, a bounded batch at a
  * time, so a read never waits for a whole history. `recommend` indexes what resolved since the
- * last call (up to a bound), sums the similar cases and ranks (learning/rank-recommendations.ts
+ * last pass (up to a bound; a pass at most every INDEX_PASS_EVERY_MS), sums the similar cases and ranks (learning/rank-recommendations.ts
  * explains the formula).
  *
  * The sums come from situation statistics held in memory per template (learning/situation-stats.ts),
@@ -33,6 +33,12 @@ const AUTHORED = /^(inline|checklist)-/;
 const STATS_OVERLAP_MS = 10_000;
 /** The in-memory statistics are rebuilt from the learning rows this often. */
 const STATS_REBUILD_MS = 10 * 60_000;
+/**
+ * A request runs an indexing pass at most this often per process (finding the resolved cases not
+ * indexed yet reads every resolved case: hundreds of ms at 20,000 of them); requests meanwhile
+ * share the pass in flight or skip it. A resolved case is recommended from within this time.
+ */
+const INDEX_PASS_EVERY_MS = 2_000;
 
 export interface RecommendResult {
   items: string[];
@@ -43,6 +49,19 @@ export interface RecommendResult {
 export function createRecommender(deps: { catalog: Catalog; now?: () => number }) {
   const now = deps.now ?? Date.now;
   const held = new Map<string, { stats: SituationStats; newest: Date | null; builtAt: number; overlapAt: number }>();
+  let lastPass = Number.NEGATIVE_INFINITY;
+  let passInFlight: Promise<unknown> | undefined;
+
+  /** The indexing pass a request runs: the one in flight, else one if none ran for INDEX_PASS_EVERY_MS. */
+  function indexingPass(db: Kysely<Database>): Promise<unknown> | undefined {
+    if (passInFlight) return passInFlight;
+    if (now() - lastPass < INDEX_PASS_EVERY_MS) return undefined;
+    lastPass = now();
+    passInFlight = index(db).finally(() => {
+      passInFlight = undefined;
+    });
+    return passInFlight;
+  }
 
   /** The template's situation statistics, caught up with the learning rows indexed since the last read. */
   async function statsFor(db: Kysely<Database>, templateKey: string): Promise<SituationStats> {
@@ -101,7 +120,7 @@ export function createRecommender(deps: { catalog: Catalog; now?: () => number }
   }
 
   async function recommend(db: Kysely<Database>, state: CaseState, options: { limit: number; segment?: string | null; indexFirst?: boolean }): Promise<RecommendResult> {
-    if (options.indexFirst ?? true) await index(db);
+    if (options.indexFirst ?? true) await indexingPass(db);
     const template = deps.catalog.template(state.template.key, state.template.version);
     const extras = { segment: options.segment ?? null };
     const items = situationItems(state, template, extras);
