@@ -26,6 +26,7 @@ import * as m0070 from './0070_goal_attainment_days.js';
 import * as m0071 from './0071_goal_sla_counts.js';
 import * as m0045 from './0045_journal_commands.js';
 import * as m0050 from './0050_learning.js';
+import * as m0051 from './0051_learning_freshness.js';
 import * as m0060 from './0060_ops_indexes.js';
 import * as m0061 from './0061_erasures.js';
 
@@ -53,6 +54,7 @@ export const migrations: Record<string, Migration> = {
   '0071_goal_sla_counts': m0071,
   '0045_journal_commands': m0045,
   '0050_learning': m0050,
+  '0051_learning_freshness': m0051,
   '0060_ops_indexes': m0060,
   '0061_erasures': m0061,
 };

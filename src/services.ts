@@ -77,6 +77,7 @@ export function assembleServices(deps: ServicesDeps): Services {
       runner: deps.core.runner,
       sources,
       catalog: deps.core.catalog,
+      syncCatalog: () => deps.core.catalogSync.sync(db),
       logger: deps.logger,
       customers: deps.intake?.customers ?? createCustomerIntake({ db, writes, handOverOutbox: (ids) => deps.core.relay.handOverOutbox(ids) }),
       signals: deps.intake?.signals ?? signals,

@@ -13,6 +13,7 @@ import { loadCase } from '../persistence/case-store.js';
 import { loadFragmentDefinitions } from '../persistence/definition-store.js';
 import type { Database } from '../persistence/schema.js';
 import {
+  discardDraftRow,
   findDraft,
   insertDraft,
   latestStoredVersion,
@@ -163,6 +164,16 @@ export function createTemplateDrafts(deps: TemplateDraftDeps) {
     };
   }
 
+  /**
+   * Discards a draft: it can no longer be edited or published, and stays listed as discarded.
+   * A published draft cannot be discarded (its version is immutable and may run cases).
+   */
+  async function discard(db: Kysely<Database>, input: { id: string; expectedRevision: number | undefined }): Promise<DraftRecord> {
+    const draft = await editable(db, input.id, input.expectedRevision, false);
+    await discardDraftRow(db, draft.id);
+    return (await findDraft(db, draft.id))!;
+  }
+
   /** The draft against the template's current version (or the version it was drafted after, if newer ones were published). */
   async function diff(db: Kysely<Database>, id: string): Promise<{ against: string; changes: Change[]; newFragments: FragmentRef[]; hash: string }> {
     const draft = await findDraft(db, id);
@@ -178,7 +189,7 @@ export function createTemplateDrafts(deps: TemplateDraftDeps) {
     };
   }
 
-  return { create, patch, publish, diff, problemsOf };
+  return { create, patch, publish, discard, diff, problemsOf };
 }
 
 export type TemplateDrafts = ReturnType<typeof createTemplateDrafts>;

@@ -1,7 +1,7 @@
 /**
  * The process owner's side of the learning loop: capture a resolved case's plan as a draft of
  * the next template version, review its diff, edit it, publish it; list versions; export a
- * published version as the YAML the repo ships. Supervisors and admins (the process owners).
+ * published version as the YAML the repo ships; discard a draft. Supervisors and admins (the process owners).
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Kysely } from 'kysely';
@@ -170,6 +170,29 @@ export const templateDraftRoutes: FastifyPluginAsyncTypebox<TemplateDraftRoutesO
             ...(request.body.template !== undefined ? { template: request.body.template as Record<string, unknown> } : {}),
             ...(request.body.fragments !== undefined ? { fragments: request.body.fragments } : {}),
           });
+          return { answer: { statusCode: 200, headers: { etag: etag(draft.revision) }, body: view(draft) } };
+        },
+      });
+      return sendWriteResponse(reply, response);
+    },
+  );
+
+  app.delete(
+    '/v1/template-drafts/:id',
+    {
+      config: { roles: OWNERS },
+      schema: {
+        tags: ['learning'],
+        summary: 'Discard a draft (If-Match optional): it can no longer be edited or published; 409 DRAFT_NOT_EDITABLE once published or discarded',
+        params: DraftParams,
+        response: { 200: DraftView, '4xx': problem },
+      },
+    },
+    async (request, reply) => {
+      const expectedRevision = revisionOf(request.headers['if-match']);
+      const response = await writes.run(idempotencyOf(request), {
+        effect: async (trx) => {
+          const draft = await drafts.discard(trx, { id: request.params.id, expectedRevision });
           return { answer: { statusCode: 200, headers: { etag: etag(draft.revision) }, body: view(draft) } };
         },
       });

@@ -42,7 +42,7 @@ import { PRIORITIES } from '../cases/types.js';
 import type { InboundSources } from './inbound-sources.js';
 import { CONTENT_KIND_OF, IDENTITY_REF, identityKey, type IntakeEvent } from './intake-event.js';
 import { noCustomers, providedSignals, type IntakeCustomer, type IntakeCustomers, type IntakeSignals } from './intake-ports.js';
-import { compileIntakeRules, decideIntake, intakeScope, type CompiledIntakeRule, type IntakeDecision, type ThreadKey } from './intake-rules.js';
+import { decideIntake, intakeRulesOf, intakeScope, type IntakeDecision, type ThreadKey } from './intake-rules.js';
 import { createKeyedLock } from './keyed-lock.js';
 import { MappingError, type Plan } from './mapping.js';
 
@@ -52,6 +52,8 @@ export interface InboxApplierDeps {
   sources: InboundSources;
   /** Where the intake rules come from (the latest version of each template). */
   catalog: Catalog;
+  /** Loads versions other processes published (catalog-sync.ts); called before each intake decision. */
+  syncCatalog?: () => Promise<unknown>;
   logger: Logger;
   /** The customer aggregate (resolve-or-create, record). Default: none wired. */
   customers?: IntakeCustomers;
@@ -72,9 +74,8 @@ export function createInboxApplier(deps: InboxApplierDeps) {
   const withLock = createKeyedLock();
   const customers = deps.customers ?? noCustomers;
   const signals = deps.signals ?? providedSignals;
-  // The catalog a process runs with is fixed at assembly (definitions are immutable): compile once.
-  let rules: CompiledIntakeRule[] | undefined;
-  const intakeRules = () => (rules ??= compileIntakeRules(deps.catalog.templates()));
+  // Compiled once per catalog list: a version published at runtime brings its rules (intake-rules.ts).
+  const intakeRules = () => intakeRulesOf(deps.catalog.templates());
 
   const owner = (m: InboxMessage) => `inbound:${m.source}`;
   function idempotency(m: InboxMessage, step: Step): IdempotencyRequest {
@@ -141,6 +142,8 @@ export function createInboxApplier(deps: InboxApplierDeps) {
     const analysis = await signals.analyse(event);
     const customer = await customers.resolve(event, idempotency(m, 'customer'));
     const scope = intakeScope({ ...event, data: analysis.data }, { sentiment: analysis.sentiment }, customer.summary);
+    // Another process may have published a version with new rules: read the catalog revision first.
+    await deps.syncCatalog?.();
     const decision = decideIntake(intakeRules(), event, scope);
     const base = {
       rule: plan.rule,

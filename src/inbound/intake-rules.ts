@@ -120,6 +120,19 @@ export function compileIntakeRules(templates: readonly CaseTemplate[]): Compiled
   return out;
 }
 
+/**
+ * `compileIntakeRules` of the catalog's latest templates, compiled once per list. The catalog
+ * replaces its latest-templates list whenever it adds versions (a publish here, or one another
+ * process published, seen through catalog-sync.ts), so a new list means new rules and the same
+ * list means the rules compiled for it: runtime-published intake rules apply without a restart.
+ */
+const compiledByList = new WeakMap<readonly CaseTemplate[], CompiledIntakeRule[]>();
+export function intakeRulesOf(latestTemplates: readonly CaseTemplate[]): CompiledIntakeRule[] {
+  let rules = compiledByList.get(latestTemplates);
+  if (!rules) compiledByList.set(latestTemplates, (rules = compileIntakeRules(latestTemplates)));
+  return rules;
+}
+
 export interface IntakeDecision {
   /** Which rule decided: `<template>@<version>` and its index in `intake`. */
   rule: { template: string; version: number; index: number };

@@ -103,6 +103,24 @@ export async function similaritySums(
   return { totals, sums };
 }
 
+/**
+ * The learning rows of a template indexed at or after `since` (all when null), each with the
+ * fragment keys it added: what the in-memory situation statistics are built and caught up from
+ * (learning/situation-stats.ts; index learning_cases_template_indexed, migration 0051).
+ */
+export async function learningCasesSince(
+  db: Kysely<Database>,
+  templateKey: string,
+  since: Date | null,
+): Promise<{ caseId: string; items: string[]; onTime: boolean; fragmentKeys: string[]; indexedAt: Date }[]> {
+  const rows = await sql<{ case_id: string; items: string[]; on_time: boolean; fragment_keys: string[]; indexed_at: Date | string }>`
+    select lc.case_id, lc.items, lc.on_time, lc.indexed_at,
+      coalesce((select array_agg(distinct a.fragment_key) from learning_additions a where a.case_id = lc.case_id), '{}') as fragment_keys
+    from learning_cases lc
+    where lc.template_key = ${templateKey} and (${since}::timestamptz is null or lc.indexed_at >= ${since}::timestamptz)`.execute(db);
+  return rows.rows.map((r) => ({ caseId: r.case_id, items: r.items, onTime: r.on_time, fragmentKeys: r.fragment_keys, indexedAt: new Date(r.indexed_at) }));
+}
+
 export interface FeedbackRow {
   id: string;
   caseId: string;

@@ -88,6 +88,11 @@ export async function saveDraftBody(db: Kysely<Database>, id: string, body: Draf
   return row.revision;
 }
 
+/** Marks a draft the caller locked as discarded (kept as the record of what was proposed). */
+export async function discardDraftRow(db: Kysely<Database>, id: string): Promise<void> {
+  await db.updateTable('template_drafts').set({ status: 'discarded', revision: sql`revision + 1`, updated_at: sql`now()` }).where('id', '=', id).execute();
+}
+
 export async function listDrafts(db: Kysely<Database>, templateKey: string, limit: number): Promise<DraftRecord[]> {
   const rows = await db.selectFrom('template_drafts').selectAll().where('template_key', '=', templateKey).orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
   return rows.map((r) => toRecord(r)!);

@@ -258,6 +258,10 @@ const ROWS: Row[] = [
     prepare: (f) => draftFor(f),
     written: draftRow,
   }),
+  row('DELETE /v1/template-drafts/:id', (f) => ({ url: `/v1/template-drafts/${draftOf.get(f.tag)}` }), [200, 200, 403, 403, 403, 403, 401], {
+    prepare: (f) => draftFor(f),
+    written: draftRow,
+  }),
   row('GET /v1/template-drafts/:id/diff', (f) => ({ url: `/v1/template-drafts/${draftOf.get(f.tag)}/diff` }), [200, 200, 403, 403, 403, 403, 401], { prepare: (f) => draftFor(f) }),
   row('POST /v1/template-drafts/:id/publish', (f) => ({ url: `/v1/template-drafts/${draftOf.get(f.tag)}/publish`, body: {} }), [200, 200, 403, 403, 403, 403, 401], {
     prepare: async (f) => draftFor(f, await privateTemplate(f)),

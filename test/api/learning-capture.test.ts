@@ -29,7 +29,7 @@ afterAll(async () => {
   await t?.close();
 });
 
-const call = (actor: Actor, method: 'GET' | 'POST' | 'PATCH', url: string, payload?: unknown, headers: Record<string, string> = {}) =>
+const call = (actor: Actor, method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: unknown, headers: Record<string, string> = {}) =>
   t.app.inject({ method, url, headers: { ...actor.headers, ...headers }, ...(payload !== undefined ? { payload: payload as object } : {}) });
 
 async function openCase(actor: Actor, caseFile: Record<string, unknown> = { tier: 'gold' }) {
@@ -190,5 +190,40 @@ describe('capture -> review -> edit -> publish', () => {
     expect(late.json().type).toContain('template-version-taken');
     const draftB = (await call(supervisor, 'GET', `/v1/template-drafts/${b.id}`)).json();
     expect(draftB.status).toBe('draft');
+  });
+
+  it('discards a draft: it is kept as discarded, cannot be edited or published, and nothing is published', async () => {
+    const draft = (await call(supervisor, 'POST', `/v1/templates/${cat.template}/drafts`, {})).json();
+    const definitionsBefore = await definitionCount();
+    expect((await call(agent, 'DELETE', `/v1/template-drafts/${draft.id}`)).statusCode).toBe(403);
+    const stale = await call(supervisor, 'DELETE', `/v1/template-drafts/${draft.id}`, undefined, { 'if-match': '"v9"' });
+    expect(stale.statusCode).toBe(412);
+    expect((await call(supervisor, 'GET', `/v1/template-drafts/${draft.id}`)).json().status).toBe('draft');
+
+    const discarded = await call(supervisor, 'DELETE', `/v1/template-drafts/${draft.id}`, undefined, { 'if-match': `"v${draft.revision}"` });
+    expect(discarded.statusCode).toBe(200);
+    expect(discarded.json()).toMatchObject({ id: draft.id, status: 'discarded', revision: draft.revision + 1 });
+    const row = await t.database.db.selectFrom('template_drafts').select(['status', 'published_version']).where('id', '=', draft.id).executeTakeFirstOrThrow();
+    expect(row).toEqual({ status: 'discarded', published_version: null });
+    const listed = (await call(supervisor, 'GET', `/v1/templates/${cat.template}/drafts`)).json().items.find((d: { id: string }) => d.id === draft.id);
+    expect(listed.status).toBe('discarded');
+
+    // Gone for editing and publishing; a second discard is refused too.
+    expect((await call(supervisor, 'PATCH', `/v1/template-drafts/${draft.id}`, { template: { title: 'x' } }, { 'if-match': `"v${draft.revision + 1}"` })).statusCode).toBe(409);
+    expect((await call(supervisor, 'POST', `/v1/template-drafts/${draft.id}/publish`, {})).statusCode).toBe(409);
+    const again = await call(supervisor, 'DELETE', `/v1/template-drafts/${draft.id}`);
+    expect(again.statusCode).toBe(409);
+    expect(again.json().type).toContain('draft-not-editable');
+    expect(await definitionCount()).toBe(definitionsBefore);
+    expect((await call(supervisor, 'DELETE', '/v1/template-drafts/tdr_missing')).statusCode).toBe(404);
+  });
+
+  it('a published draft cannot be discarded', async () => {
+    const draft = (await call(supervisor, 'POST', `/v1/templates/${cat.template}/drafts`, {})).json();
+    expect((await call(supervisor, 'POST', `/v1/template-drafts/${draft.id}/publish`, {})).statusCode).toBe(200);
+    const refused = await call(supervisor, 'DELETE', `/v1/template-drafts/${draft.id}`);
+    expect(refused.statusCode).toBe(409);
+    const row = await t.database.db.selectFrom('template_drafts').select('status').where('id', '=', draft.id).executeTakeFirstOrThrow();
+    expect(row.status).toBe('published');
   });
 });
