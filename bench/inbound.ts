@@ -23,7 +23,6 @@
  * rows left unapplied); `doubled` (a message applied more than once to its case); the engine's
  * events/s; applied / engine; the load average. The last line is one JSON object.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import os from 'node:os';
@@ -35,7 +34,7 @@ import { assembleCore } from '../src/core.js';
 import { migrateToLatest } from '../src/persistence/migrate.js';
 import { openDatabase } from '../src/platform/database.js';
 import { createInProcessJobQueue } from '../src/platform/in-process-job-queue.js';
-import { createBenchDatabase, deleteRedisPrefix, percentile, round, runClosedLoop, type RunResult } from './support.js';
+import { createBenchDatabase, deleteRedisPrefix, percentile, round, runClosedLoop, type RunResult, spawnServer, type ServerProc } from './support.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const SERVER_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -64,45 +63,6 @@ const MAPPING = {
   ],
 };
 
-interface Proc {
-  child: ChildProcess;
-  stop: () => Promise<void>;
-}
-
-/** Spawns src/server.ts with `env`; resolves once `ready` matches its output. */
-function spawnServer(env: Record<string, string>, ready: RegExp): Promise<Proc & { match: RegExpExecArray }> {
-  const child = spawn(process.execPath, ['--max-semi-space-size=64', ...NODE_ARGS, '--import', 'tsx', path.join(ROOT, 'src/server.ts')], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env } });
-  let out = '';
-  // Keep the tail only, read as fast as it comes (a full pipe would block the server's writes).
-  const keep = (d: Buffer) => (out = (out + d.toString()).slice(-100_000));
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  const stop = () =>
-    new Promise<void>((done) => {
-      if (child.exitCode !== null) return done();
-      child.once('exit', () => done());
-      child.kill('SIGTERM');
-    });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`server did not start:\n${out.slice(-4000)}`));
-    }, 180_000);
-    const check = () => {
-      const match = ready.exec(out);
-      if (!match) return;
-      clearTimeout(timer);
-      child.stdout!.off('data', check);
-      resolve({ child, stop, match });
-    };
-    child.stdout!.on('data', check);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code}:\n${out.slice(-4000)}`));
-    });
-  });
-}
-
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 
 function post(base: URL, pathname: string, headers: Record<string, string>, data: string): Promise<{ status: number; replayed: boolean; body: string }> {
@@ -129,7 +89,7 @@ async function main() {
   const prefix = `tessera-bench-inbound-${randomBytes(4).toString('hex')}`;
   const database = await openDatabase({ databaseUrl: bench.url, dataDir: '/nonexistent', poolSize: 16 });
   const jobs = createInProcessJobQueue({ logger });
-  const procs: Proc[] = [];
+  const procs: ServerProc[] = [];
   try {
     await migrateToLatest(database.db);
     const db = database.db;
@@ -180,9 +140,9 @@ async function main() {
       HOST: '127.0.0.1',
       LOG_LEVEL: 'warn',
     };
-    const api = await spawnServer({ ...env, TESSERA_ROLE: 'api', PORT: '0', LOG_LEVEL: 'info' }, /Server listening at (http:\/\/127\.0\.0\.1:\d+)/);
+    const api = await spawnServer({ ...env, TESSERA_ROLE: 'api', PORT: '0', LOG_LEVEL: 'info' }, /Server listening at (http:\/\/127\.0\.0\.1:\d+)/, NODE_ARGS);
     procs.push(api);
-    const startWorker = async () => procs.push(await spawnServer({ ...env, TESSERA_ROLE: 'worker', PORT: '0', LOG_LEVEL: 'info' }, /workers started/));
+    const startWorker = async () => procs.push(await spawnServer({ ...env, TESSERA_ROLE: 'worker', PORT: '0', LOG_LEVEL: 'info' }, /workers started/, NODE_ARGS));
     if (!APPLY_AFTER) await startWorker();
     const base = new URL(api.match[1]!);
     const created = await post(base, '/v1/inbound-sources', { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' }, JSON.stringify({ key: 'bench', mapping: MAPPING }));

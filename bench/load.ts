@@ -18,7 +18,6 @@
  * the intervals between bursts (a period says "timer", scattered says "load"). The last line is
  * one JSON object. LOAD_API_ARGS adds node flags to the API process (e.g. `--trace-gc`).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import os from 'node:os';
@@ -26,7 +25,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { migrateToLatest } from '../src/persistence/migrate.js';
 import { openDatabase } from '../src/platform/database.js';
-import { createBenchDatabase, deleteRedisPrefix, percentile, round } from './support.js';
+import { createBenchDatabase, deleteRedisPrefix, percentile, round, spawnServer, type ServerProc } from './support.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const SERVER_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -38,51 +37,6 @@ const KNEE_P99_MS = Number(process.env.LOAD_KNEE_P99_MS ?? 250);
 const SLOW_MS = Number(process.env.LOAD_SLOW_MS ?? 20);
 const API_ARGS = (process.env.LOAD_API_ARGS ?? '').split(' ').filter(Boolean);
 const ADMIN_KEY = randomBytes(24).toString('hex');
-
-interface Proc {
-  child: ChildProcess;
-  output: () => string;
-  stop: () => Promise<void>;
-}
-
-/** Spawns src/server.ts with `env`; resolves once `ready` matches its output. */
-function spawnServer(env: Record<string, string>, ready: RegExp, nodeArgs: string[] = []): Promise<Proc & { match: RegExpExecArray }> {
-  const child = spawn(process.execPath, ['--max-semi-space-size=64', ...nodeArgs, '--import', 'tsx', path.join(ROOT, 'src/server.ts')], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', ...env },
-  });
-  let out = '';
-  // Keep the tail only: the output is read as fast as it comes (a full pipe would block the server's writes).
-  const keep = (d: Buffer) => {
-    out = (out + d.toString()).slice(-200_000);
-  };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  const stop = () =>
-    new Promise<void>((done) => {
-      if (child.exitCode !== null) return done();
-      child.once('exit', () => done());
-      child.kill('SIGTERM');
-    });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`server did not start:\n${out.slice(-4000)}`));
-    }, 180_000);
-    const check = () => {
-      const match = ready.exec(out);
-      if (!match) return;
-      clearTimeout(timer);
-      child.stdout!.off('data', check);
-      resolve({ child, output: () => out, stop, match });
-    };
-    child.stdout!.on('data', check);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code}:\n${out.slice(-4000)}`));
-    });
-  });
-}
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 512 });
 
@@ -219,7 +173,7 @@ async function main() {
   const bench = await createBenchDatabase(SERVER_URL);
   const prefix = `tessera-bench-load-${randomBytes(4).toString('hex')}`;
   const database = await openDatabase({ databaseUrl: bench.url, dataDir: '/nonexistent', poolSize: 2 });
-  const procs: Proc[] = [];
+  const procs: ServerProc[] = [];
   try {
     await migrateToLatest(database.db);
     await database.close();

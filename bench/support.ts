@@ -1,5 +1,7 @@
 /** Shared bench plumbing: a throwaway database, percentiles, a fixed-concurrency runner. */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import pg from 'pg';
 import { deleteRedisKeys } from '../src/platform/redis-keys.js';
 
@@ -62,4 +64,51 @@ export const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 1
 /** Deletes every Redis key under a BullMQ prefix (a bench's own; never FLUSHALL a shared Redis). */
 export function deleteRedisPrefix(redisUrl: string, prefix: string): Promise<number> {
   return deleteRedisKeys(redisUrl, `${prefix}:*`);
+}
+
+const REPO_ROOT = path.resolve(import.meta.dirname, '..');
+
+export interface ServerProc {
+  child: ChildProcess;
+  output: () => string;
+  stop: () => Promise<void>;
+}
+
+/** Spawns src/server.ts with `env`; resolves once `ready` matches its output. */
+export function spawnServer(env: Record<string, string>, ready: RegExp, nodeArgs: string[] = []): Promise<ServerProc & { match: RegExpExecArray }> {
+  const child = spawn(process.execPath, ['--max-semi-space-size=64', ...nodeArgs, '--import', 'tsx', path.join(REPO_ROOT, 'src/server.ts')], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH ?? '', ...env },
+  });
+  let out = '';
+  // Keep the tail only: the output is read as fast as it comes (a full pipe would block the server's writes).
+  const keep = (d: Buffer) => {
+    out = (out + d.toString()).slice(-200_000);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const stop = () =>
+    new Promise<void>((done) => {
+      if (child.exitCode !== null) return done();
+      child.once('exit', () => done());
+      child.kill('SIGTERM');
+    });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`server did not start:\n${out.slice(-4000)}`));
+    }, 180_000);
+    const check = () => {
+      const match = ready.exec(out);
+      if (!match) return;
+      clearTimeout(timer);
+      child.stdout!.off('data', check);
+      resolve({ child, output: () => out, stop, match });
+    };
+    child.stdout!.on('data', check);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code}:\n${out.slice(-4000)}`));
+    });
+  });
 }
