@@ -80,11 +80,18 @@ export function spawnServer(env: Record<string, string>, ready: RegExp, nodeArgs
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH ?? '', ...env },
   });
-  let out = '';
-  // Keep the tail only: the output is read as fast as it comes (a full pipe would block the server's writes).
+  // Keep the tail only: the output is read as fast as it comes (a full pipe would block the
+  // server's writes). Chunks, not one string: re-slicing a 200 kB string per chunk cost the load
+  // generator more CPU than sending the requests (a profile at 300 requests/s).
+  const chunks: string[] = [];
+  let kept = 0;
   const keep = (d: Buffer) => {
-    out = (out + d.toString()).slice(-200_000);
+    const chunk = d.toString();
+    chunks.push(chunk);
+    kept += chunk.length;
+    while (kept > 200_000 && chunks.length > 1) kept -= chunks.shift()!.length;
   };
+  const tail = () => chunks.join('');
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
   const stop = () =>
@@ -96,19 +103,19 @@ export function spawnServer(env: Record<string, string>, ready: RegExp, nodeArgs
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`server did not start:\n${out.slice(-4000)}`));
+      reject(new Error(`server did not start:\n${tail().slice(-4000)}`));
     }, 180_000);
     const check = () => {
-      const match = ready.exec(out);
+      const match = ready.exec(tail());
       if (!match) return;
       clearTimeout(timer);
       child.stdout!.off('data', check);
-      resolve({ child, output: () => out, stop, match });
+      resolve({ child, output: tail, stop, match });
     };
     child.stdout!.on('data', check);
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`server exited with ${code}:\n${out.slice(-4000)}`));
+      reject(new Error(`server exited with ${code}:\n${tail().slice(-4000)}`));
     });
   });
 }

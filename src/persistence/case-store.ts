@@ -10,6 +10,7 @@ import type { CustomerState } from '../customers/types.js';
 import type { FragmentDefinition } from '../fragments/types.js';
 import { canonicalHash } from '../templates/canonical-hash.js';
 import { goalViewsCte } from './goal-views.js';
+import { PREPARED } from './prepared-statement.js';
 import type { Database } from './schema.js';
 
 export interface IdempotencyRecord {
@@ -47,13 +48,12 @@ export interface LockedCase {
 /** Locks the case row (`FOR UPDATE`) and returns the aggregate with the database time, or undefined. */
 export async function loadCaseForUpdate(trx: Transaction<Database>, caseId: string): Promise<LockedCase | undefined> {
   // The customer rides along in the lock statement (no second round trip); only the case row is locked.
-  const row = await trx
-    .selectFrom('cases')
-    .leftJoin('customers as cu', 'cu.id', 'cases.customer_id')
-    .select(['cases.state', 'cu.state as customer', sql<Date | string>`statement_timestamp()`.as('db_now')])
-    .where('cases.id', '=', caseId)
-    .forUpdate('cases')
-    .executeTakeFirst();
+  const { rows } = await sql<{ state: unknown; customer: unknown; db_now: Date | string }>`${PREPARED}
+    select cases.state, cu.state as customer, statement_timestamp() as db_now
+    from cases left join customers cu on cu.id = cases.customer_id
+    where cases.id = ${caseId}
+    for update of cases`.execute(trx);
+  const row = rows[0];
   if (!row) return undefined;
   const locked: LockedCase = { state: row.state as CaseState, dbNow: new Date(row.db_now) };
   if (row.customer) locked.customer = row.customer as CustomerState;
@@ -69,14 +69,12 @@ export async function loadCasesForUpdate(
   trx: Transaction<Database>,
   caseIds: string[],
 ): Promise<{ states: Map<string, CaseState>; customers: Map<string, CustomerState>; dbNow: Date | undefined }> {
-  const rows = await trx
-    .selectFrom('cases')
-    .leftJoin('customers as cu', 'cu.id', 'cases.customer_id')
-    .select(['cases.id', 'cases.state', 'cu.state as customer', sql<Date | string>`statement_timestamp()`.as('db_now')])
-    .where(sql<boolean>`cases.id = any(${caseIds}::text[])`)
-    .orderBy('cases.id')
-    .forUpdate('cases')
-    .execute();
+  const { rows } = await sql<{ id: string; state: unknown; customer: unknown; db_now: Date | string }>`${PREPARED}
+    select cases.id, cases.state, cu.state as customer, statement_timestamp() as db_now
+    from cases left join customers cu on cu.id = cases.customer_id
+    where cases.id = any(${caseIds}::text[])
+    order by cases.id
+    for update of cases`.execute(trx);
   return {
     states: new Map(rows.map((row) => [row.id, row.state as CaseState])),
     /** By case id. */
@@ -447,7 +445,7 @@ export async function saveDecisions(
       where k.case_id in (select id from written))`);
   }
   if (parts.length === 0) return { written: 0, pendingOutbox: [] };
-  const result = await sql<{ written: number; pending_outbox: string[] | null }>`
+  const result = await sql<{ written: number; pending_outbox: string[] | null }>`${PREPARED}
     with ${sql.join(parts, sql`, `)}
     select ${written.length > 0 ? sql`(select count(*) from written)` : sql`0`}::int as written,
       ${outbox.length > 0 ? sql`(select array_agg(id) from outbox_rows where status = 'pending')` : sql`null::text[]`} as pending_outbox

@@ -2,11 +2,13 @@
  * The database connection: a pg pool against DATABASE_URL, or embedded PGlite stored under
  * TESSERA_DATA_DIR. Postgres is the source of truth in both modes.
  */
+import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { Logger } from 'pino';
+import { PREPARED_MARK } from '../persistence/prepared-statement.js';
 import type { Database } from '../persistence/schema.js';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.js';
 import { PGliteDialect } from './pglite-dialect.js';
@@ -43,11 +45,18 @@ export interface DatabaseOptions {
   command?: string;
   /** Where lost connections are reported (a restart, a failover, a killed backend). */
   logger?: Logger;
+  /**
+   * Postgres only (default true): statements marked with PREPARED (src/persistence/prepared-statement.ts) run as named
+   * prepared statements, parsed and planned once per connection. Off for a pooler that cannot
+   * follow them across server connections (PgBouncer before 1.21 in transaction mode).
+   */
+  preparedStatements?: boolean;
 }
+
 
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
   if (options.databaseUrl) {
-    const pool = createPool(options.databaseUrl, options.poolSize ?? 10, options.logger, options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS);
+    const pool = createPool(options.databaseUrl, options.poolSize ?? 10, options.logger, options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS, options.preparedStatements ?? true);
     const opened = handle(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'postgres');
     return { ...opened, poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }) };
   }
@@ -88,7 +97,7 @@ function handle(db: Kysely<Database>, kind: DatabaseHandle['kind'], ownLock?: Da
  */
 const DEFAULT_IDLE_TIMEOUT_MS = 600_000;
 
-function createPool(connectionString: string, max: number, logger: Logger | undefined, idleTimeoutMillis: number): pg.Pool {
+function createPool(connectionString: string, max: number, logger: Logger | undefined, idleTimeoutMillis: number, preparedStatements: boolean): pg.Pool {
   // TCP keepalive: a server that vanished without closing the socket (a failover, a dropped
   // network) is noticed by the kernel within minutes instead of leaving a session waiting forever.
   const pool = new pg.Pool({ connectionString, max, idleTimeoutMillis, connectionTimeoutMillis: 5_000, keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
@@ -97,6 +106,7 @@ function createPool(connectionString: string, max: number, logger: Logger | unde
   // command`, `Connection terminated unexpectedly`); without a listener that is an uncaught
   // exception that takes the process down. Its next statement fails and the pool discards it.
   pool.on('connect', (client) => {
+    if (preparedStatements) nameMarkedStatements(client);
     client.on('error', (err) =>
       logger?.warn({ error: err.message, code: (err as { code?: unknown }).code }, 'database connection lost; the pool reconnects'),
     );
@@ -105,6 +115,26 @@ function createPool(connectionString: string, max: number, logger: Logger | unde
   // client's own listener above has logged it already.
   pool.on('error', () => {});
   return pool;
+}
+
+/**
+ * Turns `client.query(text, values)` for a text that starts with {@link PREPARED_MARK} into a
+ * named query (`pg` parses it on the first use per connection and only binds it afterwards). The
+ * name is a digest of the text, so it is the same in every process and never names two texts.
+ */
+function nameMarkedStatements(client: pg.PoolClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  const names = new Map<string, string>();
+  const named = (text: string, values: unknown, callback: unknown) => {
+    let name = names.get(text);
+    if (name === undefined) {
+      name = `tessera_${createHash('sha256').update(text).digest('hex').slice(0, 32)}`;
+      names.set(text, name);
+    }
+    return query({ name, text, values }, callback);
+  };
+  (client as unknown as { query: unknown }).query = (config: unknown, values?: unknown, callback?: unknown) =>
+    typeof config === 'string' && config.startsWith(PREPARED_MARK) ? named(config, values, callback) : query(config, values, callback);
 }
 
 async function openEmbedded(dataDir: string) {

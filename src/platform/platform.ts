@@ -35,7 +35,7 @@ export async function openPlatform(config: Config, logger: Logger): Promise<Plat
   try {
     // Before the database opens: a missing key is a configuration error, not a half-started process.
     secrets = await openSecretBox({ secretKey: config.secretKey, embedded, dataDir: config.dataDir });
-    database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, idleTimeoutMs: config.dbIdleTimeoutMs, ...(dataDirLock ? { dataDirLock } : {}), logger });
+    database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, idleTimeoutMs: config.dbIdleTimeoutMs, preparedStatements: config.dbPreparedStatements, ...(dataDirLock ? { dataDirLock } : {}), logger });
     if (config.migrateOnStart) {
       const results = await migrateToLatest(database.db);
       for (const r of results) logger.info({ migration: r.migrationName }, 'migration applied');
