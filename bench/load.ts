@@ -16,9 +16,11 @@
  * LOAD_KNEE_P99_MS, default 250 ms), a step at half the knee with its p99 (goal < 25 ms), and the
  * stall finder: the requests slower than LOAD_SLOW_MS (default 20 ms) grouped into bursts, with
  * the intervals between bursts (a period says "timer", scattered says "load"). The last line is
- * one JSON object. LOAD_API_ARGS adds node flags to the API process (e.g. `--trace-gc`).
+ * one JSON object. LOAD_API_ARGS adds node flags to the API process (e.g. `--trace-gc`), and
+ * LOAD_API_OUTPUT=file keeps the tail of the API's output (logs, GC traces) there at the end.
  */
 import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -256,6 +258,8 @@ async function main() {
     );
   } finally {
     agent.destroy();
+    const api = procs[1];
+    if (process.env.LOAD_API_OUTPUT && api) await writeFile(process.env.LOAD_API_OUTPUT, api.output());
     for (const p of procs.reverse()) await p.stop();
     await deleteRedisPrefix(REDIS_URL, prefix).catch(() => 0);
     await bench.drop();

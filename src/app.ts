@@ -93,6 +93,10 @@ export async function buildApp(deps: AppDeps) {
   const { config } = deps;
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
+    // One line per request (the onResponse hook below), not Fastify's two ("incoming request" and
+    // "request completed"): each line pays the redaction of every sensitive path, and the pair
+    // was the largest share of a request's CPU in the API (a profile of GET /v1/me).
+    disableRequestLogging: true,
     bodyLimit: config.bodyLimitBytes,
     // A request (headers and body) must arrive within requestTimeoutMs, else 408 and the socket
     // is closed: a client that stalls mid-upload (slowloris) cannot hold a connection. Node checks
@@ -119,6 +123,9 @@ export async function buildApp(deps: AppDeps) {
 
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info({ req: request, res: { statusCode: reply.statusCode }, responseTime: reply.elapsedTime }, 'request completed');
   });
 
   await app.register(problemDetails);
