@@ -95,7 +95,7 @@ export async function buildApp(deps: AppDeps) {
     loggerInstance: deps.logger as FastifyBaseLogger,
     // One line per request (the onResponse hook below), not Fastify's two ("incoming request" and
     // "request completed"): each line pays the redaction of every sensitive path, and the pair
-    // was the largest share of a request's CPU in the API (a profile of GET /v1/me).
+    // was the largest single item in a profile of GET /v1/me (about a quarter of the main thread).
     disableRequestLogging: true,
     bodyLimit: config.bodyLimitBytes,
     // A request (headers and body) must arrive within requestTimeoutMs, else 408 and the socket

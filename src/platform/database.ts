@@ -46,13 +46,13 @@ export interface DatabaseOptions {
   /** Where lost connections are reported (a restart, a failover, a killed backend). */
   logger?: Logger;
   /**
-   * Postgres only (default true): statements marked with PREPARED (src/persistence/prepared-statement.ts) run as named
-   * prepared statements, parsed and planned once per connection. Off for a pooler that cannot
-   * follow them across server connections (PgBouncer before 1.21 in transaction mode).
+   * Postgres only (default true): statements marked with PREPARED
+   * (persistence/prepared-statement.ts) run as named prepared statements, parsed and planned once
+   * per connection. Off for a pooler that cannot follow them across server connections
+   * (PgBouncer before 1.21 in transaction mode).
    */
   preparedStatements?: boolean;
 }
-
 
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
   if (options.databaseUrl) {
