@@ -22,6 +22,7 @@ import { createUserStore } from './persistence/user-store.js';
 import { createSessionIssuer } from './commands/session-issuer.js';
 import { createUserCommands } from './commands/user-commands.js';
 import { SESSION_COOKIE } from './http/session-cookie.js';
+import { OneLinePerRequest } from './http/request-log.js';
 import { sessionRoutes } from './http/session-routes.js';
 import { createSignInThrottle } from './http/sign-in-throttle.js';
 import { userRoutes } from './http/user-routes.js';
@@ -93,10 +94,7 @@ export async function buildApp(deps: AppDeps) {
   const { config } = deps;
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
-    // One line per request (the onResponse hook below), not Fastify's two ("incoming request" and
-    // "request completed"): each line pays the redaction of every sensitive path, and the pair
-    // was the largest single item in a profile of GET /v1/me (about a quarter of the main thread).
-    disableRequestLogging: true,
+    logController: new OneLinePerRequest(),
     bodyLimit: config.bodyLimitBytes,
     // A request (headers and body) must arrive within requestTimeoutMs, else 408 and the socket
     // is closed: a client that stalls mid-upload (slowloris) cannot hold a connection. Node checks
@@ -123,9 +121,6 @@ export async function buildApp(deps: AppDeps) {
 
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
-  });
-  app.addHook('onResponse', async (request, reply) => {
-    request.log.info({ req: request, res: { statusCode: reply.statusCode }, responseTime: reply.elapsedTime }, 'request completed');
   });
 
   await app.register(problemDetails);

@@ -63,6 +63,11 @@ describe('request logs', () => {
     // The lines still say what happened.
     expect(logged.map((l) => (l.req as { url?: string } | undefined)?.url).filter(Boolean)).toEqual(['/v1/api-keys', '/v1/me', '/v1/me', '/v1/me?[redacted]']);
     expect(logged.map((l) => (l.res as { statusCode?: number } | undefined)?.statusCode).filter(Boolean)).toEqual([201, 200, 401, 200]);
+    // One line per request (http/request-log.ts): the completion, carrying the request.
+    expect(logged.filter((l) => l.msg === 'incoming request')).toEqual([]);
+    const completed = logged.filter((l) => l.msg === 'request completed');
+    expect(completed.map((l) => [(l.req as { method?: string }).method, (l.res as { statusCode?: number }).statusCode])).toEqual([['POST', 201], ['GET', 200], ['GET', 401], ['GET', 200]]);
+    expect(completed.every((l) => typeof l.responseTime === 'number')).toBe(true);
   });
 
   it('carry no personal data from a case: e-mail, phone, customer, case file, query filters', async () => {
