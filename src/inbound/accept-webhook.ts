@@ -14,7 +14,9 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { TesseraError } from '../errors.js';
 import { parseStorableJson } from '../json/storable-json.js';
-import { acceptInboxMessage, type InboxStatus } from '../persistence/inbox-store.js';
+import { createBatcher } from '../jobs/batcher.js';
+import { isDatabaseUnavailable } from '../persistence/driver-errors.js';
+import { acceptInboxMessage, acceptInboxMessages, type AcceptResult, type InboxStatus, type NewInboxMessage } from '../persistence/inbox-store.js';
 import type { Database } from '../persistence/schema.js';
 import type { InboxRelay } from '../relay/inbox-relay.js';
 import { activeVerifiers, type InboundSources, type ResolvedSource } from './inbound-sources.js';
@@ -38,8 +40,36 @@ export interface AcceptedWebhook {
 // BOM kept: the signature covers the bytes as sent.
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
+type Stored = { ok: true; result: AcceptResult } | { ok: false; error: unknown };
+
+/**
+ * Concurrent accepts share one insert statement and one commit (inbox-store.ts,
+ * acceptInboxMessages): a batch starts as soon as one of two statements is free and takes what
+ * waits, so a lone webhook waits for nothing. A batch whose statement fails for any reason but a
+ * lost connection stores its messages one by one, so only a message's own failure reaches its
+ * sender; a lost connection fails the batch (503: the commit may have happened, and the sender's
+ * retry with the same webhook-id answers as the first time).
+ */
+function createAcceptBatcher(db: Kysely<Database>) {
+  const store = async (ms: NewInboxMessage[]): Promise<Stored[]> => {
+    try {
+      return (await acceptInboxMessages(db, ms)).map((result) => ({ ok: true as const, result }));
+    } catch (err) {
+      if (ms.length === 1 || isDatabaseUnavailable(err)) throw err;
+      return Promise.all(ms.map((m) => acceptInboxMessage(db, m).then((result) => ({ ok: true as const, result }), (error: unknown) => ({ ok: false as const, error }))));
+    }
+  };
+  const batcher = createBatcher<NewInboxMessage, Stored>({ run: store, key: (m) => `${m.source}\u0000${m.webhookId}`, maxBatch: 100, maxInFlight: 2 });
+  return async (m: NewInboxMessage): Promise<AcceptResult> => {
+    const stored = await batcher.submit(m);
+    if (!stored.ok) throw stored.error;
+    return stored.result;
+  };
+}
+
 export function createWebhookAcceptor(deps: AcceptWebhookDeps) {
   const now = deps.now ?? (() => new Date());
+  const store = createAcceptBatcher(deps.db);
   return {
     /** The source a message is for, known and enabled; else 404 / 409. Asked first, before the headers. */
     async source(sourceKey: string): Promise<ResolvedSource> {
@@ -82,7 +112,7 @@ export function createWebhookAcceptor(deps: AcceptWebhookDeps) {
         failure = { code: err.limit ? 'MAPPING_LIMIT' : 'INVALID_MAPPING', message: err.message, pointer: err.pointer };
       }
 
-      const accepted = await acceptInboxMessage(deps.db, {
+      const accepted = await store({
         id: randomUUID(),
         source: sourceKey,
         webhookId: headers.id,
@@ -95,7 +125,7 @@ export function createWebhookAcceptor(deps: AcceptWebhookDeps) {
       if (!accepted.inserted && !accepted.sameBody) {
         throw new TesseraError('WEBHOOK_ID_REUSED', `webhook-id ${headers.id} was accepted before with a different body; give every message its own webhook-id`);
       }
-      // After the commit (acceptInboxMessage is one statement): the job is only a hint.
+      // After the commit (the batch is one statement): the job is only a hint.
       if (accepted.inserted && accepted.status === 'received') deps.relay.handOver({ id: accepted.id, source: sourceKey, correlationKey: correlationKey! });
       return { id: accepted.id, status: accepted.status as AcceptedWebhook['status'], replayed: !accepted.inserted };
     },

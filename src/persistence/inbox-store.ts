@@ -5,6 +5,7 @@
  * applies a row, every earlier row of its key is already visible.
  */
 import { sql, type Kysely } from 'kysely';
+import { PREPARED } from './prepared-statement.js';
 import type { Database } from './schema.js';
 
 export const INBOX_STATUSES = ['received', 'applied', 'unmatched', 'failed'] as const;
@@ -113,6 +114,71 @@ export async function acceptInboxMessage(db: Kysely<Database>, m: NewInboxMessag
   // The status it was accepted with (a failed one stays failed until retried; a retried one is received again).
   const firstStatus = first.status === 'failed' && first.correlation_key === null ? 'failed' : acceptedStatus(first.correlation_key);
   return { inserted: false, id: first.id, status: firstStatus, sameBody: first.body_hash === m.bodyHash };
+}
+
+/**
+ * Stores many messages in one statement (one commit): {@link acceptInboxMessage} for a batch,
+ * one result per message in the order given. The advisory locks of all the batch's keys are taken
+ * first, in one order (by their hashes) so that two batches never wait for each other in a
+ * cycle, and `seq` is drawn in the order given. The messages must have distinct
+ * (source, webhook-id) pairs (the accept batcher keys by them).
+ */
+export async function acceptInboxMessages(db: Kysely<Database>, ms: NewInboxMessage[]): Promise<AcceptResult[]> {
+  if (ms.length === 0) return [];
+  const rows = ms.map((m, ord) => {
+    const failed = m.failure !== undefined;
+    if (failed && m.correlationKey !== null) throw new Error('a failed message has no correlation key');
+    return {
+      ord,
+      id: m.id,
+      source: m.source,
+      webhook_id: m.webhookId,
+      body_hash: m.bodyHash,
+      payload: m.payload,
+      sent_at: m.sentAt.toISOString(),
+      correlation_key: m.correlationKey,
+      status: acceptedStatus(m.correlationKey, failed),
+      error: failed ? m.failure : null,
+    };
+  });
+  // The aggregate over the locks completes before the insert reads a row: every lock is held
+  // before the first seq is drawn, as in acceptInboxMessage.
+  const inserted = await sql<{ id: string }>`${PREPARED}
+    with input as (
+      select * from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+        as m(ord int, id text, source text, webhook_id text, body_hash text, payload jsonb, sent_at timestamptz,
+             correlation_key text, status text, error jsonb)
+    ), locks as (
+      select count(pg_advisory_xact_lock(k.source_hash, k.key_hash)) as n
+      from (select distinct hashtext(source) as source_hash, hashtext(correlation_key) as key_hash
+            from input where correlation_key is not null order by 1, 2) k
+    )
+    insert into inbox (id, source, webhook_id, body_hash, payload, sent_at, correlation_key, status, error)
+    select i.id, i.source, i.webhook_id, i.body_hash, i.payload, i.sent_at, i.correlation_key, i.status, i.error
+    from input i, locks
+    order by i.ord
+    on conflict (source, webhook_id) do nothing
+    returning id
+  `.execute(db);
+  const fresh = new Set(inserted.rows.map((r) => r.id));
+  const repeats = rows.filter((r) => !fresh.has(r.id));
+  const firsts = new Map<string, { id: string; body_hash: string; correlation_key: string | null; status: string }>();
+  if (repeats.length > 0) {
+    const found = await sql<{ id: string; source: string; webhook_id: string; body_hash: string; correlation_key: string | null; status: string }>`
+      select i.id, i.source, i.webhook_id, i.body_hash, i.correlation_key, i.status
+      from inbox i
+      join jsonb_to_recordset(${JSON.stringify(repeats.map((r) => ({ source: r.source, webhook_id: r.webhook_id })))}::jsonb)
+        as k(source text, webhook_id text) on i.source = k.source and i.webhook_id = k.webhook_id
+    `.execute(db);
+    for (const f of found.rows) firsts.set(`${f.source}\u0000${f.webhook_id}`, f);
+  }
+  return rows.map((r): AcceptResult => {
+    if (fresh.has(r.id)) return { inserted: true, id: r.id, status: r.status as InboxStatus };
+    const first = firsts.get(`${r.source}\u0000${r.webhook_id}`);
+    if (!first) throw new Error(`inbox row for ${r.source}/${r.webhook_id} neither inserted nor found`);
+    const firstStatus = first.status === 'failed' && first.correlation_key === null ? 'failed' : acceptedStatus(first.correlation_key);
+    return { inserted: false, id: first.id, status: firstStatus, sameBody: first.body_hash === r.body_hash };
+  });
 }
 
 export async function findInboxMessage(db: Kysely<Database>, id: string): Promise<InboxMessage | undefined> {
