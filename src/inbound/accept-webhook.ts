@@ -50,14 +50,22 @@ type Stored = { ok: true; result: AcceptResult } | { ok: false; error: unknown }
  * sender; a lost connection fails the batch (503: the commit may have happened, and the sender's
  * retry with the same webhook-id answers as the first time).
  */
-function createAcceptBatcher(db: Kysely<Database>) {
-  const store = async (ms: NewInboxMessage[]): Promise<Stored[]> => {
+function createAcceptBatcher(db: Kysely<Database>, relay: InboxRelay) {
+  const stored = async (ms: NewInboxMessage[]): Promise<Stored[]> => {
     try {
       return (await acceptInboxMessages(db, ms)).map((result) => ({ ok: true as const, result }));
     } catch (err) {
       if (ms.length === 1 || isDatabaseUnavailable(err)) throw err;
       return Promise.all(ms.map((m) => acceptInboxMessage(db, m).then((result) => ({ ok: true as const, result }), (error: unknown) => ({ ok: false as const, error }))));
     }
+  };
+  const store = async (ms: NewInboxMessage[]): Promise<Stored[]> => {
+    const results = await stored(ms);
+    // After the commit: the jobs are only hints (the reconciler re-arms what they miss).
+    relay.handOverMany(
+      results.flatMap((r, i) => (r.ok && r.result.inserted && r.result.status === 'received' ? [{ id: r.result.id, source: ms[i]!.source, correlationKey: ms[i]!.correlationKey! }] : [])),
+    );
+    return results;
   };
   const batcher = createBatcher<NewInboxMessage, Stored>({ run: store, key: (m) => `${m.source}\u0000${m.webhookId}`, maxBatch: 100, maxInFlight: 2 });
   return async (m: NewInboxMessage): Promise<AcceptResult> => {
@@ -69,7 +77,7 @@ function createAcceptBatcher(db: Kysely<Database>) {
 
 export function createWebhookAcceptor(deps: AcceptWebhookDeps) {
   const now = deps.now ?? (() => new Date());
-  const store = createAcceptBatcher(deps.db);
+  const store = createAcceptBatcher(deps.db, deps.relay);
   return {
     /** The source a message is for, known and enabled; else 404 / 409. Asked first, before the headers. */
     async source(sourceKey: string): Promise<ResolvedSource> {
@@ -125,8 +133,6 @@ export function createWebhookAcceptor(deps: AcceptWebhookDeps) {
       if (!accepted.inserted && !accepted.sameBody) {
         throw new TesseraError('WEBHOOK_ID_REUSED', `webhook-id ${headers.id} was accepted before with a different body; give every message its own webhook-id`);
       }
-      // After the commit (the batch is one statement): the job is only a hint.
-      if (accepted.inserted && accepted.status === 'received') deps.relay.handOver({ id: accepted.id, source: sourceKey, correlationKey: correlationKey! });
       return { id: accepted.id, status: accepted.status as AcceptedWebhook['status'], replayed: !accepted.inserted };
     },
   };

@@ -42,6 +42,26 @@ async function within(ms: number, work: Promise<unknown>): Promise<boolean> {
  * Queue mode. Producers fail fast when Redis is down (no offline queue), so a request never
  * hangs on Redis; workers retry forever (`maxRetriesPerRequest: null`, as BullMQ requires).
  */
+
+/** A job as BullMQ adds it: the trace context in its data (when tracing), the retry policy. */
+function toBullJob<T>(queue: string, job: JobToAdd<T>, trace: Record<string, string>) {
+  const data = Object.keys(trace).length > 0 && job.data && typeof job.data === 'object' ? { ...job.data, [TRACE_FIELD]: trace } : job.data;
+  return {
+    name: queue,
+    data,
+    opts: {
+      jobId: job.id,
+      delay: job.delayMs && job.delayMs > 0 ? job.delayMs : 0,
+      // BullMQ's due time is `timestamp + delay`, compared with the promoting worker's clock.
+      ...(job.from !== undefined ? { timestamp: job.from } : {}),
+      attempts: job.attempts ?? 1,
+      backoff: { type: 'exponential', delay: job.backoffMs ?? 1000 },
+      removeOnComplete: true,
+      removeOnFail: { count: 10_000 },
+    },
+  };
+}
+
 export function createBullmqJobQueue(options: BullmqJobQueueOptions): JobQueue {
   const producer = new Redis(options.redisUrl, {
     enableOfflineQueue: false,
@@ -88,18 +108,16 @@ export function createBullmqJobQueue(options: BullmqJobQueueOptions): JobQueue {
 
     async enqueue<T>(queue: string, job: JobToAdd<T>) {
       assertJobId(job.id);
+      const added = toBullJob(queue, job, traceHeaders());
+      await queueFor(queue).add(added.name, added.data, added.opts);
+    },
+
+    async enqueueMany<T>(queue: string, jobs: JobToAdd<T>[]) {
+      if (jobs.length === 0) return;
+      for (const job of jobs) assertJobId(job.id);
       const trace = traceHeaders();
-      const data = Object.keys(trace).length > 0 && job.data && typeof job.data === 'object' ? { ...job.data, [TRACE_FIELD]: trace } : job.data;
-      await queueFor(queue).add(queue, data, {
-        jobId: job.id,
-        delay: job.delayMs && job.delayMs > 0 ? job.delayMs : 0,
-        // BullMQ's due time is `timestamp + delay`, compared with the promoting worker's clock.
-        ...(job.from !== undefined ? { timestamp: job.from } : {}),
-        attempts: job.attempts ?? 1,
-        backoff: { type: 'exponential', delay: job.backoffMs ?? 1000 },
-        removeOnComplete: true,
-        removeOnFail: { count: 10_000 },
-      });
+      // One MULTI of the add scripts: each job is still added unless its id is known.
+      await queueFor(queue).addBulk(jobs.map((job) => toBullJob(queue, job, trace)));
     },
 
     async held(queue: string, ids: string[]) {

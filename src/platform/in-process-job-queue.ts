@@ -63,6 +63,10 @@ export function createInProcessJobQueue(options: { logger: Logger }): JobQueue {
       schedule(entry, job.delayMs ?? 0);
     },
 
+    async enqueueMany<T>(queue: string, jobs: JobToAdd<T>[]) {
+      for (const job of jobs) await this.enqueue(queue, job);
+    },
+
     async held(queue: string, ids: string[]) {
       return new Set(ids.filter((id) => pending.has(key(queue, id))));
     },

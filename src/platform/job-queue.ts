@@ -42,6 +42,8 @@ export interface JobQueue {
   readonly kind: 'bullmq' | 'in-process';
   /** Adds a job unless one with the same id is still known to the queue (then it is a no-op). */
   enqueue<T>(queue: string, job: JobToAdd<T>): Promise<void>;
+  /** {@link enqueue} for several jobs of one queue, in one round trip where the queue can. */
+  enqueueMany<T>(queue: string, jobs: JobToAdd<T>[]): Promise<void>;
   /**
    * Which of these job ids the queue still holds (waiting, delayed, active, or failed and kept),
    * in one round trip: lets a reconciler hand over only what the queue lost.

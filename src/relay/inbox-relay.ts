@@ -22,15 +22,23 @@ export interface QueuedRow {
 export function createInboxRelay(deps: { db: Kysely<Database>; jobs: JobQueue; logger: Logger; now?: () => Date }) {
   const now = deps.now ?? (() => new Date());
 
+  const jobOf = (row: QueuedRow): InboxJob => ({ inboxId: row.id, lane: inboxLane(row.source, row.correlationKey) });
+
   async function enqueue(row: QueuedRow, jobId = row.id) {
-    const job: InboxJob = { inboxId: row.id, lane: inboxLane(row.source, row.correlationKey) };
-    await deps.jobs.enqueue(QUEUES.inbox, { id: jobId, data: job, attempts: INBOX_JOB_ATTEMPTS, backoffMs: INBOX_JOB_BACKOFF_MS });
+    await deps.jobs.enqueue(QUEUES.inbox, { id: jobId, data: jobOf(row), attempts: INBOX_JOB_ATTEMPTS, backoffMs: INBOX_JOB_BACKOFF_MS });
   }
 
   return {
     /** After the row committed. A failure only delays the row: the reconciler re-arms it. */
     handOver(row: QueuedRow, jobId = row.id): void {
       enqueue(row, jobId).catch((err: unknown) => deps.logger.warn({ err, inboxId: row.id }, 'could not queue inbox row; the reconciler will'));
+    },
+
+    /** handOver for the rows of one accept batch, in one round trip. */
+    handOverMany(rows: QueuedRow[]): void {
+      if (rows.length === 0) return;
+      const jobs = rows.map((row) => ({ id: row.id, data: jobOf(row), attempts: INBOX_JOB_ATTEMPTS, backoffMs: INBOX_JOB_BACKOFF_MS }));
+      deps.jobs.enqueueMany(QUEUES.inbox, jobs).catch((err: unknown) => deps.logger.warn({ err, rows: rows.length }, 'could not queue inbox rows; the reconciler will'));
     },
 
     /**

@@ -56,6 +56,22 @@ describe('BullMQ job queue (real Redis)', () => {
     expect(c.seen.map((j) => j.data.n)).toEqual([1]);
   });
 
+  it('adds several jobs in one call, each once, skipping ids the queue still holds', async () => {
+    const q = queue();
+    const name = uniqueId('q');
+    await q.enqueue(name, { id: 'held', data: { n: 0 }, delayMs: 300 });
+    await q.enqueueMany(name, [
+      { id: 'held', data: { n: 1 } },
+      { id: 'a', data: { n: 2 }, attempts: 3 },
+      { id: 'b', data: { n: 3 } },
+    ]);
+    expect([...(await q.held(name, ['held', 'a', 'b', 'never']))].sort()).toEqual(['a', 'b', 'held']);
+    const c = collector();
+    q.process(name, c.processor);
+    await c.waitFor(4, 1_500);
+    expect(c.seen.map((j) => [j.id, j.data.n]).sort()).toEqual([['a', 2], ['b', 3], ['held', 0]]);
+  });
+
   it('holds a delayed job until it is due', async () => {
     const q = queue();
     const name = uniqueId('q');

@@ -19,6 +19,10 @@ function gatedQueue() {
       await gate;
       added.push(job.id);
     },
+    async enqueueMany<T>(_queue: string, jobs: JobToAdd<T>[]) {
+      await gate;
+      added.push(...jobs.map((j) => j.id));
+    },
     held: async () => new Set(),
     process: () => {},
     ping: async () => {},
