@@ -69,9 +69,9 @@ function createAcceptBatcher(db: Kysely<Database>, relay: InboxRelay) {
   };
   const batcher = createBatcher<NewInboxMessage, Stored>({ run: store, key: (m) => `${m.source}\u0000${m.webhookId}`, maxBatch: 100, maxInFlight: 2 });
   return async (m: NewInboxMessage): Promise<AcceptResult> => {
-    const stored = await batcher.submit(m);
-    if (!stored.ok) throw stored.error;
-    return stored.result;
+    const outcome = await batcher.submit(m);
+    if (!outcome.ok) throw outcome.error;
+    return outcome.result;
   };
 }
 

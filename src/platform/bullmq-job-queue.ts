@@ -38,11 +38,6 @@ async function within(ms: number, work: Promise<unknown>): Promise<boolean> {
   return result;
 }
 
-/**
- * Queue mode. Producers fail fast when Redis is down (no offline queue), so a request never
- * hangs on Redis; workers retry forever (`maxRetriesPerRequest: null`, as BullMQ requires).
- */
-
 /** A job as BullMQ adds it: the trace context in its data (when tracing), the retry policy. */
 function toBullJob<T>(queue: string, job: JobToAdd<T>, trace: Record<string, string>) {
   const data = Object.keys(trace).length > 0 && job.data && typeof job.data === 'object' ? { ...job.data, [TRACE_FIELD]: trace } : job.data;
@@ -62,6 +57,10 @@ function toBullJob<T>(queue: string, job: JobToAdd<T>, trace: Record<string, str
   };
 }
 
+/**
+ * Queue mode. Producers fail fast when Redis is down (no offline queue), so a request never
+ * hangs on Redis; workers retry forever (`maxRetriesPerRequest: null`, as BullMQ requires).
+ */
 export function createBullmqJobQueue(options: BullmqJobQueueOptions): JobQueue {
   const producer = new Redis(options.redisUrl, {
     enableOfflineQueue: false,
