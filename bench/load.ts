@@ -15,8 +15,9 @@
  * errors; then the knee (the highest rate that achieved ≥ 95% of the offer with p99 under
  * LOAD_KNEE_P99_MS, default 250 ms), a step at half the knee with its p99 (goal < 25 ms), and the
  * stall finder: the requests slower than LOAD_SLOW_MS (default 20 ms) grouped into bursts, with
- * the intervals between bursts (a period says "timer", scattered says "load"). The last line is
- * one JSON object. LOAD_API_ARGS adds node flags to the API process (e.g. `--trace-gc`), and
+ * the intervals between bursts (a period says "timer", scattered says "load"), the period they
+ * recur at, and whether it is the sampling interval of the kernel's DAMON monitor, with the CPU
+ * that monitor used during the steps (machine-stalls.ts). The last line is one JSON object. LOAD_API_ARGS adds node flags to the API process (e.g. `--trace-gc`), and
  * LOAD_API_OUTPUT=file keeps the tail of the API's output (logs, GC traces) there at the end.
  */
 import { randomBytes } from 'node:crypto';
@@ -27,6 +28,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { migrateToLatest } from '../src/persistence/migrate.js';
 import { openDatabase } from '../src/platform/database.js';
+import { cpuMsOf, damonBehind, readDamonMonitors, recurringPeriod } from './machine-stalls.js';
 import { createBenchDatabase, deleteRedisPrefix, percentile, round, spawnServer, type ServerProc } from './support.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -221,6 +223,12 @@ async function main() {
     // Warm up (JIT, pools, plan caches), not counted.
     await step(base, caseIds, 100, 3);
 
+    // The machine's own periodic work, measured over the steps (machine-stalls.ts).
+    const damon = await readDamonMonitors();
+    for (const m of damon) console.log(`machine: DAMON kdamond ${m.id} is on (pid ${m.pid ?? '?'}), sampling every ${m.sampleMs ?? '?'} ms`);
+    const damonCpuBefore = await Promise.all(damon.map((m) => (m.pid ? cpuMsOf(m.pid) : undefined)));
+    const stepsStarted = performance.now();
+
     const steps: Step[] = [];
     for (const rate of RATES) {
       const s = await step(base, caseIds, rate, STEP_S);
@@ -244,6 +252,24 @@ async function main() {
       `stall finder at ${probe.offered}/s: ${found.slow} requests over ${SLOW_MS} ms in ${found.bursts.length} bursts; intervals between bursts (ms): ${found.gaps_ms.slice(0, 40).join(' ')}`,
     );
     console.log(`worst bursts: ${JSON.stringify([...found.bursts].sort((a, b) => b.requests - a.requests).slice(0, 8))}`);
+    const period = recurringPeriod(found.gaps_ms);
+    const seconds = (performance.now() - stepsStarted) / 1000;
+    const damonCpu = await Promise.all(
+      damon.map(async (m, i) => {
+        const after = m.pid ? await cpuMsOf(m.pid) : undefined;
+        const before = damonCpuBefore[i];
+        return { kdamond: m.id, sample_ms: m.sampleMs ?? null, cpu_ms_per_s: after !== undefined && before !== undefined ? round((after - before) / seconds, 1) : null };
+      }),
+    );
+    for (const d of damonCpu) console.log(`machine: kdamond ${d.kdamond} used ${d.cpu_ms_per_s ?? '?'} ms of CPU per second during the steps`);
+    const culprit = damonBehind(period, damon);
+    console.log(
+      period === undefined
+        ? 'stall finder: no recurring period (slow requests are scattered: load, not a timer)'
+        : culprit
+          ? `stall finder: the bursts recur every ~${period} ms, DAMON kdamond ${culprit.id}'s sampling interval (${culprit.sampleMs} ms) plus its run: the machine's memory monitor, not Tessera (README Performance)`
+          : `stall finder: the bursts recur every ~${period} ms; no monitor of the machine has that period`,
+    );
     console.log(
       JSON.stringify({
         bench: 'load',
@@ -254,6 +280,9 @@ async function main() {
         knee_per_s: knee,
         half_knee: half ? { offered: half.offered, achieved: round(half.achieved), p50_ms: round(half.p50, 2), p99_ms: round(half.p99, 2), p999_ms: round(half.p999, 2), errors: half.errors, sessions_opened: half.backendsOpened } : null,
         slow_bursts: found.bursts.length,
+        burst_period_ms: period ?? null,
+        damon: damonCpu,
+        burst_period_is_damon: culprit !== undefined,
       }),
     );
   } finally {
