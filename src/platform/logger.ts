@@ -1,11 +1,12 @@
 /** pino options shared by the server, the worker and the CLI. */
 import type { LoggerOptions } from 'pino';
+import { CENSOR, redactSensitive } from './log-redaction.js';
 import { traceIdsForLog } from './tracing.js';
 
 /** Headers that carry credentials or signatures. */
-const SECRET_HEADERS = ['authorization', 'cookie', '"idempotency-key"', '"webhook-signature"', '"x-api-key"'];
+const SECRET_HEADERS = ['authorization', 'cookie', 'set-cookie', 'idempotency-key', 'webhook-signature', 'x-api-key'];
 
-/** Field names whose values are secrets or personal data, wherever they sit (up to two levels down). */
+/** Field names whose values are secrets or personal data. */
 const SENSITIVE_FIELDS = [
   'password',
   'current_password',
@@ -28,21 +29,24 @@ const SENSITIVE_FIELDS = [
   'case_file',
 ];
 
+/** The settings that hold credentials (a logged config). */
+const SECRET_SETTINGS = ['adminKey', 'secretKey', 'databaseUrl', 'redisUrl'];
+
 /**
- * Secrets and personal data never reach the logs. Paths are pino redact paths; `*` covers one
- * level, so each field is listed at the top, the first and the second level (`{ secret }`,
- * `{ case: { caseFile } }`, `{ command: { input: { caseFile } } }`). Request lines carry no headers and no
- * query string (see `serializers.req`).
+ * Secrets and personal data never reach the logs: these keys are censored wherever they sit in a
+ * logged object or a child logger's bindings, up to four levels down (platform/log-redaction.ts).
+ * Request lines carry no headers and no query string (see `serializers.req`).
  */
-export const REDACTED_PATHS = [
-  ...SECRET_HEADERS.flatMap((h) => [`headers.${h}`, `*.headers.${h}`]),
-  'res.headers["set-cookie"]',
-  ...SENSITIVE_FIELDS.flatMap((f) => [f, `*.${f}`, `*.*.${f}`]),
-  'config.adminKey',
-  'config.secretKey',
-  'config.databaseUrl',
-  'config.redisUrl',
-];
+export const SENSITIVE_KEYS: ReadonlySet<string> = new Set([...SECRET_HEADERS, ...SENSITIVE_FIELDS, ...SECRET_SETTINGS]);
+
+const redact = (object: Record<string, unknown>) => redactSensitive(object, SENSITIVE_KEYS);
+
+/**
+ * pino applies no formatter to a child logger's bindings (Fastify's per-request `{ reqId }`), so
+ * the same keys are also plain redact paths: without a wildcard, pino only pays for a path when
+ * its key is there.
+ */
+const TOP_LEVEL_PATHS = [...SENSITIVE_KEYS].map((key) => (/^[A-Za-z_$][\w$]*$/.test(key) ? key : `["${key}"]`));
 
 interface LoggedRequest {
   method?: string;
@@ -63,7 +67,9 @@ function serializeRequest(req: LoggedRequest) {
 export function loggerOptions(level: string): LoggerOptions {
   return {
     level,
-    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    // Before serializers: an object logged by mistake is censored as it was given.
+    formatters: { log: redact, bindings: redact },
+    redact: { paths: TOP_LEVEL_PATHS, censor: CENSOR },
     serializers: { req: serializeRequest },
     base: { service: 'tessera', pid: process.pid },
     // Each line carries the active trace and span ids (nothing when tracing is off).

@@ -9,6 +9,7 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { redactSensitive } from '../../src/platform/log-redaction.js';
 import { loggerOptions } from '../../src/platform/logger.js';
 import { createActor, type Actor } from '../support/actors.js';
 import { ADMIN_KEY, bearer, startTestApp, testConfig, uniqueId } from '../support/platform.js';
@@ -125,5 +126,52 @@ describe('objects logged by mistake', () => {
     // What is not sensitive is still there.
     expect(logged[2]).toMatchObject({ case: { id: 'c1', customer: '[redacted]', caseFile: '[redacted]' } });
     expect(logged[4]).toMatchObject({ subscription: { url: 'https://example.org/hook', secret: '[redacted]' } });
+  });
+
+  it('are redacted deeper down, in arrays, in errors and at the top of a child logger\'s bindings', () => {
+    const from = lines.length;
+    logger.info({ items: [{ case: { customer: { email: 'leak20@example.org' } } }] }, 'four levels down, an array being one');
+    const failure = Object.assign(new TypeError('could not send'), { customer: { name: 'leak21' }, code: 'E_SEND' });
+    logger.error({ err: failure }, 'an error with personal data on it');
+    logger.child({ reqId: 'r-1', token: 'leak22' }).info({ step: 1 }, 'a child');
+    const logged = expectNoneIn(from, ['leak20', 'leak21', 'leak22']);
+    expect(logged[0]).toMatchObject({ items: [{ case: { customer: '[redacted]' } }] });
+    // The error is still an error to pino's serializer: its class, message, stack and other fields.
+    expect(logged[1]).toMatchObject({ err: { type: 'TypeError', message: 'could not send', code: 'E_SEND', customer: '[redacted]' } });
+    expect((logged[1]!.err as { stack: string }).stack).toContain('could not send');
+    expect(logged[2]).toMatchObject({ reqId: 'r-1', token: '[redacted]', step: 1 });
+    // What was logged is not changed by the redaction.
+    expect(failure.customer).toEqual({ name: 'leak21' });
+  });
+});
+
+describe('redactSensitive', () => {
+  const keys = new Set(['secret']);
+
+  it('returns the object itself when nothing in it is sensitive (a request line allocates nothing)', () => {
+    const line = { reqId: 'r', res: { statusCode: 200 }, responseTime: 3.2, tags: ['a', 'b'] };
+    expect(redactSensitive(line, keys)).toBe(line);
+  });
+
+  it('copies only the path to what it censors, and leaves the original alone', () => {
+    const shared = { id: 'x' };
+    const logged = { a: { b: { secret: 's' } }, other: shared };
+    const redacted = redactSensitive(logged, keys);
+    expect(redacted).toEqual({ a: { b: { secret: '[redacted]' } }, other: { id: 'x' } });
+    expect(redacted.other).toBe(shared);
+    expect(logged.a.b.secret).toBe('s');
+  });
+
+  it('does not walk class instances or past four levels, and survives cycles', () => {
+    class Reply {
+      secret = 'held by an instance';
+    }
+    const reply = new Reply();
+    expect(redactSensitive({ res: reply }, keys).res).toBe(reply);
+    const deep = { l1: { l2: { l3: { l4: { secret: 'five levels down' } } } } };
+    expect(redactSensitive(deep, keys)).toBe(deep);
+    const cyclic: Record<string, unknown> = { secret: 's' };
+    cyclic.self = cyclic;
+    expect(redactSensitive(cyclic, keys).secret).toBe('[redacted]');
   });
 });
