@@ -17,8 +17,9 @@
  * stall finder: the requests slower than LOAD_SLOW_MS (default 20 ms) grouped into bursts, with
  * the intervals between bursts (a period says "timer", scattered says "load"), the period they
  * recur at, and whether it is the sampling interval of the kernel's DAMON monitor, with the CPU
- * that monitor used during the steps (machine-stalls.ts). The last line is one JSON object. LOAD_API_ARGS adds node flags to the API process (e.g. `--trace-gc`), and
- * LOAD_API_OUTPUT=file keeps the tail of the API's output (logs, GC traces) there at the end.
+ * that monitor used during the steps (machine-stalls.ts). The last line is one JSON object.
+ * LOAD_API_ARGS adds node flags to the API process (e.g. `--trace-gc`), and LOAD_API_OUTPUT=file
+ * keeps the tail of the API's output (logs, GC traces) there at the end.
  */
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
