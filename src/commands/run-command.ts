@@ -16,13 +16,14 @@ import type { Actor, CaseState, Command, CustomerValue, Decision, Effect } from 
 import type { CaseTemplate } from '../templates/types.js';
 import { ERROR_CODES, TesseraError, type ErrorCode } from '../errors.js';
 import {
-  findIdempotencyRecord,
+  findIdempotencyRecords,
   loadCaseForUpdate,
   loadCasesForUpdate,
   readDbTime,
   saveDecision,
   saveDecisions,
   type SaveInput,
+  type StoredIdempotency,
 } from '../persistence/case-store.js';
 import { createDbClock, type DbClock } from '../persistence/db-clock.js';
 import { loadFragmentDefinitions } from '../persistence/definition-store.js';
@@ -193,8 +194,16 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
   const fixedNow = deps.now;
   const newId = deps.newId ?? randomUUID;
 
+  // Concurrent commands look their keys up together (an inbox batch: one statement, not one per
+  // row); a lone command waits for nothing (batcher.ts).
+  const idempotencyLookups = createBatcher<IdempotencyRequest, StoredIdempotency | undefined>({
+    run: (requests) => findIdempotencyRecords(deps.db, requests),
+    maxBatch: 200,
+    maxInFlight: 2,
+  });
+
   async function replay(idem: IdempotencyRequest): Promise<CommandResponse | undefined> {
-    const stored = await findIdempotencyRecord(deps.db, idem.owner, idem.key);
+    const stored = await idempotencyLookups.submit(idem);
     if (!stored) return undefined;
     if (stored.request_hash !== idem.requestHash) {
       throw new TesseraError(

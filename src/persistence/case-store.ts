@@ -472,4 +472,23 @@ export async function findIdempotencyRecord(db: Db, owner: string, key: string) 
     .executeTakeFirst();
 }
 
+/** A stored idempotency answer, as findIdempotencyRecord reads it. */
+export type StoredIdempotency = NonNullable<Awaited<ReturnType<typeof findIdempotencyRecord>>>;
+
+/**
+ * findIdempotencyRecord for many keys in one statement (the commands of a batch of inbox rows):
+ * one answer per ref, in order; undefined where the key was never used. Prepared: its text does
+ * not depend on how many keys it asks for.
+ */
+export async function findIdempotencyRecords(db: Db, refs: { owner: string; key: string }[]): Promise<(StoredIdempotency | undefined)[]> {
+  if (refs.length === 0) return [];
+  const { rows } = await sql<StoredIdempotency & { i: number }>`${PREPARED}
+    select q.i, k.request_hash, k.status_code, k.response
+    from unnest(${refs.map((_, i) => i)}::int[], ${refs.map((r) => r.owner)}::text[], ${refs.map((r) => r.key)}::text[]) as q(i, owner, key)
+    join idempotency_keys k on k.owner = q.owner and k.key = q.key`.execute(db);
+  const found: (StoredIdempotency | undefined)[] = refs.map(() => undefined);
+  for (const { i, ...record } of rows) found[i] = record;
+  return found;
+}
+
 export type { Actor };

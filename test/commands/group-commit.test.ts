@@ -258,4 +258,27 @@ describe('group commit', () => {
     repeats.forEach((repeat, n) => expect(repeat).toEqual({ ...firstAnswers[n], replayed: true }));
     expect(await snapshot(cases)).toEqual(committed);
   });
+
+  it('looks up the keys of concurrent commands together: a stored one replays, one reused for another request is refused alone, a new one applies', async () => {
+    const { runner } = groupRunner();
+    const [stored, reused, fresh] = await Promise.all([openCase(), openCase(), openCase()]);
+    const keyOf = (id: string, hash = `ping-${id}`) => ({ owner: actor.id, key: `lookup-${id}`, requestHash: hash });
+    const [storedAnswer, reusedAnswer] = await Promise.all([runner.run(ping(stored, 1, { idempotency: keyOf(stored) })), runner.run(ping(reused, 1, { idempotency: keyOf(reused) }))]);
+    const before = await snapshot([stored, reused, fresh]);
+
+    const outcomes = await Promise.allSettled([
+      runner.run(ping(stored, 2, { idempotency: keyOf(stored) })),
+      runner.run(ping(reused, 2, { idempotency: keyOf(reused, 'another request') })),
+      runner.run(ping(fresh, 2, { idempotency: keyOf(fresh) })),
+    ]);
+    expect(outcomes[0]).toEqual({ status: 'fulfilled', value: { ...storedAnswer, replayed: true } });
+    expect(outcomes[1]).toMatchObject({ status: 'rejected', reason: { code: 'IDEMPOTENCY_KEY_REUSED' } });
+    expect(outcomes[2]).toMatchObject({ status: 'fulfilled', value: { replayed: false, body: { lastPing: 2 } } });
+    const after = await snapshot([stored, reused, fresh]);
+    // Only the new command wrote anything; the replay and the refusal left their cases as they were.
+    expect(after.get(stored)).toEqual(before.get(stored));
+    expect(after.get(reused)).toEqual(before.get(reused));
+    expect(after.get(fresh)!.version).toBe(before.get(fresh)!.version + 1);
+    expect(reusedAnswer.replayed).toBe(false);
+  });
 });
