@@ -34,7 +34,7 @@ import { assembleCore } from '../src/core.js';
 import { migrateToLatest } from '../src/persistence/migrate.js';
 import { openDatabase } from '../src/platform/database.js';
 import { createInProcessJobQueue } from '../src/platform/in-process-job-queue.js';
-import { createBenchDatabase, deleteRedisPrefix, percentile, round, runClosedLoop, type RunResult, spawnServer, type ServerProc } from './support.js';
+import { cpuSeconds, createBenchDatabase, deleteRedisPrefix, percentile, round, runClosedLoop, type RunResult, spawnServer, type ServerProc } from './support.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const SERVER_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -82,6 +82,25 @@ function post(base: URL, pathname: string, headers: Record<string, string>, data
 }
 
 const loadAverage = () => os.loadavg().map((l) => round(l, 2));
+
+/** CPU seconds so far of each part of the run (cpuSeconds); `procs` by role. */
+function cpuNow(procs: Record<string, ServerProc | undefined>): Record<string, number | undefined> {
+  const own = process.cpuUsage();
+  const out: Record<string, number | undefined> = { bench: (own.user + own.system) / 1e6, postgres: cpuSeconds({ command: 'postgres' }), redis: cpuSeconds({ command: 'redis-server' }) };
+  for (const [role, p] of Object.entries(procs)) out[role] = p?.child.pid === undefined ? undefined : cpuSeconds({ pid: p.child.pid });
+  return out;
+}
+
+/** CPU milliseconds per message of each part between two cpuNow readings. */
+function cpuPerMessage(before: Record<string, number | undefined>, after: Record<string, number | undefined>, messages: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [part, end] of Object.entries(after)) {
+    const start = before[part];
+    if (end !== undefined && start !== undefined && messages > 0) out[part] = round(((end - start) * 1000) / messages, 3);
+  }
+  return out;
+}
+const showCpu = (c: Record<string, number>) => Object.entries(c).map(([part, ms]) => `${part} ${ms}`).join(', ');
 const show = (r: RunResult) => `${round(r.perSecond)}/s (p50 ${round(r.p50Ms, 1)} ms, p99 ${round(r.p99Ms, 1)} ms)`;
 
 async function main() {
@@ -142,7 +161,8 @@ async function main() {
     };
     const api = await spawnServer({ ...env, TESSERA_ROLE: 'api', PORT: '0', LOG_LEVEL: 'info' }, /Server listening at (http:\/\/127\.0\.0\.1:\d+)/, NODE_ARGS);
     procs.push(api);
-    const startWorker = async () => procs.push(await spawnServer({ ...env, TESSERA_ROLE: 'worker', PORT: '0', LOG_LEVEL: 'info' }, /workers started/, NODE_ARGS));
+    let worker: ServerProc | undefined;
+    const startWorker = async () => procs.push((worker = await spawnServer({ ...env, TESSERA_ROLE: 'worker', PORT: '0', LOG_LEVEL: 'info' }, /workers started/, NODE_ARGS)));
     if (!APPLY_AFTER) await startWorker();
     const base = new URL(api.match[1]!);
     const created = await post(base, '/v1/inbound-sources', { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' }, JSON.stringify({ key: 'bench', mapping: MAPPING }));
@@ -170,6 +190,7 @@ async function main() {
     let refused = 0;
     let firstRefusal = '';
     let next = 0;
+    const acceptCpuStart = cpuNow({ api, worker });
     const started = performance.now();
     await Promise.all(
       Array.from({ length: CONCURRENCY }, async () => {
@@ -194,12 +215,15 @@ async function main() {
     const acceptSeconds = (performance.now() - started) / 1000;
     latencies.sort((a, b) => a - b);
     const acceptLoad = loadAverage();
+    const acceptCpu = cpuPerMessage(acceptCpuStart, cpuNow({ api, worker }), accepted.size);
     console.log(
       `accepted ${accepted.size} in ${round(acceptSeconds)} s: ${round(accepted.size / acceptSeconds)}/s (p50 ${round(percentile(latencies, 50), 1)} ms, p99 ${round(percentile(latencies, 99), 1)} ms); ` +
         `${replayed} duplicates answered as the first time, ${refused} refused${firstRefusal ? ` (first: ${firstRefusal})` : ''}; load average ${acceptLoad.join(' ')}`,
     );
+    console.log(`CPU ms per accepted message: ${showCpu(acceptCpu)}`);
 
     if (APPLY_AFTER) await startWorker();
+    const drainCpuStart = cpuNow({ api, worker });
     const deadline = Date.now() + DRAIN_S * 1000;
     for (;;) {
       const pending = await db.selectFrom('inbox').select(sql<number>`count(*)::int`.as('n')).where('status', '=', 'received').executeTakeFirstOrThrow();
@@ -207,6 +231,7 @@ async function main() {
       await sleep(200);
     }
     const drainLoad = loadAverage();
+    const drainCpuEnd = cpuNow({ api, worker });
     const outcome = await sql<{ status: string; n: number; p50: number | null; p99: number | null; first_received: Date; first_applied: Date | null; last_applied: Date | null }>`
       select status, count(*)::int as n,
              percentile_cont(0.5) within group (order by extract(epoch from applied_at - received_at) * 1000) as p50,
@@ -219,6 +244,8 @@ async function main() {
     const from = APPLY_AFTER ? applied?.first_applied : applied?.first_received;
     const appliedSeconds = applied?.last_applied && from ? (new Date(applied.last_applied).getTime() - new Date(from).getTime()) / 1000 : 0;
     const appliedPerSecond = (applied?.n ?? 0) / Math.max(appliedSeconds, 0.001);
+    // Apply after the accept phase: what applying alone costs per row (during: accept and apply mixed).
+    const drainCpu = cpuPerMessage(drainCpuStart, drainCpuEnd, applied?.n ?? 0);
     const rowIds = new Set((await db.selectFrom('inbox').select('id').execute()).map((r) => r.id));
     const lost = [...accepted].filter((id) => !rowIds.has(id)).length + (byStatus['received']?.n ?? 0);
     // Exactly once: each message's n reached its case once.
@@ -233,6 +260,7 @@ async function main() {
       `applied ${applied?.n ?? 0} (${Object.entries(byStatus).map(([s, r]) => `${s} ${r.n}`).join(', ')}) at ${round(appliedPerSecond)}/s; ` +
         `accept -> applied p50 ${round(applied?.p50 ?? 0)} ms, p99 ${round(applied?.p99 ?? 0)} ms; lost ${lost}, doubled ${doubled} (${events} events for ${messages.length} messages); load average ${drainLoad.join(' ')}`,
     );
+    console.log(`CPU ms per applied row${APPLY_AFTER ? '' : ' (accept still running for part of it)'}: ${showCpu(drainCpu)}`);
 
     await engineRound();
     const best = (runs: RunResult[]) => Math.max(...runs.map((r) => r.perSecond));
@@ -266,6 +294,8 @@ async function main() {
         engine_idempotent_per_s: round(keyed),
         ratio_applied_engine: round(appliedPerSecond / engine, 3),
         ratio_applied_engine_idempotent: round(appliedPerSecond / keyed, 3),
+        cpu_ms_per_accepted: acceptCpu,
+        cpu_ms_per_applied: drainCpu,
         load_average_accept: acceptLoad,
         load_average_drain: drainLoad,
         load_average_end: loadAverage(),

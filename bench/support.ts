@@ -1,6 +1,7 @@
 /** Shared bench plumbing: a throwaway database, percentiles, a fixed-concurrency runner. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { deleteRedisKeys } from '../src/platform/redis-keys.js';
@@ -118,4 +119,36 @@ export function spawnServer(env: Record<string, string>, ready: RegExp, nodeArgs
       reject(new Error(`server exited with ${code}:\n${tail().slice(-4000)}`));
     });
   });
+}
+
+/**
+ * CPU seconds (user + system) used so far by the processes `pick` selects from /proc: a server
+ * by pid, or every `postgres` or `redis-server` process. Throughput on a shared machine swings
+ * with the neighbours' load; CPU per message does much less, so benches report both. Linux only:
+ * elsewhere (no /proc) it is undefined.
+ */
+export function cpuSeconds(pick: { pid: number } | { command: string }): number | undefined {
+  let entries: string[];
+  try {
+    entries = 'pid' in pick ? [String(pick.pid)] : readdirSync('/proc').filter((e) => /^\d+$/.test(e));
+  } catch {
+    return undefined;
+  }
+  let ticks = 0;
+  for (const pid of entries) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    // "pid (comm) state ppid ..." — comm may hold spaces; fields after it are space-separated.
+    const close = stat.lastIndexOf(')');
+    const comm = stat.slice(stat.indexOf('(') + 1, close);
+    if ('command' in pick && comm !== pick.command) continue;
+    const fields = stat.slice(close + 2).split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  // USER_HZ is 100 on every Linux build that matters here.
+  return ticks / 100;
 }
