@@ -27,7 +27,19 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 
-export const JSONATA_LIMITS = {
+export interface JsonataLimits {
+  readonly timeoutMs: number;
+  readonly hardTimeoutMs: number;
+  readonly maxDepth: number;
+  readonly maxSequence: number;
+  readonly maxString: number;
+  readonly maxResultChars: number;
+  readonly heapMb: number;
+  readonly workers: number;
+  readonly batch: number;
+}
+
+export const JSONATA_LIMITS: JsonataLimits = {
   timeoutMs: 500,
   hardTimeoutMs: 1_000,
   maxDepth: 200,
@@ -39,7 +51,7 @@ export const JSONATA_LIMITS = {
   workers: 2,
   /** Evaluations handed to a worker in one message. */
   batch: 32,
-} as const;
+};
 
 export type SandboxResult =
   /** `value` is plain JSON (JSONata sequences and functions dropped), undefined when nothing matched. */
@@ -161,7 +173,7 @@ export interface JsonataSandbox {
   close(): Promise<void>;
 }
 
-export function createJsonataSandbox(limits: typeof JSONATA_LIMITS = JSONATA_LIMITS): JsonataSandbox {
+export function createJsonataSandbox(limits: JsonataLimits = JSONATA_LIMITS): JsonataSandbox {
   const jsonataPath = createRequire(import.meta.url).resolve('jsonata');
   const slots: Slot[] = [];
   const queue: Task[] = [];
