@@ -26,7 +26,7 @@ import { migrateToLatest } from '../src/persistence/migrate.js';
 import { openDatabase } from '../src/platform/database.js';
 import { createInProcessJobQueue } from '../src/platform/in-process-job-queue.js';
 import { createCommandRunner } from '../src/commands/run-command.js';
-import { createBenchDatabase, percentile, round, runClosedLoop, type RunResult } from './support.js';
+import { cpuSeconds, createBenchDatabase, percentile, round, runClosedLoop, type RunResult } from './support.js';
 
 const run = promisify(execFile);
 
@@ -68,6 +68,24 @@ async function pgbenchRound(url: string, concurrency: number, events: number): P
   }
 }
 const POOL = 32;
+
+/** CPU seconds so far: this Node process, the clients it ran and reaped (pgbench), Postgres. */
+function cpuNow() {
+  const own = process.cpuUsage();
+  const node = (own.user + own.system) / 1e6;
+  return { node, pgbench: (cpuSeconds({ pid: process.pid }) ?? node) - node, postgres: cpuSeconds({ command: 'postgres' }) ?? 0 };
+}
+type Cpu = ReturnType<typeof cpuNow>;
+
+/** Runs one measurement and adds the CPU it took to `into` (per part, seconds) with its ops. */
+async function measured(into: { ops: number; cpu: Cpu }, result: () => Promise<RunResult>): Promise<RunResult> {
+  const before = cpuNow();
+  const r = await result();
+  const after = cpuNow();
+  into.ops += r.ops;
+  for (const k of Object.keys(before) as (keyof Cpu)[]) into.cpu[k] += after[k] - before[k];
+  return r;
+}
 
 const logger = pino({ level: 'warn' });
 
@@ -147,12 +165,19 @@ async function main() {
     for (const c of CONCURRENCY) {
       // Alternate the four so machine noise hits all alike; keep each one's best round.
       const runs = { pgbench: [] as RunResult[], raw: [] as RunResult[], engine: [] as RunResult[], alone: [] as RunResult[] };
+      // CPU per event by process, over all rounds of a kind: where the two cores go.
+      const zero = () => ({ ops: 0, cpu: { node: 0, pgbench: 0, postgres: 0 } });
+      const cpu = { pgbench: zero(), raw: zero(), engine: zero(), alone: zero() };
       for (let r = 0; r < ROUNDS; r++) {
-        runs.pgbench.push(await counted(pgbenchRound(bench.url, c, EVENTS)));
-        runs.engine.push(await counted(runClosedLoop(c, EVENTS, engineOp)));
-        runs.raw.push(await counted(runClosedLoop(c, EVENTS, rawOp)));
-        runs.alone.push(await counted(runClosedLoop(c, EVENTS, aloneOp)));
+        runs.pgbench.push(await counted(measured(cpu.pgbench, () => pgbenchRound(bench.url, c, EVENTS))));
+        runs.engine.push(await counted(measured(cpu.engine, () => runClosedLoop(c, EVENTS, engineOp))));
+        runs.raw.push(await counted(measured(cpu.raw, () => runClosedLoop(c, EVENTS, rawOp))));
+        runs.alone.push(await counted(measured(cpu.alone, () => runClosedLoop(c, EVENTS, aloneOp))));
       }
+      const perEvent = (k: keyof typeof cpu) => {
+        const { ops, cpu: used } = cpu[k];
+        return { node: round((used.node * 1000) / ops, 3), postgres: round((used.postgres * 1000) / ops, 3), pgbench: round((used.pgbench * 1000) / ops, 3) };
+      };
       const engine = best(runs.engine);
       const pgbench = best(runs.pgbench);
       const raw = best(runs.raw);
@@ -161,6 +186,11 @@ async function main() {
         `c=${String(c).padStart(2)}  engine ${show(engine)} | pgbench ${show(pgbench)} | raw Node ${show(raw)} | engine, no group commit ${show(engineAlone)}` +
           `  -> engine/pgbench ${round(engine.perSecond / pgbench.perSecond, 2)}, engine/raw ${round(engine.perSecond / raw.perSecond, 2)}`,
       );
+      const showCpu = (k: keyof typeof cpu) => {
+        const p = perEvent(k);
+        return k === 'pgbench' ? `pgbench client ${p.pgbench} + postgres ${p.postgres}` : `node ${p.node} + postgres ${p.postgres}`;
+      };
+      console.log(`      CPU ms per event: engine ${showCpu('engine')} | pgbench ${showCpu('pgbench')} | raw ${showCpu('raw')} | no group commit ${showCpu('alone')}`);
       console.log(`      rounds: engine ${runs.engine.map((r) => round(r.perSecond)).join(', ')}; pgbench ${runs.pgbench.map((r) => round(r.perSecond)).join(', ')}`);
       figures[`c${c}_events_per_s`] = round(engine.perSecond);
       figures[`c${c}_p50_ms`] = round(engine.p50Ms, 2);
@@ -173,6 +203,11 @@ async function main() {
       figures[`c${c}_ratio`] = round(engine.perSecond / raw.perSecond, 3);
       figures[`c${c}_no_group_commit_per_s`] = round(engineAlone.perSecond);
       figures[`c${c}_no_group_commit_p99_ms`] = round(engineAlone.p99Ms, 2);
+      for (const k of ['engine', 'pgbench', 'raw', 'alone'] as const) {
+        const p = perEvent(k);
+        figures[`c${c}_${k}_cpu_ms_per_event`] = round(p.node + p.postgres + p.pgbench, 3);
+        figures[`c${c}_${k}_postgres_cpu_ms_per_event`] = p.postgres;
+      }
     }
 
     // Every applied event is one version (the engine's and the three raw kinds alike): check nothing was lost or doubled.

@@ -147,7 +147,9 @@ export function cpuSeconds(pick: { pid: number } | { command: string }): number 
     const comm = stat.slice(stat.indexOf('(') + 1, close);
     if ('command' in pick && comm !== pick.command) continue;
     const fields = stat.slice(close + 2).split(' ');
-    ticks += Number(fields[11]) + Number(fields[12]);
+    // utime + stime, and cutime + cstime: the CPU of children it has reaped (a Postgres backend
+    // that exits moves into the postmaster's), so a delta still counts a process that ended.
+    ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
   }
   // USER_HZ is 100 on every Linux build that matters here.
   return ticks / 100;

@@ -10,7 +10,7 @@ import type { CustomerState } from '../customers/types.js';
 import type { FragmentDefinition } from '../fragments/types.js';
 import { canonicalHash } from '../templates/canonical-hash.js';
 import { goalViewsCte } from './goal-views.js';
-import { PREPARED } from './prepared-statement.js';
+import { opaqueArray, PREPARED } from './prepared-statement.js';
 import type { Database } from './schema.js';
 
 export interface IdempotencyRecord {
@@ -49,10 +49,10 @@ export interface LockedCase {
 export async function loadCaseForUpdate(trx: Transaction<Database>, caseId: string): Promise<LockedCase | undefined> {
   // The customer rides along in the lock statement (no second round trip); only the case row is locked.
   const { rows } = await sql<{ state: unknown; customer: unknown; db_now: Date | string }>`${PREPARED}
-    select cases.state, cu.state as customer, statement_timestamp() as db_now
-    from cases left join customers cu on cu.id = cases.customer_id
+    select cases.state, (select cu.state from customers cu where cu.id = cases.customer_id) as customer, statement_timestamp() as db_now
+    from cases
     where cases.id = ${caseId}
-    for update of cases`.execute(trx);
+    for update`.execute(trx);
   const row = rows[0];
   if (!row) return undefined;
   const locked: LockedCase = { state: row.state as CaseState, dbNow: new Date(row.db_now) };
@@ -70,11 +70,11 @@ export async function loadCasesForUpdate(
   caseIds: string[],
 ): Promise<{ states: Map<string, CaseState>; customers: Map<string, CustomerState>; dbNow: Date | undefined }> {
   const { rows } = await sql<{ id: string; state: unknown; customer: unknown; db_now: Date | string }>`${PREPARED}
-    select cases.id, cases.state, cu.state as customer, statement_timestamp() as db_now
-    from cases left join customers cu on cu.id = cases.customer_id
-    where cases.id = any(${caseIds}::text[])
+    select cases.id, cases.state, (select cu.state from customers cu where cu.id = cases.customer_id) as customer, statement_timestamp() as db_now
+    from cases
+    where cases.id = any(${opaqueArray(caseIds, 'text')})
     order by cases.id
-    for update of cases`.execute(trx);
+    for update`.execute(trx);
   return {
     states: new Map(rows.map((row) => [row.id, row.state as CaseState])),
     /** By case id. */
@@ -270,8 +270,11 @@ export async function saveDecisions(
   const rowsOf = <T>(pick: (w: (typeof writes)[number]) => T[]) =>
     writes.flatMap((w) => pick(w).map((row) => ({ ...row, case_id: w.caseId })));
 
-  // Only the parts this batch needs: Postgres parses and plans the statement on every call,
-  // and a typical event writes just the case and its journal.
+  // Only the parts this batch needs: a typical event writes just the case and its journal.
+  // Every update joins its rows to the table through `= any(ids)` as well as the join itself:
+  // the planner estimates 100 rows for any jsonb_to_recordset, so on a table of a few thousand
+  // rows a plan without it hashes the input and scans the whole table on every write (and the
+  // prepared statement keeps that plan); the ids make the primary key (or case index) drive it.
   const parts: RawBuilder<unknown>[] = [];
   const written: RawBuilder<unknown>[] = [];
   if (inserts.length > 0) {
@@ -289,7 +292,7 @@ export async function saveDecisions(
       update cases c set title = n.title, status = n.status, priority = n.priority, owner_id = n.owner_id, queue = n.queue,
         customer_id = n.customer_id, version = n.version, state = n.state, updated_at = n.updated_at, closed_at = n.closed_at
       from jsonb_to_recordset(${json(updates)}::jsonb) as ${CASE_RECORD}
-      where c.id = n.id and c.version = n.previous_version
+      where c.id = any(${opaqueArray(updates.map((u) => u.id), 'text')}) and c.id = n.id and c.version = n.previous_version
       returning c.id)`);
     written.push(sql`select id from updated`);
   }
@@ -341,7 +344,8 @@ export async function saveDecisions(
       update tasks t set priority_rank = r.priority_rank, breach_at = r.breach_at, sla = r.sla
       from jsonb_to_recordset(${json(rerouted)}::jsonb)
         as r(case_id text, priority_rank smallint, breach_at timestamptz, sla text, skip jsonb)
-      where t.case_id = r.case_id and t.status = 'open' and not (r.skip ? t.id) and r.case_id in (select id from written))`);
+      where t.case_id = any(${opaqueArray(rerouted.map((r) => r.case_id), 'text')}) and t.case_id = r.case_id and t.status = 'open'
+        and not (r.skip ? t.id) and r.case_id in (select id from written))`);
   }
   const timers = rowsOf((w) => w.timers);
   if (timers.length > 0) {
@@ -357,20 +361,20 @@ export async function saveDecisions(
     parts.push(sql`cancelled_timers as (
       update timers t set status = 'cancelled', settled_at = x.at
       from jsonb_to_recordset(${json(cancelled)}::jsonb) as x(id text, case_id text, at timestamptz)
-      where t.id = x.id and t.status = 'pending' and x.case_id in (select id from written))`);
+      where t.id = any(${opaqueArray(cancelled.map((x) => x.id), 'text')}) and t.id = x.id and t.status = 'pending' and x.case_id in (select id from written))`);
   }
   const fired = inputs.flatMap((i) => (i.firedTimerId === undefined ? [] : [{ id: i.firedTimerId, case_id: i.next.id, at: i.next.updatedAt }]));
   if (fired.length > 0) {
     parts.push(sql`fired_timers as (
       update timers t set status = 'fired', settled_at = x.at
       from jsonb_to_recordset(${json(fired)}::jsonb) as x(id text, case_id text, at timestamptz)
-      where t.id = x.id and t.status = 'pending' and x.case_id in (select id from written))`);
+      where t.id = any(${opaqueArray(fired.map((x) => x.id), 'text')}) and t.id = x.id and t.status = 'pending' and x.case_id in (select id from written))`);
   }
   if (settledTimers.length > 0) {
     parts.push(sql`settled_timers as (
       update timers t set status = 'fired', settled_at = x.at
       from jsonb_to_recordset(${json(settledTimers)}::jsonb) as x(id text, at timestamptz)
-      where t.id = x.id and t.status = 'pending')`);
+      where t.id = any(${opaqueArray(settledTimers.map((x) => x.id), 'text')}) and t.id = x.id and t.status = 'pending')`);
   }
   const outbox = rowsOf((w) => w.outbox.map((event, n) => ({ ...event, n })));
   if (outbox.length > 0) {
@@ -406,7 +410,8 @@ export async function saveDecisions(
         updated_at = x."updatedAt", updated_by = x."updatedBy"
       from jsonb_to_recordset(${json(contentUpdates)}::jsonb)
         as x(id text, case_id text, data jsonb, analysis jsonb, revision int, "updatedAt" timestamptz, "updatedBy" text)
-      where c.id = x.id and c.case_id = x.case_id and x.case_id in (select id from written))`);
+      where c.id = any(${opaqueArray(contentUpdates.map((x) => x.id), 'text')}) and c.id = x.id and c.case_id = x.case_id
+        and x.case_id in (select id from written))`);
   }
   const revisions = rowsOf((w) => w.revisions);
   if (revisions.length > 0) {
@@ -484,7 +489,7 @@ export async function findIdempotencyRecords(db: Db, refs: { owner: string; key:
   if (refs.length === 0) return [];
   const { rows } = await sql<StoredIdempotency & { i: number }>`${PREPARED}
     select q.i, k.request_hash, k.status_code, k.response
-    from unnest(${refs.map((_, i) => i)}::int[], ${refs.map((r) => r.owner)}::text[], ${refs.map((r) => r.key)}::text[]) as q(i, owner, key)
+    from unnest(${opaqueArray(refs.map((_, i) => i), 'int')}, ${opaqueArray(refs.map((r) => r.owner), 'text')}, ${opaqueArray(refs.map((r) => r.key), 'text')}) as q(i, owner, key)
     join idempotency_keys k on k.owner = q.owner and k.key = q.key`.execute(db);
   const found: (StoredIdempotency | undefined)[] = refs.map(() => undefined);
   for (const { i, ...record } of rows) found[i] = record;

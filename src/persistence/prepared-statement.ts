@@ -8,7 +8,19 @@
  * (src/platform/database.ts); embedded mode and `TESSERA_DB_PREPARED_STATEMENTS=false` run them
  * unnamed, the comment is all that differs.
  */
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 
 export const PREPARED_MARK = '/* tessera:prepared */ ';
 export const PREPARED = sql.raw(PREPARED_MARK);
+
+/**
+ * An array parameter of a prepared statement, as the planner should see it: through a sub-select
+ * whose value it cannot look into, so it plans for a list of unknown length (10 elements) on every
+ * execution. Bound directly, the array is a constant to each custom plan, which then costs less
+ * than the generic plan (planned for 10) and Postgres keeps re-planning the statement for the
+ * actual length — at a cost near its execution's. Use it for `= any(…)` and `unnest(…)` in
+ * statements marked {@link PREPARED}.
+ */
+export function opaqueArray(values: readonly (string | number)[], type: 'text' | 'int'): RawBuilder<unknown> {
+  return sql`(select ${values}::${sql.raw(type)}[])::${sql.raw(type)}[]`;
+}

@@ -171,7 +171,7 @@ describe('a worker killed inside a batch', () => {
     await lock.query('select id from cases where id = $1 for update', [cases[0]]);
     const first = await startWorkerProcess();
     await sendBatch(src, orders, 3);
-    expect(await blockedOn(/for update of cases/), first.output()).toBe(true);
+    expect(await blockedOn(/from cases\s+where cases\.id = /), first.output()).toBe(true);
     await first.kill('SIGKILL');
     await lock.query('rollback');
     const second = await startWorkerProcess();
