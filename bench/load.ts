@@ -17,7 +17,9 @@
  * stall finder: the requests slower than LOAD_SLOW_MS (default 20 ms) grouped into bursts, with
  * the intervals between bursts (a period says "timer", scattered says "load"), the period they
  * recur at, and whether it is the sampling interval of the kernel's DAMON monitor, with the CPU
- * that monitor used during the steps (machine-stalls.ts). The last line is one JSON object.
+ * that monitor used during the steps, and how many bursts a stuck flush of the database's disk
+ * overlaps (a file beside its data directory flushed 50 times a second; machine-stalls.ts). The
+ * last line is one JSON object.
  * LOAD_API_ARGS adds node flags to the API process (e.g. `--trace-gc`), and LOAD_API_OUTPUT=file
  * keeps the tail of the API's output (logs, GC traces) there at the end.
  */
@@ -29,7 +31,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { migrateToLatest } from '../src/persistence/migrate.js';
 import { openDatabase } from '../src/platform/database.js';
-import { cpuMsOf, damonBehind, readDamonMonitors, recurringPeriod } from './machine-stalls.js';
+import { burstsOnStalls, cpuMsOf, damonBehind, readDamonMonitors, recurringPeriod, startFlushProbe, type FlushProbe } from './machine-stalls.js';
 import { createBenchDatabase, deleteRedisPrefix, percentile, round, spawnServer, type ServerProc } from './support.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -79,6 +81,8 @@ interface Step {
   errors: number;
   /** Postgres sessions the servers opened during the step (pool churn: each pays connect + cold caches). */
   backendsOpened: number;
+  /** performance.now() when the step began: samples' `at` count from it. */
+  start: number;
   samples: Sample[];
 }
 
@@ -137,6 +141,7 @@ async function step(base: URL, caseIds: string[], rate: number, seconds: number)
   const backendsOpened = (await countBackends()) - sessionsBefore;
   return {
     backendsOpened,
+    start,
     offered: rate,
     achieved: samples.filter((s) => s.ok).length / elapsed,
     p50: percentile(latencies, 50),
@@ -228,6 +233,12 @@ async function main() {
     const damon = await readDamonMonitors();
     for (const m of damon) console.log(`machine: DAMON kdamond ${m.id} is on (pid ${m.pid ?? '?'}), sampling every ${m.sampleMs ?? '?'} ms`);
     const damonCpuBefore = await Promise.all(damon.map((m) => (m.pid ? cpuMsOf(m.pid) : undefined)));
+    // And the disk: flushes of a file beside the database's data directory, all through the steps.
+    const flushDir = await watcher
+      .query<{ dir: string }>(`select current_setting('data_directory') as dir`)
+      .then((r) => path.dirname(r.rows[0]!.dir), () => undefined);
+    let flushProbe: FlushProbe | undefined;
+    if (flushDir) flushProbe = await startFlushProbe(flushDir).catch((err: Error) => (console.log(`disk: no flush probe in ${flushDir} (${err.message})`), undefined));
     const stepsStarted = performance.now();
 
     const steps: Step[] = [];
@@ -255,6 +266,18 @@ async function main() {
     console.log(`worst bursts: ${JSON.stringify([...found.bursts].sort((a, b) => b.requests - a.requests).slice(0, 8))}`);
     const period = recurringPeriod(found.gaps_ms);
     const seconds = (performance.now() - stepsStarted) / 1000;
+    const flushes = await flushProbe?.stop();
+    const onStalls = flushes ? burstsOnStalls(found.bursts, probe.start, flushes.stalls) : undefined;
+    if (flushes && onStalls) {
+      console.log(
+        `disk: fdatasync in ${flushDir} (the database's filesystem), ${flushes.flushes} flushes during the steps: p50 ${round(flushes.p50Ms, 2)} ms, ` +
+          `max ${round(flushes.maxMs)} ms, ${flushes.stalls.length} over 20 ms`,
+      );
+      console.log(
+        `stall finder: ${onStalls.bursts} of ${found.bursts.length} bursts (${onStalls.requests} of ${found.slow} slow requests) overlap a stuck flush: ` +
+          'every commit waits for its WAL flush, so every request in flight waits for the disk (README Performance)',
+      );
+    }
     const damonCpu = await Promise.all(
       damon.map(async (m, i) => {
         const after = m.pid ? await cpuMsOf(m.pid) : undefined;
@@ -266,7 +289,7 @@ async function main() {
     const culprit = damonBehind(period, damon);
     console.log(
       period === undefined
-        ? 'stall finder: no recurring period (slow requests are scattered: load, not a timer)'
+        ? 'stall finder: no recurring period (slow requests are scattered: load or the disk, not a timer)'
         : culprit
           ? `stall finder: the bursts recur every ~${period} ms, DAMON kdamond ${culprit.id}'s sampling interval (${culprit.sampleMs} ms) plus its run: the machine's memory monitor, not Tessera (README Performance)`
           : `stall finder: the bursts recur every ~${period} ms; no monitor of the machine has that period`,
@@ -284,6 +307,10 @@ async function main() {
         burst_period_ms: period ?? null,
         damon: damonCpu,
         burst_period_is_damon: culprit !== undefined,
+        disk:
+          flushes && onStalls
+            ? { flushes: flushes.flushes, p50_ms: round(flushes.p50Ms, 2), max_ms: round(flushes.maxMs), over_20ms: flushes.stalls.length, bursts_on_stalls: onStalls.bursts, slow_requests_on_stalls: onStalls.requests }
+            : null,
       }),
     );
   } finally {

@@ -9,8 +9,15 @@
  * in flight during a burst wait 20–40 ms, even at 63 requests/s, with a CPU to spare. On
  * 2026-12-02, setting its `sample_us` from 500,000 to 1,000,000 moved the load test's stall
  * period from 540 ms to 1,063 ms (README Performance).
+ *
+ * The other is the disk. Every commit waits until its WAL is flushed (fdatasync), and on these
+ * VMs' virtual disk a flush that usually takes 0.1–0.3 ms now and then takes 30–800 ms, with
+ * nothing else running (2026-12-03: 9 flushes over 20 ms in 20 s at 200 flushes/s, the longest
+ * 826 ms). While one flush is stuck, every commit behind it waits, so every request in flight
+ * does. `startFlushProbe` flushes a file on the database's filesystem a few times a second
+ * during a step, and `burstsOnStalls` counts the slow bursts that a stuck flush explains.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { open, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 
 const DAMON_ADMIN = '/sys/kernel/mm/damon/admin/kdamonds';
@@ -84,4 +91,85 @@ export function recurringPeriod(gapsMs: readonly number[], share = 0.7): number 
 export function damonBehind(periodMs: number | undefined, monitors: readonly DamonMonitor[]): DamonMonitor | undefined {
   if (periodMs === undefined) return undefined;
   return monitors.find((m) => m.sampleMs !== undefined && periodMs >= 0.97 * m.sampleMs && periodMs <= 1.25 * m.sampleMs);
+}
+
+/** A flush of the probe's file that took longer than the probe's threshold. */
+export interface FlushStall {
+  /** performance.now() when the flush began. */
+  at: number;
+  ms: number;
+}
+
+export interface FlushProbeResult {
+  flushes: number;
+  p50Ms: number;
+  maxMs: number;
+  stalls: FlushStall[];
+}
+
+export interface FlushProbe {
+  /** Ends the probe, deletes its file and reports. */
+  stop(): Promise<FlushProbeResult>;
+}
+
+/**
+ * Writes 8 kB to a file in `dir` and fdatasyncs it, `perSecond` times a second (one at a time,
+ * as the WAL writer does), until stopped: what a commit's flush meets on that filesystem. A few
+ * dozen flushes a second add nothing a database under load would notice.
+ */
+export async function startFlushProbe(dir: string, perSecond = 50, stallMs = 20): Promise<FlushProbe> {
+  const file = path.join(dir, `.tessera-flush-probe-${process.pid}`);
+  const handle = await open(file, 'w');
+  const block = Buffer.alloc(8192, 0x5a);
+  const times: number[] = [];
+  const stalls: FlushStall[] = [];
+  let stopped = false;
+  const loop = (async () => {
+    const started = performance.now();
+    for (let i = 0; !stopped; i++) {
+      const at = performance.now();
+      // A ring of 2 MB: the file stays small, every write still dirties a block to flush.
+      await handle.write(block, 0, block.length, (i % 256) * block.length);
+      await handle.datasync();
+      const ms = performance.now() - at;
+      times.push(ms);
+      if (ms > stallMs) stalls.push({ at, ms });
+      const next = started + ((i + 1) * 1000) / perSecond;
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, next - performance.now())));
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop.finally(async () => {
+        await handle.close();
+        await rm(file, { force: true });
+      });
+      const sorted = [...times].sort((a, b) => a - b);
+      return { flushes: times.length, p50Ms: sorted[Math.floor(sorted.length / 2)] ?? 0, maxMs: sorted[sorted.length - 1] ?? 0, stalls };
+    },
+  };
+}
+
+/**
+ * The bursts of slow requests (`at_ms`: the first one's intended send time after `origin`, a
+ * performance.now() value; `worst_ms` its worst latency) that overlap a stuck flush: a request
+ * that was in flight while a flush was stuck waited for it.
+ */
+export function burstsOnStalls(
+  bursts: readonly { at_ms: number; requests: number; worst_ms: number }[],
+  origin: number,
+  stalls: readonly FlushStall[],
+): { bursts: number; requests: number } {
+  let count = 0;
+  let requests = 0;
+  for (const b of bursts) {
+    const from = origin + b.at_ms;
+    const to = from + b.worst_ms;
+    if (stalls.some((s) => s.at <= to && s.at + s.ms >= from)) {
+      count += 1;
+      requests += b.requests;
+    }
+  }
+  return { bursts: count, requests };
 }

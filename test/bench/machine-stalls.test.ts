@@ -1,8 +1,8 @@
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cpuMsOf, damonBehind, readDamonMonitors, recurringPeriod } from '../../bench/machine-stalls.js';
+import { burstsOnStalls, cpuMsOf, damonBehind, readDamonMonitors, recurringPeriod, startFlushProbe } from '../../bench/machine-stalls.js';
 
 describe('the load test\'s stall finder', () => {
   it('finds the period of a stall that does not slow a request every time', () => {
@@ -53,5 +53,38 @@ describe('the load test\'s stall finder', () => {
     expect(before).toBeTypeOf('number');
     expect(after! - before!).toBeGreaterThanOrEqual(50);
     expect(await cpuMsOf(2 ** 30)).toBeUndefined();
+  });
+});
+
+describe('the flush probe', () => {
+  it('flushes a file in the directory at its rate, and leaves no file behind', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'tessera-flush-'));
+    const started = performance.now();
+    const probe = await startFlushProbe(dir, 100, 1_000);
+    expect((await readdir(dir)).length).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const result = await probe.stop();
+    const elapsedS = (performance.now() - started) / 1000;
+    // 100 a second: one at a time, never ahead of schedule.
+    expect(result.flushes).toBeGreaterThanOrEqual(10);
+    expect(result.flushes).toBeLessThanOrEqual(Math.ceil(elapsedS * 100) + 1);
+    expect(result.maxMs).toBeGreaterThanOrEqual(result.p50Ms);
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('counts the bursts of slow requests that a stuck flush overlaps, and only those', () => {
+    const origin = 10_000;
+    const bursts = [
+      { at_ms: 100, requests: 30, worst_ms: 250 }, // in flight while the flush at 10,050 was stuck
+      { at_ms: 2_000, requests: 4, worst_ms: 40 }, // nothing stuck then
+      { at_ms: 5_000, requests: 9, worst_ms: 120 }, // began while the flush of 14,900 was still stuck
+    ];
+    const stalls = [
+      { at: 10_050, ms: 300 },
+      { at: 14_900, ms: 150 },
+      { at: 30_000, ms: 500 },
+    ];
+    expect(burstsOnStalls(bursts, origin, stalls)).toEqual({ bursts: 2, requests: 39 });
+    expect(burstsOnStalls(bursts, origin, [])).toEqual({ bursts: 0, requests: 0 });
   });
 });
