@@ -10,6 +10,7 @@
  *
  *   npm run load
  *   LOAD_RATES=100,200,400,600,800 LOAD_STEP_S=10 npm run load
+ *   LOAD_POSTGRES=tmpfs npm run load  (the same against a private cluster whose WAL is in memory)
  *
  * Per step it prints offered/s, achieved/s (2xx per second of the step), p50/p99/p99.9 ms and
  * errors; then the knee (the highest rate that achieved ≥ 95% of the offer with p99 under
@@ -33,6 +34,7 @@ import { migrateToLatest } from '../src/persistence/migrate.js';
 import { openDatabase } from '../src/platform/database.js';
 import { burstsOnStalls, cpuMsOf, damonBehind, readDamonMonitors, recurringPeriod, startFlushProbe, type FlushProbe } from './machine-stalls.js';
 import { createBenchDatabase, deleteRedisPrefix, percentile, round, spawnServer, type ServerProc } from './support.js';
+import { startPrivatePostgres } from '../test/support/private-postgres.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const SERVER_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -179,8 +181,38 @@ function bursts(samples: Sample[], slowMs: number) {
 const show = (s: Step) =>
   `offered ${String(s.offered).padStart(5)}/s  achieved ${round(s.achieved).toString().padStart(7)}/s  p50 ${round(s.p50, 1).toString().padStart(6)}  p99 ${round(s.p99, 1).toString().padStart(7)}  p99.9 ${round(s.p999, 1).toString().padStart(7)}  max ${round(s.max, 0).toString().padStart(6)} ms  errors ${s.errors}  sessions opened ${s.backendsOpened}`;
 
+/**
+ * LOAD_POSTGRES=tmpfs: a private cluster in /dev/shm, configured like the shared server (its
+ * memory, WAL and vacuum settings, fsync and synchronous commit on), so the same run differs from
+ * the default one only in the disk under the WAL. Its flushes are memory copies: what the tail
+ * latency is on a disk that never stalls.
+ */
+async function serverUrl(): Promise<{ url: string; stop: () => Promise<void> }> {
+  if (process.env.LOAD_POSTGRES !== 'tmpfs') return { url: SERVER_URL, stop: async () => {} };
+  const shared = new pg.Client({ connectionString: SERVER_URL });
+  await shared.connect();
+  const names = ['shared_buffers', 'wal_buffers', 'max_wal_size', 'checkpoint_timeout', 'autovacuum', 'wal_level', 'jit'];
+  const { rows } = await shared.query<{ name: string; setting: string }>(
+    `select name, current_setting(name) as setting from unnest($1::text[]) as name`,
+    [names],
+  );
+  await shared.end();
+  const cluster = await startPrivatePostgres({ flush: true, parentDir: '/dev/shm', options: ['max_connections=100', ...rows.map((r) => `${r.name}=${r.setting}`)] });
+  console.log(`postgres: a private cluster in /dev/shm on :${cluster.port} (${rows.map((r) => `${r.name}=${r.setting}`).join(', ')}, fsync on)`);
+  return { url: cluster.url(), stop: () => cluster.destroy() };
+}
+
 async function main() {
-  const bench = await createBenchDatabase(SERVER_URL);
+  const server = await serverUrl();
+  try {
+    await run(server.url);
+  } finally {
+    await server.stop();
+  }
+}
+
+async function run(url: string) {
+  const bench = await createBenchDatabase(url);
   const prefix = `tessera-bench-load-${randomBytes(4).toString('hex')}`;
   const database = await openDatabase({ databaseUrl: bench.url, dataDir: '/nonexistent', poolSize: 2 });
   const procs: ServerProc[] = [];
@@ -274,8 +306,10 @@ async function main() {
           `max ${round(flushes.maxMs)} ms, ${flushes.stalls.length} over 20 ms`,
       );
       console.log(
-        `stall finder: ${onStalls.bursts} of ${found.bursts.length} bursts (${onStalls.requests} of ${found.slow} slow requests) overlap a stuck flush: ` +
-          'every commit waits for its WAL flush, so every request in flight waits for the disk (README Performance)',
+        onStalls.bursts === 0
+          ? `stall finder: none of the ${found.bursts.length} bursts overlaps a stuck flush`
+          : `stall finder: ${onStalls.bursts} of ${found.bursts.length} bursts (${onStalls.requests} of ${found.slow} slow requests) overlap a stuck flush: ` +
+              'every commit waits for its WAL flush, so every request in flight waits for the disk (README Performance)',
       );
     }
     const damonCpu = await Promise.all(

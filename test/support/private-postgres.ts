@@ -50,18 +50,31 @@ export interface PrivatePostgres {
   destroy(): Promise<void>;
 }
 
-/**
- * `durable`: commits are acknowledged only once their WAL is written (`synchronous_commit` on), so
- * a `kill -9` of every server process loses no acknowledged commit (fsync stays off: the kernel
- * keeps what was written; only a machine crash would need it). Without it, commits are
- * acknowledged from WAL buffers, fastest for tests that never kill the server.
- */
-export async function startPrivatePostgres(settings: { durable?: boolean } = {}): Promise<PrivatePostgres> {
+export interface PrivatePostgresSettings {
+  /**
+   * Commits are acknowledged only once their WAL is written (`synchronous_commit` on), so a
+   * `kill -9` of every server process loses no acknowledged commit (fsync stays off: the kernel
+   * keeps what was written; only a machine crash would need it). Without it, commits are
+   * acknowledged from WAL buffers, fastest for tests that never kill the server.
+   */
+  durable?: boolean;
+  /**
+   * Postgres's own defaults for durability (fsync and full page writes on, synchronous commit):
+   * a server configured like a production one, for a bench that compares it with the shared one.
+   */
+  flush?: boolean;
+  /** Where the cluster's directory goes (default /tmp as root, else the temp dir): /dev/shm puts it on tmpfs. */
+  parentDir?: string;
+  /** More `-c name=value` settings. */
+  options?: string[];
+}
+
+export async function startPrivatePostgres(settings: PrivatePostgresSettings = {}): Promise<PrivatePostgres> {
   const bin = await binDir();
   const asRoot = process.getuid?.() === 0;
   // As root, under /tmp: the postgres user must be able to reach the directory (a TMPDIR under
   // /root would not do).
-  const dir = await mkdtemp(path.join(asRoot ? '/tmp' : tmpdir(), 'tessera-pg-'));
+  const dir = await mkdtemp(path.join(settings.parentDir ?? (asRoot ? '/tmp' : tmpdir()), 'tessera-pg-'));
   const data = path.join(dir, 'data');
   const logFile = path.join(dir, 'server.log');
   if (asRoot) {
@@ -79,11 +92,11 @@ export async function startPrivatePostgres(settings: { durable?: boolean } = {})
     `-p ${port}`,
     `-k ${dir}`,
     '-c listen_addresses=127.0.0.1',
-    '-c fsync=off',
-    ...(settings.durable ? [] : ['-c synchronous_commit=off']),
-    '-c full_page_writes=off',
+    ...(settings.flush ? [] : ['-c fsync=off', '-c full_page_writes=off']),
+    ...(settings.durable || settings.flush ? [] : ['-c synchronous_commit=off']),
     '-c max_connections=60',
     '-c shared_buffers=16MB',
+    ...(settings.options ?? []).map((o) => `-c ${o}`),
   ].join(' ');
   const log = async () => (existsSync(logFile) ? (await readFile(logFile, 'utf8')).slice(-3000) : '');
 
