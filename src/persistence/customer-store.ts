@@ -193,7 +193,9 @@ export async function saveCustomer(trx: Kysely<Database>, input: CustomerSaveInp
             last_activity_at = n.last_activity_at, last_contact_at = n.last_contact_at, version = n.version, state = n.state,
             updated_at = n.updated_at
           from jsonb_to_recordset(${json([row])}::jsonb) as ${CUSTOMER_RECORD}
-          where c.id = n.id and c.version = n.previous_version
+          -- The id by itself too: joined only to the recordset (estimated at 100 rows), the plan
+          -- would scan every customer until there are tens of thousands of them.
+          where c.id = ${row.id} and c.id = n.id and c.version = n.previous_version
           returning c.id)`,
   ];
   if (journal.length > 0) {

@@ -164,11 +164,16 @@ export async function acceptInboxMessages(db: Kysely<Database>, ms: NewInboxMess
   const repeats = rows.filter((r) => !fresh.has(r.id));
   const firsts = new Map<string, { id: string; body_hash: string; correlation_key: string | null; status: string }>();
   if (repeats.length > 0) {
+    // The arrays let the (source, webhook_id) index drive the join: planned for jsonb_to_recordset's
+    // estimated 100 rows alone, it would hash them and scan the whole inbox until that holds tens
+    // of thousands of rows.
     const found = await sql<{ id: string; source: string; webhook_id: string; body_hash: string; correlation_key: string | null; status: string }>`
       select i.id, i.source, i.webhook_id, i.body_hash, i.correlation_key, i.status
       from inbox i
       join jsonb_to_recordset(${JSON.stringify(repeats.map((r) => ({ source: r.source, webhook_id: r.webhook_id })))}::jsonb)
         as k(source text, webhook_id text) on i.source = k.source and i.webhook_id = k.webhook_id
+      where i.source = any(${[...new Set(repeats.map((r) => r.source))]}::text[])
+        and i.webhook_id = any(${repeats.map((r) => r.webhook_id)}::text[])
     `.execute(db);
     for (const f of found.rows) firsts.set(`${f.source}\u0000${f.webhook_id}`, f);
   }
