@@ -29,6 +29,7 @@ import * as m0050 from './0050_learning.js';
 import * as m0051 from './0051_learning_freshness.js';
 import * as m0060 from './0060_ops_indexes.js';
 import * as m0061 from './0061_erasures.js';
+import * as m0062 from './0062_case_state_compression.js';
 
 export const migrations: Record<string, Migration> = {
   '0001_api_keys': m0001,
@@ -57,4 +58,5 @@ export const migrations: Record<string, Migration> = {
   '0051_learning_freshness': m0051,
   '0060_ops_indexes': m0060,
   '0061_erasures': m0061,
+  '0062_case_state_compression': m0062,
 };
