@@ -30,6 +30,7 @@ import * as m0051 from './0051_learning_freshness.js';
 import * as m0060 from './0060_ops_indexes.js';
 import * as m0061 from './0061_erasures.js';
 import * as m0062 from './0062_case_state_compression.js';
+import * as m0072 from './0072_case_write_check.js';
 
 export const migrations: Record<string, Migration> = {
   '0001_api_keys': m0001,
@@ -59,4 +60,5 @@ export const migrations: Record<string, Migration> = {
   '0060_ops_indexes': m0060,
   '0061_erasures': m0061,
   '0062_case_state_compression': m0062,
+  '0072_case_write_check': m0072,
 };

@@ -20,7 +20,6 @@ import {
   loadCaseForUpdate,
   loadCasesForUpdate,
   readDbTime,
-  saveDecision,
   saveDecisions,
   type SaveInput,
   type StoredIdempotency,
@@ -345,6 +344,8 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
    * once the transaction commits. `run` uses it; so does next work, which locks the case itself.
    * `customer` is the case's customer as loaded with the case (CEL reads it); a `case.open`
    * resolves or creates its customer here, in the same transaction (commands/resolve-customer.ts).
+   * `commits`: the write is the transaction's last statement and COMMIT goes with it (the caller
+   * runs nothing after it in the transaction).
    */
   async function decideAndSave(
     trx: Transaction<Database>,
@@ -352,12 +353,12 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
     at: Date,
     request: CommandRequest,
     loadedCustomer?: CustomerState,
+    options: { commits?: boolean } = {},
   ): Promise<{ response: CommandResponse; committed: CommittedEffects | undefined }> {
     const prepared = await prepare(trx, state, at, request, loadedCustomer);
     if (!prepared.save) return { response: prepared.response, committed: undefined };
-    const saved = await saveDecision(trx, prepared.save);
-    // The row lock makes this unreachable; if it ever happens, refusing beats a lost update.
-    if (saved.written !== 1) throw new TesseraError('VERSION_MISMATCH', 'The case changed concurrently; try again');
+    // A case not at its version (the row lock makes it unreachable) fails the statement: VERSION_MISMATCH.
+    const saved = await saveDecisions(trx, [prepared.save], [], { commits: options.commits ?? false });
     return {
       response: prepared.response,
       committed: { caseId: prepared.save.next.id, effects: prepared.save.effects, pendingOutbox: [...prepared.customerOutbox, ...saved.pendingOutbox] },
@@ -393,7 +394,8 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
           clock.observe(at, sentAt, clock.local());
         }
 
-        const applied = await decideAndSave(trx, state, at, request, customer);
+        // The transaction's last statement: COMMIT goes with the write.
+        const applied = await decideAndSave(trx, state, at, request, customer, { commits: true });
         committed = applied.committed;
         return applied.response;
       });
@@ -453,9 +455,9 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
           }
         }
         if (saves.length === 0) return;
-        const saved = await saveDecisions(trx, saves);
-        // The row locks make this unreachable; if it ever happens, the group runs again alone.
-        if (saved.written !== saves.length) throw new Error('a case of the command group changed concurrently');
+        // The group's last statement: COMMIT goes with it. A case not at its version (the row
+        // locks make it unreachable) fails it whole, and the group runs again alone.
+        const saved = await saveDecisions(trx, saves, [], { commits: true });
         const pending = new Set(saved.pendingOutbox);
         for (const save of saves) committed.push({ caseId: save.next.id, effects: save.effects, pendingOutbox: pendingOf(save, pending) });
       });
@@ -557,9 +559,9 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
           outcomes.push(typeof failed === 'string' ? { timerId: timer.timerId, outcome: 'spent', code: failed } : { timerId: timer.timerId, outcome: 'applied' });
         }
       }
-      const saved = await saveDecisions(trx, inputs, settled);
-      // The row locks make this unreachable; if it ever happens, the whole batch retries.
-      if (saved.written !== inputs.length) throw new TesseraError('VERSION_MISMATCH', 'A case changed concurrently; try again');
+      // The batch's last statement: COMMIT goes with it. A case not at its version (the row locks
+      // make it unreachable) fails it whole, and the whole batch retries.
+      const saved = await saveDecisions(trx, inputs, settled, { commits: true });
       const pending = new Set(saved.pendingOutbox);
       for (const c of committed) {
         c.pendingOutbox = c.effects.flatMap((e) => (e.type === 'outbox.emit' && pending.has(e.event.id) ? [e.event.id] : []));

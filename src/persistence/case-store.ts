@@ -8,9 +8,10 @@ import type { CommandRecord } from '../cases/command-record.js';
 import type { Actor, CaseState, ContentItem, ContentRevision, Effect, JournalEntry, OutboundEvent, Task, TimerSpec } from '../cases/types.js';
 import type { CustomerState } from '../customers/types.js';
 import type { FragmentDefinition } from '../fragments/types.js';
+import { TesseraError } from '../errors.js';
 import { canonicalHash } from '../templates/canonical-hash.js';
 import { goalViewsCte } from './goal-views.js';
-import { opaqueArray, PREPARED } from './prepared-statement.js';
+import { COMMITS, opaqueArray, PREPARED } from './prepared-statement.js';
 import type { Database } from './schema.js';
 
 export interface IdempotencyRecord {
@@ -245,7 +246,7 @@ export async function saveDecision(trx: Transaction<Database>, input: SaveInput)
 }
 
 export interface Saved {
-  /** Cases written; fewer than given means a case was not at its `previousVersion`. */
+  /** Cases written: always all of them (the statement fails otherwise). */
   written: number;
   /** Outbox rows some enabled subscription wants: the relay hands these over for fan-out. */
   pendingOutbox: string[];
@@ -255,14 +256,17 @@ export interface Saved {
  * Writes several decisions — each for a different case, all locked by the caller — in one
  * statement, so a batch of timer firings costs one round trip and one plan, not one per case.
  * `settledTimers` are fired timers that changed nothing (stale): marked fired all the same.
- * Returns how many cases were written — fewer than `inputs.length` means a case was not at its
- * `previousVersion`, and the caller must roll back (rows of the others were written) — and the
- * outbox rows left for fan-out.
+ * Every case must be at its `previousVersion` (new ones absent): the statement checks it itself
+ * and fails whole otherwise, which throws VERSION_MISMATCH (the caller's transaction is then
+ * aborted and rolls back). Returns the number of cases written and the outbox rows left for
+ * fan-out. With `commits`, COMMIT goes in the same round trip (prepared-statement.ts, COMMITS):
+ * the caller does nothing in the transaction after it.
  */
 export async function saveDecisions(
   trx: Transaction<Database>,
   inputs: SaveInput[],
   settledTimers: { id: string; at: string }[] = [],
+  options: { commits?: boolean } = {},
 ): Promise<Saved> {
   const inserts = inputs.filter((i) => i.previousVersion === undefined).map(caseRow);
   const updates = inputs.filter((i) => i.previousVersion !== undefined).map(caseRow);
@@ -450,13 +454,22 @@ export async function saveDecisions(
       where k.case_id in (select id from written))`);
   }
   if (parts.length === 0) return { written: 0, pendingOutbox: [] };
-  const result = await sql<{ written: number; pending_outbox: string[] | null }>`${PREPARED}
-    with ${sql.join(parts, sql`, `)}
-    select ${written.length > 0 ? sql`(select count(*) from written)` : sql`0`}::int as written,
-      ${outbox.length > 0 ? sql`(select array_agg(id) from outbox_rows where status = 'pending')` : sql`null::text[]`} as pending_outbox
-  `.execute(trx);
-  return { written: result.rows[0]?.written ?? 0, pendingOutbox: result.rows[0]?.pending_outbox ?? [] };
+  try {
+    const result = await sql<{ written: number; pending_outbox: string[] | null }>`${PREPARED}${options.commits ? COMMITS : sql``}
+      with ${sql.join(parts, sql`, `)}
+      select ${written.length > 0 ? sql`tessera_cases_written((select count(*) from written), ${inserts.length + updates.length}::int)` : sql`0`} as written,
+        ${outbox.length > 0 ? sql`(select array_agg(id) from outbox_rows where status = 'pending')` : sql`null::text[]`} as pending_outbox
+    `.execute(trx);
+    return { written: result.rows[0]?.written ?? 0, pendingOutbox: result.rows[0]?.pending_outbox ?? [] };
+  } catch (err) {
+    // The statement checks itself (migration 0072): a case not at its expected version fails it whole.
+    if ((err as { code?: unknown }).code === CASES_NOT_WRITTEN) throw new TesseraError('VERSION_MISMATCH', 'A case changed concurrently; try again');
+    throw err;
+  }
 }
+
+/** SQLSTATE of tessera_cases_written: the write statement found a case not at its expected version. */
+const CASES_NOT_WRITTEN = 'TS409';
 
 /** Marks a timer fired without changing its case (a stale or already-applied timer). */
 export async function settleTimer(db: Db, timerId: string, at: string): Promise<void> {

@@ -14,6 +14,15 @@ export const PREPARED_MARK = '/* tessera:prepared */ ';
 export const PREPARED = sql.raw(PREPARED_MARK);
 
 /**
+ * Marks a transaction's last statement: COMMIT goes with it in the same round trip
+ * (platform/pipelined-transactions.ts), and Kysely's own `commit` after it costs nothing. Put it
+ * after PREPARED. Nothing after such a statement may fail: its writes are committed. Embedded mode
+ * sends COMMIT as usual.
+ */
+export const COMMITS_MARK = '/* tessera:commits */ ';
+export const COMMITS = sql.raw(COMMITS_MARK);
+
+/**
  * An array parameter of a prepared statement, as the planner should see it: through a sub-select
  * whose value it cannot look into, so it plans for a list of unknown length (10 elements) on every
  * execution. Bound directly, the array is a constant to each custom plan, which then costs less

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { PREPARED_MARK } from '../persistence/prepared-statement.js';
 import type { Database } from '../persistence/schema.js';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.js';
+import { pipelineTransactions } from './pipelined-transactions.js';
 import { PGliteDialect } from './pglite-dialect.js';
 
 export interface DatabaseHandle {
@@ -98,6 +99,7 @@ function handle(db: Kysely<Database>, kind: DatabaseHandle['kind'], ownLock?: Da
 const DEFAULT_IDLE_TIMEOUT_MS = 600_000;
 
 function createPool(connectionString: string, max: number, logger: Logger | undefined, idleTimeoutMillis: number, preparedStatements: boolean): pg.Pool {
+  const named = statementNamer(preparedStatements);
   // TCP keepalive: a server that vanished without closing the socket (a failover, a dropped
   // network) is noticed by the kernel within minutes instead of leaving a session waiting forever.
   const pool = new pg.Pool({ connectionString, max, idleTimeoutMillis, connectionTimeoutMillis: 5_000, keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
@@ -106,7 +108,7 @@ function createPool(connectionString: string, max: number, logger: Logger | unde
   // command`, `Connection terminated unexpectedly`); without a listener that is an uncaught
   // exception that takes the process down. Its next statement fails and the pool discards it.
   pool.on('connect', (client) => {
-    if (preparedStatements) nameMarkedStatements(client);
+    pipelineTransactions(client, named);
     client.on('error', (err) =>
       logger?.warn({ error: err.message, code: (err as { code?: unknown }).code }, 'database connection lost; the pool reconnects'),
     );
@@ -118,23 +120,21 @@ function createPool(connectionString: string, max: number, logger: Logger | unde
 }
 
 /**
- * Turns `client.query(text, values)` for a text that starts with {@link PREPARED_MARK} into a
- * named query (`pg` parses it on the first use per connection and only binds it afterwards). The
- * name is a digest of the text, so it is the same in every process and never names two texts.
+ * Names a statement whose text starts with {@link PREPARED_MARK}: `pg` parses it on the first
+ * use per connection and only binds it afterwards. The name is a digest of the text, so it is the
+ * same in every process and never names two texts. Undefined: the statement runs unnamed.
  */
-function nameMarkedStatements(client: pg.PoolClient): void {
-  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+function statementNamer(preparedStatements: boolean): (text: string) => string | undefined {
   const names = new Map<string, string>();
-  const named = (text: string, values: unknown, callback: unknown) => {
+  return (text) => {
+    if (!preparedStatements || !text.startsWith(PREPARED_MARK)) return undefined;
     let name = names.get(text);
     if (name === undefined) {
       name = `tessera_${createHash('sha256').update(text).digest('hex').slice(0, 32)}`;
       names.set(text, name);
     }
-    return query({ name, text, values }, callback);
+    return name;
   };
-  (client as unknown as { query: unknown }).query = (config: unknown, values?: unknown, callback?: unknown) =>
-    typeof config === 'string' && config.startsWith(PREPARED_MARK) ? named(config, values, callback) : query(config, values, callback);
 }
 
 async function openEmbedded(dataDir: string) {

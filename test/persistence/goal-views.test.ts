@@ -12,7 +12,7 @@ import type { CaseState } from '../../src/cases/types.js';
 import { createCommandRunner } from '../../src/commands/run-command.js';
 import { loadCaseForUpdate, saveDecision } from '../../src/persistence/case-store.js';
 import { goalViewRows, goalViewsChanged, type GoalViewRow } from '../../src/persistence/goal-views.js';
-import { PREPARED_MARK } from '../../src/persistence/prepared-statement.js';
+import { COMMITS_MARK, PREPARED_MARK } from '../../src/persistence/prepared-statement.js';
 import type { Database } from '../../src/persistence/schema.js';
 import { createActor, type Actor } from '../support/actors.js';
 import { caseApi, caseRows, expectProblem } from '../support/case-api.js';
@@ -194,7 +194,7 @@ describe('goal views projection', () => {
           actor: { id: 'sup', role: 'supervisor' },
           respond: ({ case: c }) => ({ statusCode: 200, body: { id: c.id } }),
         });
-      const writes = () => statements.filter((q) => q.replace(PREPARED_MARK, '').trimStart().startsWith('with'));
+      const writes = () => statements.filter((q) => q.replace(PREPARED_MARK, '').replace(COMMITS_MARK, '').trimStart().startsWith('with'));
 
       clock = T0;
       const opened = await run(undefined, { type: 'case.open', input: { title: 'Counted', queue: uniqueId('q') } });
