@@ -5,13 +5,14 @@
  * second connection that bypasses it.
  */
 import { randomUUID } from 'node:crypto';
-import { sql } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import type { CaseState } from '../../src/cases/types.js';
 import { TesseraError } from '../../src/errors.js';
 import { saveDecisions } from '../../src/persistence/case-store.js';
 import { COMMITS, PREPARED } from '../../src/persistence/prepared-statement.js';
+import type { Database } from '../../src/persistence/schema.js';
 import { openDatabase, type DatabaseHandle } from '../../src/platform/database.js';
 import { startWireCounter, type WireCounter } from '../support/wire-counter.js';
 
@@ -160,24 +161,30 @@ describe('the case write checks itself', () => {
     const state = (version: number) =>
       ({ id, template: { key: 'write-check', version: 1 }, title: 'write check', status: 'open', priority: 'normal', version,
          goals: [], openedAt: stamp, updatedAt: stamp }) as unknown as CaseState;
-    await sql`insert into cases (id, template_key, template_version, title, status, priority, version, state, opened_at, updated_at)
-      values (${id}, 'write-check', 1, 'write check', 'open', 'normal', 3, '{}'::jsonb, now(), now())`.execute(database.db);
     const journal = [{ type: 'write.check', actor: { id: 'test', role: 'system' as const }, data: {}, at: stamp }];
-      const attempt = database.db.transaction().execute((trx) =>
+    const count = async (trx: Transaction<Database>) =>
+      (await sql<{ version: number; journal: number }>`
+        select version, (select count(*) from journal where case_id = ${id})::int as journal from cases where id = ${id}`.execute(trx)).rows[0];
+    // Planted and checked inside one transaction that is rolled back: no half-made case is left
+    // for the other tests' listings (the commit itself is covered on the scratch table above).
+    const rolledBack = new Error('roll back the planted case');
+    await expect(
+      database.db.transaction().execute(async (trx) => {
+        await sql`insert into cases (id, template_key, template_version, title, status, priority, version, state, opened_at, updated_at)
+          values (${id}, 'write-check', 1, 'write check', 'open', 'normal', 3, '{}'::jsonb, now(), now())`.execute(trx);
+        await sql`savepoint before_write`.execute(trx);
         // The row is at version 3; this decision was made on version 2.
-        saveDecisions(trx, [{ previousVersion: 2, previous: state(2), next: state(3), effects: [], journal }], [], { commits: true }),
-      );
-      await expect(attempt).rejects.toBeInstanceOf(TesseraError);
-      await expect(attempt).rejects.toMatchObject({ code: 'VERSION_MISMATCH' });
-      const { rows } = await observer.query<{ version: number; journal: string }>(
-        `select version, (select count(*) from journal where case_id = $1)::text as journal from cases where id = $1`, [id]);
-      expect(rows[0]).toEqual({ version: 3, journal: '0' });
-      // At the right version the same write applies, and commits with its statement.
-      await database.db.transaction().execute((trx) =>
-        saveDecisions(trx, [{ previousVersion: 3, previous: state(3), next: state(4), effects: [], journal }], [], { commits: true }),
-      );
-      const after = await observer.query<{ version: number; journal: string }>(
-        `select version, (select count(*) from journal where case_id = $1)::text as journal from cases where id = $1`, [id]);
-      expect(after.rows[0]).toEqual({ version: 4, journal: '1' });
+        const stale = saveDecisions(trx, [{ previousVersion: 2, previous: state(2), next: state(3), effects: [], journal }]);
+        await expect(stale).rejects.toBeInstanceOf(TesseraError);
+        await expect(stale).rejects.toMatchObject({ code: 'VERSION_MISMATCH' });
+        await sql`rollback to savepoint before_write`.execute(trx);
+        expect(await count(trx)).toEqual({ version: 3, journal: 0 });
+        // At the right version the same write applies.
+        expect((await saveDecisions(trx, [{ previousVersion: 3, previous: state(3), next: state(4), effects: [], journal }])).written).toBe(1);
+        expect(await count(trx)).toEqual({ version: 4, journal: 1 });
+        throw rolledBack;
+      }),
+    ).rejects.toBe(rolledBack);
+    expect((await observer.query(`select 1 from cases where id = $1`, [id])).rowCount).toBe(0);
   });
 });
