@@ -255,7 +255,7 @@ export async function buildApp(deps: AppDeps) {
     await api.register(streamRoutes, { live });
     await api.register(privacyRoutes, {
       db: deps.database.db,
-      eraser: createEraser({ db: deps.database.db, jobs: deps.jobs, logger: deps.logger, metrics: deps.core.metrics }),
+      eraser: createEraser({ db: deps.database.db, jobs: deps.jobs, logger: deps.logger, metrics: deps.core.metrics, forgetCases: deps.core.runner.forgetCopies }),
       now: deps.core.now,
     });
     // Its own scope: the raw-body content-type parser must not reach the other routes.

@@ -39,6 +39,8 @@ export interface Config {
   readonly dbIdleTimeoutMs: number;
   /** Named prepared statements for the command path's hot statements (off behind PgBouncer < 1.21 in transaction mode). */
   readonly dbPreparedStatements: boolean;
+  /** Cases whose last write group commit keeps in memory to decide the next command on (0: none; commands/written-cases.ts). */
+  readonly writtenCases: number;
   /** Signed inbound webhooks, counted per source and client address (senders batch and burst). */
   readonly inboundRateLimitPerMinute: number;
   readonly shutdownTimeoutMs: number;
@@ -208,6 +210,7 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimitPerMinute: integer(env, 'TESSERA_RATE_LIMIT_PER_MINUTE', 600, 1, 1_000_000),
     dbIdleTimeoutMs: integer(env, 'TESSERA_DB_IDLE_TIMEOUT_MS', 600_000, 0, 86_400_000),
     dbPreparedStatements: boolean(env, 'TESSERA_DB_PREPARED_STATEMENTS', true),
+    writtenCases: integer(env, 'TESSERA_WRITTEN_CASES', 2_000, 0, 1_000_000),
     inboundRateLimitPerMinute: integer(env, 'TESSERA_INBOUND_RATE_LIMIT_PER_MINUTE', 60_000, 1, 10_000_000),
     shutdownTimeoutMs: integer(env, 'TESSERA_SHUTDOWN_TIMEOUT_MS', 8_000, 100, 600_000),
     webhooks: Object.freeze({

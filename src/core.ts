@@ -73,8 +73,9 @@ export interface CoreOptions {
   /**
    * Group commit for commands (commands/run-command.ts, runGroup): on by default against Postgres,
    * off on the embedded database (one session: a group would only queue behind itself). `false` turns it off.
+   * `writtenCases`: how many cases it keeps its last write of (commands/written-cases.ts; 0: none, default 2,000).
    */
-  groupCommit?: false | { maxBatch?: number; maxInFlight?: number };
+  groupCommit?: false | { maxBatch?: number; maxInFlight?: number; writtenCases?: number };
   /** The process's metrics registry (default: a new one). */
   metrics?: Metrics;
 }
@@ -155,7 +156,7 @@ export async function assembleCore(options: CoreOptions): Promise<Core> {
   return { catalog, engine, runner, work, relay, clock, now: options.now ?? clock.now, fireDeviationTimer, sentiment, onCommitted, catalogSync, metrics };
 }
 
-function groupCommitOption(options: CoreOptions): { groupCommit?: { maxBatch?: number; maxInFlight?: number } } {
+function groupCommitOption(options: CoreOptions): { groupCommit?: { maxBatch?: number; maxInFlight?: number; writtenCases?: number } } {
   if (options.groupCommit === false || options.database.kind !== 'postgres') return {};
   return { groupCommit: options.groupCommit ?? {} };
 }

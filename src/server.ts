@@ -101,7 +101,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
-  core = await assembleCore({ database: platform.database, jobs: platform.jobs, logger, templatesDir: config.templatesDir });
+  core = await assembleCore({ database: platform.database, jobs: platform.jobs, logger, templatesDir: config.templatesDir, groupCommit: { writtenCases: config.writtenCases } });
   // Backstop for what reads the latest versions without a command (template lists, intake, deviation).
   stopCatalogSync = core.catalogSync.every(CATALOG_SYNC_INTERVAL_MS, platform.database.db, logger);
   // Assembled once: the HTTP side and the workers share the source cache, sandbox, guard and relays.

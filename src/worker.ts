@@ -131,7 +131,7 @@ export async function startWorkers(platform: Platform, core: Core, logger: Logge
   };
 
   // Erasures a crash left half done are finished; templates' retention erases old closed cases.
-  const eraser = createEraser({ db, jobs: platform.jobs, logger, metrics: core.metrics });
+  const eraser = createEraser({ db, jobs: platform.jobs, logger, metrics: core.metrics, forgetCases: core.runner.forgetCopies });
   const privacy = async () => {
     try {
       const resumed = await eraser.resume();

@@ -34,6 +34,7 @@ import type { Catalog } from './catalog.js';
 import { customerSnapshot } from '../customers/snapshot.js';
 import type { CustomerState } from '../customers/types.js';
 import { resolveCaseCustomer } from './resolve-case-customer.js';
+import { createWrittenCases, type ReadFrom, type WrittenCase } from './written-cases.js';
 import type { CommandObserver } from './command-observer.js';
 
 export interface CommittedEffects {
@@ -87,7 +88,7 @@ export interface CommandRunnerDeps {
    * 8 on 2 cores: 962 events/s with two, 874 with four, in alternating runs; more transactions
    * meant smaller groups and more Postgres CPU per event).
    */
-  groupCommit?: { maxBatch?: number; maxInFlight?: number };
+  groupCommit?: { maxBatch?: number; maxInFlight?: number; writtenCases?: number };
 }
 
 /** One command's outcome in a group: its answer, or its own refusal (or the group's lost connection). */
@@ -174,6 +175,17 @@ export type TimerOutcome =
   | { timerId: string; outcome: 'failed'; error: Error };
 
 const TIMER_ACTOR: Actor = { id: 'timer', role: 'system' };
+
+/**
+ * The time a group with copies decides at: the database's time (read by the lock of the cases not
+ * held, else the clock's estimate of it), never before a held case's last change, so a case's
+ * journal stays in order.
+ */
+function notBefore(estimate: Date, copies: Iterable<WrittenCase>): Date {
+  let at = estimate.getTime();
+  for (const copy of copies) at = Math.max(at, Date.parse(copy.state.updatedAt));
+  return new Date(at);
+}
 
 export function hashRequest(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex');
@@ -407,9 +419,14 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
       }
       throw err;
     }
+    // Written outside the group: a copy group commit kept of this case is stale now.
+    if (request.caseId) writtenCases?.forget([request.caseId]);
     if (committed) deps.afterCommit?.([committed]);
     return response;
   }
+
+  /** What group commit keeps of the cases it wrote (written-cases.ts); 0 keeps nothing. */
+  const writtenCases = deps.groupCommit && deps.groupCommit.writtenCases !== 0 ? createWrittenCases(deps.groupCommit.writtenCases ?? 2_000) : undefined;
 
   /**
    * Group commit: the commands of many cases in one transaction — lock and load every case in one
@@ -421,33 +438,57 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
    * connection (the session died, perhaps while committing) fails every command of the group with
    * that error, which answers 503 "retry with the same Idempotency-Key": the commit may have
    * happened, and the key makes the retry safe.
+   *
+   * A case this process wrote last is not loaded at all: the command is decided on the copy kept
+   * after that write (written-cases.ts), and the write checks the rows are still the ones the copy
+   * came from. When every case of the group is held, the transaction is one round trip (BEGIN,
+   * the write, COMMIT). A stale copy's case is left out of the write (the others commit), and its
+   * command is decided again on the locked row (`fromCopies` false).
    */
-  async function runGroup(requests: CommandRequest[]): Promise<GroupResult[]> {
-    if (requests.length === 1) return [await settle(runAlone(requests[0]!))];
+  async function runGroup(requests: CommandRequest[], fromCopies = true): Promise<GroupResult[]> {
+    const copies = new Map<string, WrittenCase>();
+    if (fromCopies && writtenCases) {
+      for (const request of requests) {
+        const copy = writtenCases.get(request.caseId!);
+        if (copy) copies.set(request.caseId!, copy);
+      }
+    }
+    // A lone command on a case not held here has nothing to share: its own transaction is the same.
+    if (requests.length === 1 && copies.size === 0) return [await settle(runAlone(requests[0]!))];
     const caseIds = [...new Set(requests.map((r) => r.caseId!))].sort();
     if (caseIds.length !== requests.length) throw new Error('a command group takes at most one command per case');
     let results: GroupResult[] = [];
     const committed: CommittedEffects[] = [];
+    const toRemember: { caseId: string; copy: WrittenCase }[] = [];
+    /** Commands decided on a copy that was stale: nothing of theirs was written. */
+    const stale: number[] = [];
     try {
       await deps.db.transaction().execute(async (trx) => {
         results = [];
-        committed.length = 0;
+        committed.length = toRemember.length = stale.length = 0;
+        const toLoad = caseIds.filter((id) => !copies.has(id));
         const sentAt = clock.local();
-        const loaded = await loadCasesForUpdate(trx, caseIds);
-        if (loaded.dbNow) clock.observe(loaded.dbNow, sentAt, clock.local());
-        const at = fixedNow?.() ?? loaded.dbNow ?? clock.now();
-        const saves: SaveInput[] = [];
-        for (const request of requests) {
-          const state = loaded.states.get(request.caseId!);
+        const loaded = toLoad.length > 0 ? await loadCasesForUpdate(trx, toLoad) : undefined;
+        if (loaded?.dbNow) clock.observe(loaded.dbNow, sentAt, clock.local());
+        if (loaded) for (const [id, read] of loaded.readFrom) writtenCases?.loaded(id, read.caseXmin);
+        const at = fixedNow?.() ?? notBefore(loaded?.dbNow ?? clock.now(), copies.values());
+        const saves: { index: number; save: SaveInput; customer: CustomerState | undefined; readFrom: ReadFrom | undefined }[] = [];
+        for (const [index, request] of requests.entries()) {
+          const copy = copies.get(request.caseId!);
+          const state = copy?.state ?? loaded?.states.get(request.caseId!);
           if (!state) {
             results.push({ ok: false, error: new TesseraError('CASE_NOT_FOUND', `No case has id ${request.caseId}`) });
             continue;
           }
+          const customer = copy ? copy.customer : loaded?.customers.get(state.id);
           try {
             checkLocked(state, request);
-            const prepared = await prepare(trx, state, at, request, loaded.customers.get(state.id));
+            const prepared = await prepare(trx, state, at, request, customer);
             results.push({ ok: true, response: prepared.response });
-            if (prepared.save) saves.push(prepared.save);
+            if (prepared.save) {
+              const save = copy ? { ...prepared.save, readFrom: copy.readFrom } : prepared.save;
+              saves.push({ index, save, customer, readFrom: copy?.readFrom ?? loaded?.readFrom.get(state.id) });
+            }
           } catch (err) {
             // A refusal fails this command alone; anything else may have broken the transaction.
             if (!(err instanceof TesseraError)) throw err;
@@ -455,17 +496,43 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
           }
         }
         if (saves.length === 0) return;
-        // The group's last statement: COMMIT goes with it. A case not at its version (the row
-        // locks make it unreachable) fails it whole, and the group runs again alone.
-        const saved = await saveDecisions(trx, saves, [], { commits: true });
+        // The group's last statement: COMMIT goes with it. A locked case not at its version (the
+        // row locks make it unreachable) fails it whole; a stale copy leaves its case out.
+        const writeSentAt = clock.local();
+        const saved = await saveDecisions(trx, saves.map((s) => s.save), [], { commits: true });
+        if (saved.dbNow) clock.observe(saved.dbNow, writeSentAt, clock.local());
         const pending = new Set(saved.pendingOutbox);
-        for (const save of saves) committed.push({ caseId: save.next.id, effects: save.effects, pendingOutbox: pendingOf(save, pending) });
+        for (const { index, save, customer, readFrom } of saves) {
+          const caseXmin = saved.rowVersions.get(save.next.id);
+          if (!caseXmin) {
+            stale.push(index);
+            continue;
+          }
+          committed.push({ caseId: save.next.id, effects: save.effects, pendingOutbox: pendingOf(save, pending) });
+          // A case whose customer changed with this decision is loaded again next time: the copy
+          // would pair the case with the customer row it had before.
+          if (save.next.customer?.id !== save.previous?.customer?.id) continue;
+          const customerXmin = readFrom?.customerXmin;
+          toRemember.push({
+            caseId: save.next.id,
+            copy: { state: save.next, ...(customer ? { customer } : {}), readFrom: { caseXmin, ...(customerXmin ? { customerXmin } : {}) } },
+          });
+        }
       });
     } catch (err) {
+      writtenCases?.forget(caseIds);
       if (isDatabaseUnavailable(err)) return requests.map(() => ({ ok: false as const, error: err }));
       return Promise.all(requests.map((request) => settle(runAlone(request))));
     }
+    for (const { caseId, copy } of toRemember) writtenCases?.written(caseId, copy);
     if (committed.length > 0) deps.afterCommit?.(committed);
+    if (stale.length > 0) {
+      // Decided again on locked rows; another writer changes these cases too, so no copy of them is kept.
+      const again = stale.map((i) => requests[i]!);
+      for (const request of again) writtenCases?.stale(request.caseId!);
+      const redone = await runGroup(again, false);
+      stale.forEach((i, k) => (results[i] = redone[k]!));
+    }
     return results;
   }
 
@@ -567,19 +634,24 @@ export function createCommandRunner(deps: CommandRunnerDeps) {
         c.pendingOutbox = c.effects.flatMap((e) => (e.type === 'outbox.emit' && pending.has(e.event.id) ? [e.event.id] : []));
       }
     });
+    writtenCases?.forget(committed.map((c) => c.caseId));
     if (committed.length > 0) deps.afterCommit?.(committed);
     return outcomes;
   }
 
   /** Hands a committed transaction's effects to the relay (for callers of decideAndSave). */
   function handOver(effects: CommittedEffects[]): void {
+    writtenCases?.forget(effects.map((e) => e.caseId));
     if (effects.length > 0) deps.afterCommit?.(effects);
   }
 
   /** Commands waiting for a group transaction (0 without group commit): a gauge for metrics, a sync point for tests. */
   const groupWaiting = () => group?.waiting() ?? 0;
 
-  return { run, runAlone, fireTimers, decideAndSave, handOver, clock, replay, groupWaiting };
+  /** Drops the copies group commit keeps of these cases (an erasure masked them). */
+  const forgetCopies = (caseIds: string[]): void => writtenCases?.forget(caseIds);
+
+  return { run, runAlone, fireTimers, decideAndSave, handOver, clock, replay, groupWaiting, forgetCopies };
 }
 
 export type CommandRunner = ReturnType<typeof createCommandRunner>;

@@ -13,6 +13,7 @@ import { canonicalHash } from '../templates/canonical-hash.js';
 import { goalViewsCte } from './goal-views.js';
 import { COMMITS, opaqueArray, PREPARED } from './prepared-statement.js';
 import type { Database } from './schema.js';
+import type { ReadFrom } from '../commands/written-cases.js';
 
 export interface IdempotencyRecord {
   owner: string;
@@ -33,6 +34,12 @@ export interface SaveInput {
   /** The timer whose firing this decision applies: marked fired in the same statement. */
   firedTimerId?: string;
   idempotency?: IdempotencyRecord;
+  /**
+   * Present when the decision was made on a copy held in memory instead of a locked row
+   * (commands/written-cases.ts): the write then checks that the case row, and its customer's
+   * row, are still these row versions, and fails whole (VERSION_MISMATCH) otherwise.
+   */
+  readFrom?: ReadFrom;
 }
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -69,9 +76,11 @@ export async function loadCaseForUpdate(trx: Transaction<Database>, caseId: stri
 export async function loadCasesForUpdate(
   trx: Transaction<Database>,
   caseIds: string[],
-): Promise<{ states: Map<string, CaseState>; customers: Map<string, CustomerState>; dbNow: Date | undefined }> {
-  const { rows } = await sql<{ id: string; state: unknown; customer: unknown; db_now: Date | string }>`${PREPARED}
-    select cases.id, cases.state, (select cu.state from customers cu where cu.id = cases.customer_id) as customer, statement_timestamp() as db_now
+): Promise<{ states: Map<string, CaseState>; customers: Map<string, CustomerState>; readFrom: Map<string, ReadFrom>; dbNow: Date | undefined }> {
+  const { rows } = await sql<{ id: string; state: unknown; customer: unknown; case_xmin: string; customer_xmin: string | null; db_now: Date | string }>`${PREPARED}
+    select cases.id, cases.state, (select cu.state from customers cu where cu.id = cases.customer_id) as customer,
+      cases.xmin::text as case_xmin, (select cu.xmin::text from customers cu where cu.id = cases.customer_id) as customer_xmin,
+      statement_timestamp() as db_now
     from cases
     where cases.id = any(${opaqueArray(caseIds, 'text')})
     order by cases.id
@@ -80,6 +89,8 @@ export async function loadCasesForUpdate(
     states: new Map(rows.map((row) => [row.id, row.state as CaseState])),
     /** By case id. */
     customers: new Map(rows.flatMap((row) => (row.customer ? [[row.id, row.customer as CustomerState] as const] : []))),
+    /** The row versions read, by case id: what a copy of the case kept after its write starts from (commands/written-cases.ts). */
+    readFrom: new Map(rows.map((row) => [row.id, { caseXmin: row.case_xmin, ...(row.customer_xmin ? { customerXmin: row.customer_xmin } : {}) }])),
     dbNow: rows[0] ? new Date(rows[0].db_now) : undefined,
   };
 }
@@ -229,12 +240,14 @@ function caseRow(input: SaveInput) {
     opened_at: c.openedAt,
     updated_at: c.updatedAt,
     closed_at: c.closedAt ?? null,
+    read_case_xmin: input.readFrom?.caseXmin ?? null,
+    read_customer_xmin: input.readFrom?.customerXmin ?? null,
   };
 }
 
 const CASE_RECORD = sql`n(id text, previous_version int, template_key text, template_version int, title text, status text,
   priority text, owner_id text, queue text, customer_id text, version int, state jsonb,
-  opened_at timestamptz, updated_at timestamptz, closed_at timestamptz)`;
+  opened_at timestamptz, updated_at timestamptz, closed_at timestamptz, read_case_xmin text, read_customer_xmin text)`;
 
 /**
  * Writes the case and everything the decision produced in one statement.
@@ -250,6 +263,13 @@ export interface Saved {
   written: number;
   /** Outbox rows some enabled subscription wants: the relay hands these over for fan-out. */
   pendingOutbox: string[];
+  /**
+   * `xmin` of each case row written, by case id: the row version a copy of the case starts from.
+   * A case decided on a stale copy is not in it (it was not written).
+   */
+  rowVersions: Map<string, string>;
+  /** `statement_timestamp()` of the write (absent when nothing was written). */
+  dbNow?: Date;
 }
 
 /**
@@ -258,8 +278,10 @@ export interface Saved {
  * `settledTimers` are fired timers that changed nothing (stale): marked fired all the same.
  * Every case must be at its `previousVersion` (new ones absent): the statement checks it itself
  * and fails whole otherwise, which throws VERSION_MISMATCH (the caller's transaction is then
- * aborted and rolls back). Returns the number of cases written and the outbox rows left for
- * fan-out. With `commits`, COMMIT goes in the same round trip (prepared-statement.ts, COMMITS):
+ * aborted and rolls back). A decision made on a copy (`readFrom`) whose rows changed since is
+ * the exception: that case alone is left out — neither it nor anything of its decision is
+ * written — and it is missing from `rowVersions`, for the caller to decide again. Returns the
+ * number of cases written and the outbox rows left for fan-out. With `commits`, COMMIT goes in the same round trip (prepared-statement.ts, COMMITS):
  * the caller does nothing in the transaction after it.
  */
 export async function saveDecisions(
@@ -288,17 +310,24 @@ export async function saveDecisions(
       select n.id, n.template_key, n.template_version, n.title, n.status, n.priority, n.owner_id, n.queue, n.customer_id,
         n.version, n.state, n.opened_at, n.updated_at, n.closed_at
       from jsonb_to_recordset(${json(inserts)}::jsonb) as ${CASE_RECORD}
-      returning id)`);
-    written.push(sql`select id from inserted`);
+      returning id, xmin::text as xmin, false as from_copy)`);
+    written.push(sql`select id, xmin, from_copy from inserted`);
   }
   if (updates.length > 0) {
+    // A decision made on a copy (commands/written-cases.ts) holds no lock on what it read: the
+    // rows must still be the row versions the copy came from, or the case is not written —
+    // and then nothing of its decision is (every other part keeps to the cases `written` holds).
+    const readFromCheck = inputs.some((i) => i.readFrom)
+      ? sql` and (n.read_case_xmin is null or (c.xmin::text = n.read_case_xmin
+          and (select cu.xmin::text from customers cu where cu.id = c.customer_id) is not distinct from n.read_customer_xmin))`
+      : sql``;
     parts.push(sql`updated as (
       update cases c set title = n.title, status = n.status, priority = n.priority, owner_id = n.owner_id, queue = n.queue,
         customer_id = n.customer_id, version = n.version, state = n.state, updated_at = n.updated_at, closed_at = n.closed_at
       from jsonb_to_recordset(${json(updates)}::jsonb) as ${CASE_RECORD}
-      where c.id = any(${opaqueArray(updates.map((u) => u.id), 'text')}) and c.id = n.id and c.version = n.previous_version
-      returning c.id)`);
-    written.push(sql`select id from updated`);
+      where c.id = any(${opaqueArray(updates.map((u) => u.id), 'text')}) and c.id = n.id and c.version = n.previous_version${readFromCheck}
+      returning c.id, c.xmin::text as xmin, n.read_case_xmin is not null as from_copy)`);
+    written.push(sql`select id, xmin, from_copy from updated`);
   }
   if (written.length > 0) parts.push(sql`written as (${sql.join(written, sql` union all `)})`);
 
@@ -453,14 +482,22 @@ export async function saveDecisions(
         as k(owner text, key text, request_hash text, case_id text, status_code int, response jsonb)
       where k.case_id in (select id from written))`);
   }
-  if (parts.length === 0) return { written: 0, pendingOutbox: [] };
+  if (parts.length === 0) return { written: 0, pendingOutbox: [], rowVersions: new Map() };
   try {
-    const result = await sql<{ written: number; pending_outbox: string[] | null }>`${PREPARED}${options.commits ? COMMITS : sql``}
+    const result = await sql<{ written: number; pending_outbox: string[] | null; row_versions: Record<string, string> | null; db_now: Date | string }>`${PREPARED}${options.commits ? COMMITS : sql``}
       with ${sql.join(parts, sql`, `)}
-      select ${written.length > 0 ? sql`tessera_cases_written((select count(*) from written), ${inserts.length + updates.length}::int)` : sql`0`} as written,
-        ${outbox.length > 0 ? sql`(select array_agg(id) from outbox_rows where status = 'pending')` : sql`null::text[]`} as pending_outbox
+      select ${written.length > 0 ? sql`tessera_cases_written((select count(*) from written where not from_copy), ${inputs.filter((i) => !i.readFrom).length}::int)` : sql`0`} as written,
+        ${outbox.length > 0 ? sql`(select array_agg(id) from outbox_rows where status = 'pending')` : sql`null::text[]`} as pending_outbox,
+        ${written.length > 0 ? sql`(select json_object_agg(id, xmin) from written)` : sql`null::json`} as row_versions,
+        statement_timestamp() as db_now
     `.execute(trx);
-    return { written: result.rows[0]?.written ?? 0, pendingOutbox: result.rows[0]?.pending_outbox ?? [] };
+    const row = result.rows[0];
+    return {
+      written: row?.written ?? 0,
+      pendingOutbox: row?.pending_outbox ?? [],
+      rowVersions: new Map(Object.entries(row?.row_versions ?? {})),
+      ...(row ? { dbNow: new Date(row.db_now) } : {}),
+    };
   } catch (err) {
     // The statement checks itself (migration 0072): a case not at its expected version fails it whole.
     if ((err as { code?: unknown }).code === CASES_NOT_WRITTEN) throw new TesseraError('VERSION_MISMATCH', 'A case changed concurrently; try again');

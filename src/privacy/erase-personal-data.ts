@@ -45,6 +45,8 @@ export interface EraserDeps {
   jobs: JobQueue;
   logger: Logger;
   metrics?: Metrics;
+  /** Drops what this process holds in memory of these cases (the command runner's copies, commands/written-cases.ts). */
+  forgetCases?: (caseIds: string[]) => void;
   /** A seam for the crash test: called after each step commits. */
   afterStep?: (erasureId: string, step: string) => void | Promise<void>;
 }
@@ -101,6 +103,9 @@ export function createEraser(deps: EraserDeps) {
     // — journal_commands shares the journal's trigger): they alone open the door.
     if (place.name === 'journal' || place.name === 'journal_commands' || place.name === 'customer_journal') await withJournalErasure(db, step);
     else await db.transaction().execute(step);
+    // A copy kept from before the masking would never be written back (the write checks the row),
+    // but it still holds the personal data: drop it here (other processes' copies age out).
+    if (place.name === 'cases') deps.forgetCases?.(subject.caseIds);
     await deps.afterStep?.(erasureId, place.name);
   }
 
