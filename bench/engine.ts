@@ -7,6 +7,11 @@
  *   - the same transaction sent from Node through the same pool ("raw", the Node-side ceiling).
  * The engine runs with group commit (the default against Postgres) and, for comparison, without.
  *
+ * The engine with group commit writes cases of its own (1,000 more): it keeps a copy of each case
+ * it wrote and decides the next command on it (commands/written-cases.ts), which only pays while
+ * no other writer changes its cases. BENCH_SHARED_CASES=1 runs it on the others' cases instead,
+ * so every case it meets was changed behind it (the copy is stale once, then the case is loaded).
+ *
  *   npm run bench                     (BENCH_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres)
  *   BENCH_EVENTS=4000 npm run bench   (events per measurement)
  *   BENCH_CONCURRENCY=8 BENCH_ROUNDS=3 npm run bench
@@ -36,6 +41,7 @@ const EVENTS = Number(process.env.BENCH_EVENTS ?? 3_000);
 const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? '1,8,32').split(',').map(Number);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const PGBENCH_SCRIPT = path.resolve(import.meta.dirname, 'pgbench-event.sql');
+const SHARED_CASES = process.env.BENCH_SHARED_CASES === '1';
 
 /**
  * One pgbench round: `concurrency` clients, `events` transactions in all, per-transaction log
@@ -98,17 +104,23 @@ async function main() {
     const core = await assembleCore({ database, jobs, logger, templatesDir: path.resolve(import.meta.dirname, 'catalog') });
     const actor = { id: 'bench', role: 'agent' as const };
 
-    const caseIds: string[] = [];
-    const opened = await runClosedLoop(8, CASES, async () => {
-      const response = await core.runner.run({
-        template: { key: 'bench-case' },
-        command: { type: 'case.open', input: { title: 'bench', ownerId: 'bench' } },
-        actor,
-        respond: ({ case: c }) => ({ statusCode: 201, body: { id: c.id } }),
+    const openCases = async () => {
+      const ids: string[] = [];
+      const opened = await runClosedLoop(8, CASES, async () => {
+        const response = await core.runner.run({
+          template: { key: 'bench-case' },
+          command: { type: 'case.open', input: { title: 'bench', ownerId: 'bench' } },
+          actor,
+          respond: ({ case: c }) => ({ statusCode: 201, body: { id: c.id } }),
+        });
+        ids.push((response.body as { id: string }).id);
       });
-      caseIds.push((response.body as { id: string }).id);
-    });
-    console.log(`opened ${CASES} cases: ${round(opened.perSecond)} cases/s`);
+      console.log(`opened ${CASES} cases: ${round(opened.perSecond)} cases/s`);
+      return ids;
+    };
+    // The cases pgbench, the raw transaction and the engine without group commit write.
+    const caseIds = await openCases();
+    const engineCaseIds = SHARED_CASES ? caseIds : await openCases();
 
     // pgbench draws integers: map 1..CASES to the case ids.
     await sql`create table bench_case_ids (n int primary key, id text not null)`.execute(database.db);
@@ -118,19 +130,20 @@ async function main() {
     // The same engine without group commit: one transaction per event.
     const alone = createCommandRunner({ db: database.db, engine: core.engine, catalog: core.catalog, clock: core.clock });
 
-    const pick = () => caseIds[Math.floor(Math.random() * caseIds.length)]!;
+    const pickFrom = (ids: string[]) => () => ids[Math.floor(Math.random() * ids.length)]!;
+    const pick = pickFrom(caseIds);
     let n = 0;
 
-    const eventOn = (runner: typeof alone) => async () => {
+    const eventOn = (runner: typeof alone, pickCase: () => string) => async () => {
       await runner.run({
-        caseId: pick(),
+        caseId: pickCase(),
         command: { type: 'event.send', event: { type: 'NOTE', data: { n: n++ } } },
         actor,
         respond: ({ case: c }) => ({ statusCode: 200, body: { version: c.version } }),
       });
     };
-    const engineOp = eventOn(core.runner);
-    const aloneOp = eventOn(alone);
+    const engineOp = eventOn(core.runner, pickFrom(engineCaseIds));
+    const aloneOp = eventOn(alone, pick);
 
     // The same durable work by hand: lock, update the JSON document, insert a journal row, commit.
     const rawOp = async () => {
@@ -216,7 +229,7 @@ async function main() {
     console.log(`consistency: case versions advanced ${versions} times for ${applied} applied transactions`);
     if (versions !== applied) throw new Error('lost or doubled updates');
 
-    console.log(JSON.stringify({ bench: 'engine', cases: CASES, events_per_run: EVENTS, rounds: ROUNDS, load_average: os.loadavg().map((l) => round(l, 2)), ...figures, run_id: randomUUID().slice(0, 8) }));
+    console.log(JSON.stringify({ bench: 'engine', cases: CASES, shared_cases: SHARED_CASES, events_per_run: EVENTS, rounds: ROUNDS, load_average: os.loadavg().map((l) => round(l, 2)), ...figures, run_id: randomUUID().slice(0, 8) }));
   } finally {
     await jobs.close();
     await database.close();
