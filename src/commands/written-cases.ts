@@ -19,14 +19,9 @@
 import { BoundedMap } from '../cases/engine-cache.js';
 import type { CaseState } from '../cases/types.js';
 import type { CustomerState } from '../customers/types.js';
+import type { ReadFrom } from '../persistence/case-store.js';
 
-/** The row versions a decision was read from: what the write statement checks. */
-export interface ReadFrom {
-  /** `xmin` of the case row, as text. */
-  caseXmin: string;
-  /** `xmin` of the case's customer row (absent: the case had no customer row). */
-  customerXmin?: string;
-}
+export type { ReadFrom };
 
 export interface WrittenCase {
   state: CaseState;

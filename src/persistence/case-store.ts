@@ -13,7 +13,14 @@ import { canonicalHash } from '../templates/canonical-hash.js';
 import { goalViewsCte } from './goal-views.js';
 import { COMMITS, opaqueArray, PREPARED } from './prepared-statement.js';
 import type { Database } from './schema.js';
-import type { ReadFrom } from '../commands/written-cases.js';
+
+/** The row versions a decision was read from, when it was not read under a lock: what the write checks. */
+export interface ReadFrom {
+  /** `xmin` of the case row, as text. */
+  caseXmin: string;
+  /** `xmin` of the case's customer row (absent: the case had no customer row). */
+  customerXmin?: string;
+}
 
 export interface IdempotencyRecord {
   owner: string;
@@ -37,7 +44,7 @@ export interface SaveInput {
   /**
    * Present when the decision was made on a copy held in memory instead of a locked row
    * (commands/written-cases.ts): the write then checks that the case row, and its customer's
-   * row, are still these row versions, and fails whole (VERSION_MISMATCH) otherwise.
+   * row, are still these row versions, and leaves the case out otherwise (see saveDecisions).
    */
   readFrom?: ReadFrom;
 }
@@ -281,8 +288,9 @@ export interface Saved {
  * aborted and rolls back). A decision made on a copy (`readFrom`) whose rows changed since is
  * the exception: that case alone is left out — neither it nor anything of its decision is
  * written — and it is missing from `rowVersions`, for the caller to decide again. Returns the
- * number of cases written and the outbox rows left for fan-out. With `commits`, COMMIT goes in the same round trip (prepared-statement.ts, COMMITS):
- * the caller does nothing in the transaction after it.
+ * number of cases written and the outbox rows left for fan-out. With `commits`, COMMIT goes in
+ * the same round trip (prepared-statement.ts, COMMITS): the caller does nothing in the
+ * transaction after it.
  */
 export async function saveDecisions(
   trx: Transaction<Database>,

@@ -22,8 +22,18 @@ export function createInProcessJobQueue(options: { logger: Logger }): JobQueue {
 
   function schedule(entry: Pending, delayMs: number) {
     if (closed) return;
-    entry.timer = setTimeout(() => run(entry), Math.max(0, delayMs));
-    entry.timer.unref?.();
+    const dueAt = Date.now() + Math.max(0, delayMs);
+    const arm = (ms: number) => {
+      entry.timer = setTimeout(() => {
+        // Node's timers run on a monotonic clock and may fire a millisecond before Date.now()
+        // reaches the due time; a delayed job never runs early by the wall clock.
+        const early = dueAt - Date.now();
+        if (early > 0) arm(early);
+        else run(entry);
+      }, ms);
+      entry.timer.unref?.();
+    };
+    arm(Math.max(0, delayMs));
   }
 
   function run(entry: Pending) {
