@@ -15,6 +15,7 @@
  *   npm run bench                     (BENCH_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres)
  *   BENCH_EVENTS=4000 npm run bench   (events per measurement)
  *   BENCH_CONCURRENCY=8 BENCH_ROUNDS=3 npm run bench
+ *   TESSERA_WRITTEN_CASES=0 npm run bench   (group commit keeps no copies, as the server's setting)
  *
  * The last line is one JSON object with the figures.
  */
@@ -42,6 +43,7 @@ const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? '1,8,32').split(',').map(N
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const PGBENCH_SCRIPT = path.resolve(import.meta.dirname, 'pgbench-event.sql');
 const SHARED_CASES = process.env.BENCH_SHARED_CASES === '1';
+const WRITTEN_CASES = Number(process.env.TESSERA_WRITTEN_CASES ?? 2_000);
 
 /**
  * One pgbench round: `concurrency` clients, `events` transactions in all, per-transaction log
@@ -101,7 +103,7 @@ async function main() {
   const jobs = createInProcessJobQueue({ logger });
   try {
     await migrateToLatest(database.db);
-    const core = await assembleCore({ database, jobs, logger, templatesDir: path.resolve(import.meta.dirname, 'catalog') });
+    const core = await assembleCore({ database, jobs, logger, templatesDir: path.resolve(import.meta.dirname, 'catalog'), groupCommit: { writtenCases: WRITTEN_CASES } });
     const actor = { id: 'bench', role: 'agent' as const };
 
     const openCases = async () => {
@@ -229,7 +231,7 @@ async function main() {
     console.log(`consistency: case versions advanced ${versions} times for ${applied} applied transactions`);
     if (versions !== applied) throw new Error('lost or doubled updates');
 
-    console.log(JSON.stringify({ bench: 'engine', cases: CASES, shared_cases: SHARED_CASES, events_per_run: EVENTS, rounds: ROUNDS, load_average: os.loadavg().map((l) => round(l, 2)), ...figures, run_id: randomUUID().slice(0, 8) }));
+    console.log(JSON.stringify({ bench: 'engine', cases: CASES, shared_cases: SHARED_CASES, written_cases: WRITTEN_CASES, events_per_run: EVENTS, rounds: ROUNDS, load_average: os.loadavg().map((l) => round(l, 2)), ...figures, run_id: randomUUID().slice(0, 8) }));
   } finally {
     await jobs.close();
     await database.close();

@@ -83,6 +83,8 @@ export function createLiveHub(deps: LiveHubDeps) {
   const maxReplayRows = deps.maxReplayRows ?? 1_000;
   const maxReplayAgeMs = deps.maxReplayAgeMs ?? 10 * 60_000;
   const streams = new Map<string, LiveStream>();
+  /** Streams whose `open` has not finished, by id: a principal refresh waits for them. */
+  const opening = new Map<string, Promise<void>>();
   const closing = new Set<Promise<void>>();
   let tilesDirty = false;
   let closed = false;
@@ -335,6 +337,9 @@ export function createLiveHub(deps: LiveHubDeps) {
   async function refreshPrincipals(userIds?: readonly string[]): Promise<void> {
     const held = [...streams.values()].filter((s) => s.open && s.principal.kind === 'user' && (!userIds || userIds.includes(s.principal.userId)));
     if (held.length === 0) return;
+    // A stream still opening decided what it views with the user as it was: let it finish, then
+    // apply the change to what it ended up with (else it could start viewing a case it lost).
+    await Promise.allSettled(held.map((s) => opening.get(s.id)));
     const rows = await readStreamUsers(deps.db, [...new Set(held.map((s) => s.principal.userId))]);
     for (const stream of held) {
       const row = rows.get(stream.principal.userId);
@@ -367,6 +372,33 @@ export function createLiveHub(deps: LiveHubDeps) {
 
   // --- streams --------------------------------------------------------------------------------
 
+  /** `ready`, the resume or the snapshot, then the presence of the cases it views; live after. */
+  async function startStream(stream: LiveStream, lastEventId: string | undefined): Promise<void> {
+    await bus.registerStreams([{ streamId: stream.id, userId: stream.principal.userId }]).catch((err: unknown) => logger.warn({ err }, 'live: stream registration failed'));
+    const from = decodePosition(lastEventId);
+    stream.send(`retry: 2000\n\n`);
+    const ready = { stream_id: stream.id, user_id: stream.principal.userId, role: stream.principal.role, heartbeat_ms: deps.heartbeatMs, resumed: from !== undefined, subscriptions: subscriptionsView(stream.subscriptions) };
+    stream.send(sseFrame('ready', JSON.stringify(ready)));
+    const head = await feed.ready();
+    // Why there is no resume: none asked for, an id this server did not write, or too far back.
+    let refused: SnapshotReason | undefined;
+    if (lastEventId === undefined) refused = 'initial';
+    else if (!from) refused = 'unknown_position';
+    else refused = await resumable(from);
+    let start: FeedPosition;
+    if (refused === undefined && from) {
+      start = from;
+    } else {
+      start = feed.position() ?? head;
+      await sendSnapshot(stream, refused ?? 'initial', start);
+    }
+    await catchUp(stream, start);
+    const visible = (await visibleCases(stream.principal, stream.subscriptions.cases)).visible.map((h) => h.caseId);
+    await startViewing(stream, visible);
+    for (const caseId of visible) await sendPresence(caseId, stream);
+    if (refused === undefined && stream.subscriptions.tiles) stream.send(await tilesFrame());
+  }
+
   async function closeStream(stream: LiveStream): Promise<void> {
     streams.delete(stream.id);
     await stopViewing(stream, [...stream.viewing.keys()]);
@@ -394,33 +426,15 @@ export function createLiveHub(deps: LiveHubDeps) {
         },
       });
       streams.set(stream.id, stream);
+      const started = startStream(stream, input.lastEventId);
+      opening.set(stream.id, started);
       try {
-        await bus.registerStreams([{ streamId: stream.id, userId: input.principal.userId }]).catch((err: unknown) => logger.warn({ err }, 'live: stream registration failed'));
-        const from = decodePosition(input.lastEventId);
-        stream.send(`retry: 2000\n\n`);
-        const ready = { stream_id: stream.id, user_id: input.principal.userId, role: input.principal.role, heartbeat_ms: deps.heartbeatMs, resumed: from !== undefined, subscriptions: subscriptionsView(input.subscriptions) };
-        stream.send(sseFrame('ready', JSON.stringify(ready)));
-        const head = await feed.ready();
-        // Why there is no resume: none asked for, an id this server did not write, or too far back.
-        let refused: SnapshotReason | undefined;
-        if (input.lastEventId === undefined) refused = 'initial';
-        else if (!from) refused = 'unknown_position';
-        else refused = await resumable(from);
-        let start: FeedPosition;
-        if (refused === undefined && from) {
-          start = from;
-        } else {
-          start = feed.position() ?? head;
-          await sendSnapshot(stream, refused ?? 'initial', start);
-        }
-        await catchUp(stream, start);
-        const visible = (await visibleCases(input.principal, input.subscriptions.cases)).visible.map((h) => h.caseId);
-        await startViewing(stream, visible);
-        for (const caseId of visible) await sendPresence(caseId, stream);
-        if (refused === undefined && input.subscriptions.tiles) stream.send(await tilesFrame());
+        await started;
       } catch (err) {
         stream.close();
         throw err;
+      } finally {
+        opening.delete(stream.id);
       }
       return stream;
     },
