@@ -10,6 +10,9 @@
  *
  *   npm run load
  *   LOAD_RATES=100,200,400,600,800 LOAD_STEP_S=10 npm run load
+ *   LOAD_MAX_RATE=2000 npm run load  (after the last rate it steps on by a quarter while a step
+ *                                     holds, up to this rate; default 4,000/s, or no step past
+ *                                     LOAD_RATES when those are given)
  *   LOAD_POSTGRES=tmpfs npm run load  (the same against a private cluster whose WAL is in memory)
  *
  * Per step it prints offered/s, achieved/s (2xx per second of the step), p50/p99/p99.9 ms and
@@ -42,6 +45,8 @@ const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const CASES = Number(process.env.LOAD_CASES ?? 500);
 const RATES = (process.env.LOAD_RATES ?? '100,200,300,400,500,600,700,800,1000,1200').split(',').map(Number);
 const STEP_S = Number(process.env.LOAD_STEP_S ?? 10);
+/** Listed rates are run as listed; the default ladder steps on past its last rate up to 4,000/s. */
+const MAX_RATE = Number(process.env.LOAD_MAX_RATE ?? (process.env.LOAD_RATES ? Math.max(...RATES) : 4_000));
 const KNEE_P99_MS = Number(process.env.LOAD_KNEE_P99_MS ?? 250);
 const SLOW_MS = Number(process.env.LOAD_SLOW_MS ?? 20);
 const API_ARGS = (process.env.LOAD_API_ARGS ?? '').split(' ').filter(Boolean);
@@ -274,16 +279,26 @@ async function run(url: string) {
     const stepsStarted = performance.now();
 
     const steps: Step[] = [];
-    for (const rate of RATES) {
+    const isGood = (s: Step) => s.achieved >= 0.95 * s.offered && s.p99 < KNEE_P99_MS && s.errors === 0;
+    // The listed rates, then on by a quarter each while the last step holds, up to LOAD_MAX_RATE:
+    // the knee is found, not assumed to be the last rate listed.
+    for (let i = 0, rate = RATES[0]!; rate <= MAX_RATE; i++) {
       const s = await step(base, caseIds, rate, STEP_S);
       steps.push(s);
       console.log(show(s));
       // Past the knee by far: the next step only measures a queue.
       if (s.achieved < 0.8 * rate || s.p99 > 4 * KNEE_P99_MS) break;
+      if (i + 1 < RATES.length) rate = RATES[i + 1]!;
+      else if (isGood(s)) rate = Math.round((rate * 1.25) / 100) * 100;
+      else break;
     }
-    const good = steps.filter((s) => s.achieved >= 0.95 * s.offered && s.p99 < KNEE_P99_MS && s.errors === 0);
+    const good = steps.filter(isGood);
     const knee = good.length > 0 ? Math.max(...good.map((s) => s.offered)) : 0;
-    console.log(`knee: ${knee} events/s (highest step with achieved ≥ 95% of offered, p99 < ${KNEE_P99_MS} ms, no errors)`);
+    const kneeFound = steps.some((s) => s.offered > knee);
+    console.log(
+      `knee: ${knee} events/s (highest step with achieved ≥ 95% of offered, p99 < ${KNEE_P99_MS} ms, no errors)` +
+        (kneeFound ? '' : ` — not reached: every step up to LOAD_MAX_RATE=${MAX_RATE} held`),
+    );
     let half: Step | undefined;
     if (knee > 0) {
       half = await step(base, caseIds, Math.round(knee / 2), Math.max(STEP_S, 20));
@@ -336,6 +351,7 @@ async function run(url: string) {
         load_average: os.loadavg().map((l) => round(l, 2)),
         steps: steps.map((s) => ({ offered: s.offered, achieved: round(s.achieved), p50_ms: round(s.p50, 2), p99_ms: round(s.p99, 2), p999_ms: round(s.p999, 2), errors: s.errors, sessions_opened: s.backendsOpened })),
         knee_per_s: knee,
+        knee_found: kneeFound,
         half_knee: half ? { offered: half.offered, achieved: round(half.achieved), p50_ms: round(half.p50, 2), p99_ms: round(half.p99, 2), p999_ms: round(half.p999, 2), errors: half.errors, sessions_opened: half.backendsOpened } : null,
         slow_bursts: found.bursts.length,
         burst_period_ms: period ?? null,
